@@ -1,0 +1,148 @@
+package buffer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/redis/go-redis/v9"
+)
+
+// request is one comment waiting for its round trip.
+type request struct {
+	shard   int
+	postID  string
+	payload string
+	err     error
+	done    chan struct{}
+}
+
+// Append buffers c, adds it to its post's recent history and publishes it on
+// the post's channel. When Append returns nil, Redis has accepted c.
+// Concurrent calls share round trips (group commit).
+//
+// It fails with ErrBusy over the high-water mark or when Redis is out of
+// memory (c was not accepted), ErrUnavailable when Redis cannot be reached
+// (c may have been accepted), ErrClosed after Close, or ctx's error (c may
+// have been accepted).
+func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("buffer: encode: %w", err)
+	}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return ErrClosed
+	}
+	b.pending.Add(1)
+	b.mu.RUnlock()
+	defer b.pending.Done()
+
+	r := &request{
+		shard:   b.Shard(c.PostID),
+		postID:  c.PostID,
+		payload: string(payload),
+		done:    make(chan struct{}),
+	}
+	select {
+	case b.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop takes whatever requests are queued, up to MaxBatch, and commits
+// them in one round trip. While a round trip is on the wire new requests
+// queue up, so batches grow with load and latency stays one round trip.
+func (b *Buffer) commitLoop() {
+	batch := make([]*request, 0, b.cfg.MaxBatch)
+	for {
+		select {
+		case r := <-b.reqs:
+			batch = append(batch[:0], r)
+		case <-b.stop:
+			return
+		}
+	fill:
+		for len(batch) < b.cfg.MaxBatch {
+			select {
+			case r := <-b.reqs:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		b.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs one append script per shard present in batch, pipelined.
+func (b *Buffer) commit(batch []*request) {
+	byShard := make(map[int][]*request, b.cfg.Shards)
+	for _, r := range batch {
+		byShard[r.shard] = append(byShard[r.shard], r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.Timeout)
+	defer cancel()
+
+	// Every command carries its own error; the pipeline's is the first.
+	cmds, err := b.runAppend(ctx, byShard)
+	if isNoScript(err) {
+		// Redis restarted and lost its script cache. Nothing ran: every
+		// script of the pipeline failed the same way. Load and retry once.
+		if appendScript.Load(ctx, b.rdb).Err() == nil {
+			cmds, _ = b.runAppend(ctx, byShard)
+		}
+	}
+	for shard, rs := range byShard {
+		cmd := cmds[shard]
+		res, cerr := cmd.Int64Slice()
+		if cerr == nil && len(res) != len(rs) {
+			cerr = fmt.Errorf("buffer: append script returned %d results for %d comments", len(res), len(rs))
+		}
+		if cerr != nil {
+			cerr = classify(cerr)
+			for _, r := range rs {
+				r.err = cerr
+			}
+		} else {
+			for i, r := range rs {
+				if res[i] != 1 {
+					r.err = ErrBusy
+				}
+			}
+		}
+		for _, r := range rs {
+			close(r.done)
+		}
+	}
+}
+
+func (b *Buffer) runAppend(ctx context.Context, byShard map[int][]*request) (map[int]*redis.Cmd, error) {
+	cmds := make(map[int]*redis.Cmd, len(byShard))
+	ttl := b.cfg.RecentTTL.Milliseconds()
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for shard, rs := range byShard {
+			keys := make([]string, 2, 2+len(rs))
+			keys[0], keys[1] = b.key(shard, "buf"), b.key(shard, "inflight")
+			args := make([]any, 3, 3+2*len(rs))
+			args[0], args[1], args[2] = b.shardMax, b.cfg.RecentLen, ttl
+			for _, r := range rs {
+				keys = append(keys, b.recentKey(shard, r.postID))
+				args = append(args, r.payload, b.key(shard, "post:"+r.postID))
+			}
+			cmds[shard] = appendScript.EvalSha(ctx, p, keys, args...)
+		}
+		return nil
+	})
+	return cmds, err
+}

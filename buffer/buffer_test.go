@@ -1,0 +1,284 @@
+package buffer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/internal/testsvc"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newBuffer(t *testing.T, cfg buffer.Config, redisArgs ...string) (*buffer.Buffer, *redis.Client, *testsvc.Redis) {
+	t.Helper()
+	srv := testsvc.StartRedis(t, redisArgs...)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	b := buffer.New(rdb, cfg)
+	t.Cleanup(func() {
+		b.Close()
+		rdb.Close()
+	})
+	return b, rdb, srv
+}
+
+func mk(t testing.TB, post, content string) comment.Comment {
+	t.Helper()
+	c, err := comment.New(comment.Input{PostID: post, UserID: "u1", Content: content}, time.Now(), 0)
+	require.NoError(t, err)
+	return c
+}
+
+func TestAppendRecentPublish(t *testing.T) {
+	b, rdb, _ := newBuffer(t, buffer.Config{Shards: 4, RecentLen: 3})
+	ctx := context.Background()
+
+	sub := rdb.SSubscribe(ctx, b.Channel("p1"))
+	defer sub.Close()
+	_, err := sub.Receive(ctx) // subscription confirmed
+	require.NoError(t, err)
+
+	var want []comment.Comment
+	for i := range 5 {
+		c := mk(t, "p1", fmt.Sprintf("c%d", i))
+		require.NoError(t, b.Append(ctx, c))
+		want = append(want, c)
+	}
+	require.NoError(t, b.Append(ctx, mk(t, "p2", "other post")))
+
+	got, err := b.Recent(ctx, "p1", 10)
+	require.NoError(t, err)
+	require.Equal(t, want[2:], got, "recent keeps the last RecentLen, oldest first")
+	got, err = b.Recent(ctx, "p1", 2)
+	require.NoError(t, err)
+	require.Equal(t, want[3:], got)
+
+	ch := sub.Channel()
+	for i := range 5 {
+		select {
+		case m := <-ch:
+			require.Contains(t, m.Payload, fmt.Sprintf(`"content":"c%d"`, i))
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d not published", i)
+		}
+	}
+	var total int64
+	for s := range b.Shards() {
+		n, err := b.Pending(ctx, s)
+		require.NoError(t, err)
+		total += n
+	}
+	require.EqualValues(t, 6, total)
+}
+
+func TestClaimAckFencing(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 1})
+	ctx := context.Background()
+	for i := range 10 {
+		require.NoError(t, b.Append(ctx, mk(t, "p", fmt.Sprint(i))))
+	}
+	tok, ok, err := b.AcquireLease(ctx, 0, "a", time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, ok, err = b.AcquireLease(ctx, 0, "b", time.Second)
+	require.NoError(t, err)
+	require.False(t, ok, "lease is held")
+
+	batch, err := b.Claim(ctx, 0, tok, 4)
+	require.NoError(t, err)
+	require.Len(t, batch, 4)
+	require.Equal(t, "0", batch[0].Content)
+
+	// Claim again before Ack: the same in-flight batch comes back.
+	again, err := b.Claim(ctx, 0, tok, 4)
+	require.NoError(t, err)
+	require.Equal(t, batch, again)
+	require.NoError(t, b.Ack(ctx, 0, tok, nil))
+
+	next, err := b.Claim(ctx, 0, tok, 4)
+	require.NoError(t, err)
+	require.Equal(t, "4", next[0].Content)
+
+	// The holder "dies": its lease expires, b takes over and gets the
+	// in-flight batch; a's stale token can neither claim nor ack.
+	require.NoError(t, b.ReleaseLease(ctx, 0, tok))
+	tok2, ok, err := b.AcquireLease(ctx, 0, "b", time.Second)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.NotEqual(t, tok, tok2)
+	_, err = b.Claim(ctx, 0, tok, 4)
+	require.ErrorIs(t, err, buffer.ErrLeaseLost)
+	require.ErrorIs(t, b.Ack(ctx, 0, tok, nil), buffer.ErrLeaseLost)
+	ok, err = b.RenewLease(ctx, 0, tok, time.Second)
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	inherited, err := b.Claim(ctx, 0, tok2, 100)
+	require.NoError(t, err)
+	require.Equal(t, next, inherited)
+	dead := []comment.Rejected{{Comment: inherited[0], Reason: "validation failed"}}
+	require.NoError(t, b.Ack(ctx, 0, tok2, dead))
+	dl, err := b.DeadLetters(ctx, 0)
+	require.NoError(t, err)
+	require.Len(t, dl, 1)
+	require.Equal(t, inherited[0], dl[0].Comment)
+	require.Equal(t, "validation failed", dl[0].Reason)
+
+	rest, err := b.Claim(ctx, 0, tok2, 100)
+	require.NoError(t, err)
+	require.Len(t, rest, 2)
+	require.NoError(t, b.Ack(ctx, 0, tok2, nil))
+	n, err := b.Pending(ctx, 0)
+	require.NoError(t, err)
+	require.Zero(t, n)
+}
+
+func TestLeaseExpires(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 2})
+	ctx := context.Background()
+	tok, ok, err := b.AcquireLease(ctx, 1, "a", 100*time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok)
+	ok, err = b.RenewLease(ctx, 1, tok, 100*time.Millisecond)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Eventually(t, func() bool {
+		_, ok, err := b.AcquireLease(ctx, 1, "b", time.Second)
+		return err == nil && ok
+	}, 5*time.Second, 20*time.Millisecond)
+}
+
+func TestBusyAtHighWaterMark(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 2, MaxLen: 20})
+	ctx := context.Background()
+	// Each shard holds at most ceil(20/2) = 10. Find a post per shard.
+	posts := map[int]string{}
+	for i := 0; len(posts) < 2; i++ {
+		p := fmt.Sprintf("post%d", i)
+		if _, ok := posts[b.Shard(p)]; !ok {
+			posts[b.Shard(p)] = p
+		}
+	}
+	accepted := 0
+	var busy int
+	for i := range 15 {
+		err := b.Append(ctx, mk(t, posts[0], fmt.Sprint(i)))
+		switch {
+		case err == nil:
+			accepted++
+		case errors.Is(err, buffer.ErrBusy):
+			busy++
+		default:
+			t.Fatal(err)
+		}
+	}
+	require.Equal(t, 10, accepted)
+	require.Equal(t, 5, busy)
+	require.NoError(t, b.Append(ctx, mk(t, posts[1], "other shard has room")))
+
+	// Claimed comments still count until acked; after the ack there is room.
+	tok, _, err := b.AcquireLease(ctx, 0, "f", time.Second)
+	require.NoError(t, err)
+	claimed, err := b.Claim(ctx, 0, tok, 4)
+	require.NoError(t, err)
+	require.ErrorIs(t, b.Append(ctx, mk(t, posts[0], "x")), buffer.ErrBusy)
+	require.NoError(t, b.Ack(ctx, 0, tok, nil))
+	require.NoError(t, b.Append(ctx, mk(t, posts[0], "room again")))
+	n, err := b.Pending(ctx, 0)
+	require.NoError(t, err)
+	require.EqualValues(t, 10-len(claimed)+1, n)
+}
+
+func TestBusyWhenRedisOutOfMemory(t *testing.T) {
+	b, rdb, _ := newBuffer(t, buffer.Config{Shards: 1}, "--maxmemory", "3mb")
+	ctx := context.Background()
+	big := strings.Repeat("x", 1900)
+	var accepted []comment.Comment
+	var err error
+	for i := 0; i < 100000; i++ {
+		c := mk(t, "p", big)
+		if err = b.Append(ctx, c); err != nil {
+			break
+		}
+		accepted = append(accepted, c)
+	}
+	require.ErrorIs(t, err, buffer.ErrBusy, "OOM must be BUSY")
+	require.NotEmpty(t, accepted)
+
+	// Nothing accepted is lost: the flusher can still drain a full Redis.
+	tok, ok, err := b.AcquireLease(ctx, 0, "f", time.Minute)
+	require.NoError(t, err)
+	require.True(t, ok)
+	var drained []comment.Comment
+	for {
+		batch, err := b.Claim(ctx, 0, tok, 100)
+		require.NoError(t, err)
+		if len(batch) == 0 {
+			break
+		}
+		drained = append(drained, batch...)
+		require.NoError(t, b.Ack(ctx, 0, tok, nil))
+	}
+	require.Equal(t, len(accepted), len(drained))
+	for i := range accepted {
+		require.Equal(t, accepted[i].ID, drained[i].ID)
+	}
+	_ = rdb
+}
+
+func TestGroupCommitConcurrent(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 4})
+	ctx := context.Background()
+	const writers, each = 20, 200
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := b.Append(ctx, mk(t, fmt.Sprintf("post%d", (w+i)%7), "x")); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	var total int64
+	for s := range b.Shards() {
+		n, err := b.Pending(ctx, s)
+		require.NoError(t, err)
+		total += n
+	}
+	require.EqualValues(t, writers*each, total)
+}
+
+func TestUnavailableAndClosed(t *testing.T) {
+	b, _, srv := newBuffer(t, buffer.Config{Shards: 1, Timeout: 500 * time.Millisecond})
+	ctx := context.Background()
+	require.NoError(t, b.Append(ctx, mk(t, "p", "before")))
+	srv.Kill()
+	err := b.Append(ctx, mk(t, "p", "down"))
+	require.ErrorIs(t, err, buffer.ErrUnavailable)
+	srv.Start()
+	// AOF everysec: the first append may be lost by SIGKILL; the client
+	// reconnects and script cache is reloaded (NOSCRIPT).
+	require.Eventually(t, func() bool { return b.Append(ctx, mk(t, "p", "after")) == nil },
+		10*time.Second, 50*time.Millisecond)
+	require.NoError(t, b.Close())
+	require.ErrorIs(t, b.Append(ctx, mk(t, "p", "closed")), buffer.ErrClosed)
+}

@@ -1,0 +1,175 @@
+package buffer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/redis/go-redis/v9"
+)
+
+// AcquireLease takes shard's lease for ttl if no one holds it, and returns
+// its fencing token. ok is false when another holder has it.
+func (b *Buffer) AcquireLease(ctx context.Context, shard int, owner string, ttl time.Duration) (token string, ok bool, err error) {
+	res, err := acquireScript.Run(ctx, b.rdb,
+		[]string{b.key(shard, "lease"), b.key(shard, "leasegen")}, owner, ttl.Milliseconds()).Text()
+	if err == redis.Nil {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("acquire lease of shard %d: %w", shard, classify(err))
+	}
+	return res, true, nil
+}
+
+// RenewLease extends the lease of token by ttl. ok is false when token is no
+// longer the lease (it expired, and perhaps someone else took it).
+func (b *Buffer) RenewLease(ctx context.Context, shard int, token string, ttl time.Duration) (ok bool, err error) {
+	n, err := renewScript.Run(ctx, b.rdb, []string{b.key(shard, "lease")}, token, ttl.Milliseconds()).Int()
+	if err != nil {
+		return false, fmt.Errorf("renew lease of shard %d: %w", shard, classify(err))
+	}
+	return n == 1, nil
+}
+
+// ReleaseLease gives up the lease of token, if it still is the lease.
+func (b *Buffer) ReleaseLease(ctx context.Context, shard int, token string) error {
+	if err := releaseScript.Run(ctx, b.rdb, []string{b.key(shard, "lease")}, token).Err(); err != nil {
+		return fmt.Errorf("release lease of shard %d: %w", shard, classify(err))
+	}
+	return nil
+}
+
+// Pending returns how many comments of shard are not yet in MongoDB:
+// buffered plus in flight.
+func (b *Buffer) Pending(ctx context.Context, shard int) (int64, error) {
+	var buf, inflight *redis.IntCmd
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		buf = p.LLen(ctx, b.key(shard, "buf"))
+		inflight = p.LLen(ctx, b.key(shard, "inflight"))
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("pending of shard %d: %w", shard, classify(err))
+	}
+	return buf.Val() + inflight.Val(), nil
+}
+
+// Claim returns the batch to flush next under the lease of token: the
+// in-flight batch if a previous holder left one, else up to max comments
+// moved from the shard's list to its in-flight list, oldest first. An entry
+// that cannot be decoded is dead-lettered at the next Ack.
+func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([]comment.Comment, error) {
+	raw, err := claimScript.Run(ctx, b.rdb,
+		[]string{b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "lease")}, token, max).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("claim from shard %d: %w", shard, classify(err))
+	}
+	out := make([]comment.Comment, 0, len(raw))
+	var bad []string
+	for _, s := range raw {
+		var c comment.Comment
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			bad = append(bad, s)
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(bad) > 0 {
+		b.cfg.Logger.Error("buffer: undecodable entries in shard", "shard", shard, "count", len(bad))
+		if err := b.rdb.RPush(ctx, b.key(shard, "dead"), toAny(deadRaw(bad))...).Err(); err != nil {
+			return nil, fmt.Errorf("claim from shard %d: dead-letter undecodable: %w", shard, classify(err))
+		}
+	}
+	return out, nil
+}
+
+// Ack ends the batch claimed under token: it is in MongoDB, except for the
+// dead letters, which are kept in the shard's dead-letter list. It fails with
+// ErrLeaseLost if token is no longer the lease; the batch then stays in
+// flight for the next holder (inserting it again is harmless: ids are
+// unique).
+func (b *Buffer) Ack(ctx context.Context, shard int, token string, dead []comment.Rejected) error {
+	args := make([]any, 1, 1+len(dead))
+	args[0] = token
+	now := time.Now()
+	for _, d := range dead {
+		p, err := json.Marshal(DeadLetter{Comment: d.Comment, Reason: d.Reason, At: now.UTC()})
+		if err != nil {
+			return fmt.Errorf("ack shard %d: %w", shard, err)
+		}
+		args = append(args, string(p))
+	}
+	err := ackScript.Run(ctx, b.rdb,
+		[]string{b.key(shard, "inflight"), b.key(shard, "lease"), b.key(shard, "dead")}, args...).Err()
+	if err != nil {
+		return fmt.Errorf("ack shard %d: %w", shard, classify(err))
+	}
+	return nil
+}
+
+// DeadLetter is a comment MongoDB kept refusing, with the reason.
+type DeadLetter struct {
+	Comment comment.Comment `json:"comment"`
+	Reason  string          `json:"reason"`
+	At      time.Time       `json:"at"`
+	Raw     string          `json:"raw,omitempty"` // an entry that could not be decoded
+}
+
+func deadRaw(raw []string) []string {
+	out := make([]string, len(raw))
+	now := time.Now().UTC()
+	for i, s := range raw {
+		p, _ := json.Marshal(DeadLetter{Reason: "undecodable entry", At: now, Raw: s})
+		out[i] = string(p)
+	}
+	return out
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// DeadLetters returns the dead letters of shard, oldest first.
+func (b *Buffer) DeadLetters(ctx context.Context, shard int) ([]DeadLetter, error) {
+	raw, err := b.rdb.LRange(ctx, b.key(shard, "dead"), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("dead letters of shard %d: %w", shard, classify(err))
+	}
+	out := make([]DeadLetter, 0, len(raw))
+	for _, s := range raw {
+		var d DeadLetter
+		if err := json.Unmarshal([]byte(s), &d); err != nil {
+			d = DeadLetter{Reason: "undecodable dead letter", Raw: s}
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Recent returns up to n of the latest comments of a post kept in Redis,
+// oldest first.
+func (b *Buffer) Recent(ctx context.Context, postID string, n int) ([]comment.Comment, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	raw, err := b.rdb.LRange(ctx, b.recentKey(b.Shard(postID), postID), int64(-n), -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("recent of post: %w", classify(err))
+	}
+	out := make([]comment.Comment, 0, len(raw))
+	for _, s := range raw {
+		var c comment.Comment
+		if err := json.Unmarshal([]byte(s), &c); err != nil {
+			return nil, fmt.Errorf("recent of post: decode: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

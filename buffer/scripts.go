@@ -1,0 +1,113 @@
+package buffer
+
+import "github.com/redis/go-redis/v9"
+
+// The scripts carry a shebang so that Redis 7 checks OOM before running a
+// writing script (all or nothing) and enforces declared keys. Scripts the
+// flusher needs to drain a full Redis are flagged allow-oom: they free
+// memory or add a few bytes.
+
+// appendScript appends comments of one shard.
+//
+//	KEYS[1] buf, KEYS[2] inflight, KEYS[2+i] recent list of item i
+//	ARGV[1] shard limit, ARGV[2] recent length, ARGV[3] recent TTL (ms),
+//	ARGV[2+2i] payload of item i, ARGV[3+2i] channel of item i
+//
+// Returns one integer per item: 1 appended, 0 refused (over the limit).
+var appendScript = redis.NewScript(`#!lua
+local limit = tonumber(ARGV[1])
+local recentLen = tonumber(ARGV[2])
+local ttl = ARGV[3]
+local n = #KEYS - 2
+local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
+local res = {}
+for i = 1, n do
+  if len >= limit then
+    res[i] = 0
+  else
+    local p = ARGV[2 + 2 * i]
+    redis.call('RPUSH', KEYS[1], p)
+    local rk = KEYS[2 + i]
+    redis.call('RPUSH', rk, p)
+    redis.call('LTRIM', rk, -recentLen, -1)
+    redis.call('PEXPIRE', rk, ttl)
+    redis.call('SPUBLISH', ARGV[3 + 2 * i], p)
+    len = len + 1
+    res[i] = 1
+  end
+end
+return res
+`)
+
+// acquireScript takes the lease if it is free.
+//
+//	KEYS[1] lease, KEYS[2] leasegen; ARGV[1] owner, ARGV[2] ttl (ms)
+//
+// Returns the new fencing token, or false when another holder has it.
+var acquireScript = redis.NewScript(`#!lua flags=allow-oom
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return false
+end
+local token = ARGV[1] .. '/' .. redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
+return token
+`)
+
+// renewScript extends the lease of the current token.
+//
+//	KEYS[1] lease; ARGV[1] token, ARGV[2] ttl (ms)
+var renewScript = redis.NewScript(`#!lua flags=allow-oom
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
+// releaseScript gives the lease up if the token is current.
+//
+//	KEYS[1] lease; ARGV[1] token
+var releaseScript = redis.NewScript(`#!lua flags=allow-oom
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
+// claimScript returns the in-flight batch if there is one (left by a holder
+// that died), else moves up to ARGV[2] comments from buf to inflight.
+//
+//	KEYS[1] buf, KEYS[2] inflight, KEYS[3] lease; ARGV[1] token, ARGV[2] max
+var claimScript = redis.NewScript(`#!lua flags=allow-oom
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  return redis.error_reply('NOTLEASE lease lost')
+end
+if redis.call('LLEN', KEYS[2]) > 0 then
+  return redis.call('LRANGE', KEYS[2], 0, -1)
+end
+local items = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+if #items == 0 then
+  return items
+end
+redis.call('LTRIM', KEYS[1], #items, -1)
+for i = 1, #items, 1000 do
+  redis.call('RPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+end
+return items
+`)
+
+// ackScript ends a batch: dead letters are kept, the in-flight list goes.
+//
+//	KEYS[1] inflight, KEYS[2] lease, KEYS[3] dead; ARGV[1] token,
+//	ARGV[2..] dead letters
+var ackScript = redis.NewScript(`#!lua flags=allow-oom
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('NOTLEASE lease lost')
+end
+for i = 2, #ARGV do
+  redis.call('RPUSH', KEYS[3], ARGV[i])
+end
+redis.call('DEL', KEYS[1])
+return 1
+`)

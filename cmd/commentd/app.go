@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/config"
+	"github.com/commentd/commentd/flusher"
+	"github.com/commentd/commentd/store"
+	"github.com/redis/go-redis/v9"
+)
+
+var (
+	_ flusher.Source = (*buffer.Buffer)(nil)
+	_ flusher.Sink   = (*store.Store)(nil)
+)
+
+// App is one commentd process: its components, built from a Config, run
+// until the context ends, then shut down in order.
+type App struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	rdb   redis.UniversalClient
+	buf   *buffer.Buffer
+	store *store.Store
+	fl    *flusher.Flusher // nil when flush.enabled is false
+
+	ln  net.Listener
+	srv *http.Server
+}
+
+// NewApp connects to Redis (which must answer) and MongoDB (which may be
+// down: comments are buffered meanwhile) and listens on http.addr.
+func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	a.rdb = newRedis(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		a.rdb.Close()
+		return nil, fmt.Errorf("redis %v unreachable: %w", cfg.Redis.Addrs, err)
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		a.rdb.Close()
+		return nil, err
+	}
+	a.store = st
+	a.buf = newBuffer(cfg, a.rdb, log)
+	if cfg.Flush.Enabled && cfg.Flush.Mode == config.ModeWriteBehind {
+		a.fl = newFlusher(cfg, a.buf, a.store, log)
+	}
+	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		a.closeClients()
+		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+// Addr returns the address the HTTP server listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Apply takes the settings of a reloaded config that may change while
+// running: flush batch size and interval.
+func (a *App) Apply(cfg *config.Config) {
+	if a.fl == nil {
+		return
+	}
+	if a.fl.BatchSize() != cfg.Flush.BatchSize || a.fl.Interval() != cfg.Flush.Interval {
+		a.fl.SetBatchSize(cfg.Flush.BatchSize)
+		a.fl.SetInterval(cfg.Flush.Interval)
+		a.log.Info("flush settings changed", "batch_size", cfg.Flush.BatchSize, "interval", cfg.Flush.Interval)
+	}
+}
+
+// Run serves until ctx ends, then shuts down in order: stop accepting
+// (HTTP), finish appends in flight (buffer), drain into MongoDB within
+// flush.drain_timeout and release leases (flusher), disconnect.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	defer stopFlush()
+	var flushErr error
+	if a.fl != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			flushErr = a.fl.Run(flushCtx)
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.ensureIndexes(ctx)
+	}()
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- a.srv.Serve(a.ln) }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-srvErr:
+		err = fmt.Errorf("http: %w", err)
+	}
+	a.log.Info("shutting down")
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if serr := a.srv.Shutdown(shCtx); serr != nil {
+		a.log.Warn("http shutdown", "err", serr)
+	}
+	a.buf.Close()
+	stopFlush()
+	wg.Wait()
+	if flushErr != nil {
+		a.log.Error("drain incomplete: the rest stays in Redis for the next flusher", "err", flushErr)
+	}
+	a.closeClients()
+	a.log.Info("stopped")
+	return err
+}
+
+// ensureIndexes creates MongoDB's indexes, retrying while MongoDB is down.
+func (a *App) ensureIndexes(ctx context.Context) {
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := a.store.EnsureIndexes(cctx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		a.log.Warn("mongodb indexes not created yet", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (a *App) closeClients() {
+	if a.buf != nil {
+		a.buf.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if a.store != nil {
+		a.store.Close(ctx)
+	}
+	a.rdb.Close()
+}
+
+func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// readyz reports Redis and MongoDB. Only Redis decides readiness: comments
+// are still accepted, buffered, while MongoDB is down.
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	res := map[string]string{"redis": "ok", "mongo": "ok"}
+	status := http.StatusOK
+	if err := a.rdb.Ping(ctx).Err(); err != nil {
+		res["redis"] = "unreachable: " + err.Error()
+		status = http.StatusServiceUnavailable
+	}
+	if err := a.store.Ping(ctx); err != nil {
+		res["mongo"] = "unreachable: " + err.Error()
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(res)
+}
+
+// isLeaseLost maps the buffer's lease error for the flusher.
+func isLeaseLost(err error) bool {
+	return errors.Is(err, buffer.ErrLeaseLost) || errors.Is(err, flusher.ErrLeaseLost)
+}

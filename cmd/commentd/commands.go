@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/commentd/commentd/config"
+)
+
+// serve runs the service until ctx ends, applying config file changes that
+// can change at runtime.
+func serve(ctx context.Context, loader *config.Loader, stdout io.Writer) error {
+	cfg, err := loader.Load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	app, err := NewApp(cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("commentd serving", "addr", app.Addr(), "version", version, "config", cfg.File,
+		"flush", cfg.Flush.Enabled, "mode", cfg.Flush.Mode)
+	fmt.Fprintf(stdout, "commentd listening on http://%s/\n", displayAddr(app.Addr()))
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := loader.Watch(watchCtx, app.Apply); err != nil {
+			log.Warn("config file not watched", "err", err)
+		}
+	}()
+	err = app.Run(ctx)
+	stopWatch()
+	wg.Wait()
+	return err
+}
+
+// flush runs only the flusher: as a worker until ctx ends, or with once,
+// drains every shard and returns.
+func flush(ctx context.Context, loader *config.Loader, once bool, timeout time.Duration, stdout io.Writer) error {
+	cfg, err := loader.Load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, os.Stderr)
+	rdb := newRedis(cfg)
+	defer rdb.Close()
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		return fmt.Errorf("redis %v unreachable: %w", cfg.Redis.Addrs, err)
+	}
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close(context.Background())
+	if err := st.Ping(pctx); err != nil {
+		return fmt.Errorf("mongodb %s unreachable: %w", cfg.Mongo.URI, err)
+	}
+	if err := st.EnsureIndexes(pctx); err != nil {
+		return err
+	}
+	buf := newBuffer(cfg, rdb, log)
+	defer buf.Close()
+	fl := newFlusher(cfg, buf, st, log)
+	if !once {
+		log.Info("commentd flush worker running", "shards", cfg.Buffer.Shards)
+		return fl.Run(ctx)
+	}
+	octx, ocancel := context.WithTimeout(ctx, timeout)
+	defer ocancel()
+	start := time.Now()
+	n, err := fl.FlushOnce(octx)
+	if err != nil {
+		return fmt.Errorf("flush: %d comments flushed, then: %w", n, err)
+	}
+	fmt.Fprintf(stdout, "flushed %d comments in %s\n", n, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// displayAddr turns ":8080" or "[::]:8080" into "localhost:8080".
+func displayAddr(addr string) string {
+	for _, p := range []string{"[::]", "0.0.0.0", ""} {
+		if len(addr) > len(p) && addr[:len(p)+1] == p+":" {
+			return "localhost" + addr[len(p):]
+		}
+	}
+	return addr
+}

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/config"
+	"github.com/commentd/commentd/flusher"
+	"github.com/commentd/commentd/store"
+	"github.com/redis/go-redis/v9"
+)
+
+// newLogger returns the slog logger of log.level and log.format.
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(strings.ToUpper(cfg.Log.Level))) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// newRedis returns a client for one address, or a cluster client for several.
+func newRedis(cfg *config.Config) redis.UniversalClient {
+	return redis.NewUniversalClient(&redis.UniversalOptions{
+		Addrs:                 cfg.Redis.Addrs,
+		Password:              cfg.Redis.Password,
+		DB:                    cfg.Redis.DB,
+		ContextTimeoutEnabled: true,
+		IsClusterMode:         len(cfg.Redis.Addrs) > 1,
+	})
+}
+
+func newBuffer(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) *buffer.Buffer {
+	return buffer.New(rdb, buffer.Config{
+		Prefix:    cfg.Redis.Prefix,
+		Shards:    cfg.Buffer.Shards,
+		MaxLen:    cfg.Buffer.MaxLen,
+		RecentLen: cfg.History.RecentLen,
+		RecentTTL: cfg.History.RecentTTL,
+		Logger:    log,
+	})
+}
+
+func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *slog.Logger) *flusher.Flusher {
+	return flusher.New(src, sink, flusher.Config{
+		BatchSize:    cfg.Flush.BatchSize,
+		Interval:     cfg.Flush.Interval,
+		LeaseTTL:     cfg.Flush.LeaseTTL,
+		DrainTimeout: cfg.Flush.DrainTimeout,
+		MaxAttempts:  cfg.Flush.MaxAttempts,
+		Logger:       log,
+		IsLeaseLost:  isLeaseLost,
+	})
+}
+
+func openStore(cfg *config.Config) (*store.Store, error) {
+	st, err := store.Open(store.Config{URI: cfg.Mongo.URI, Database: cfg.Mongo.Database, Collection: cfg.Mongo.Collection})
+	if err != nil {
+		return nil, fmt.Errorf("mongodb: %w", err)
+	}
+	return st, nil
+}

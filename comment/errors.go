@@ -1,0 +1,30 @@
+package comment
+
+// Code is a stable error code that clients see and may switch on.
+type Code string
+
+// The stable error codes of the wire contract.
+const (
+	CodeInvalidPayload Code = "INVALID_PAYLOAD"
+	CodeInvalidPostID  Code = "INVALID_POST_ID"
+	CodeInvalidUserID  Code = "INVALID_USER_ID"
+	CodeEmptyContent   Code = "EMPTY_CONTENT"
+	CodeContentTooLong Code = "CONTENT_TOO_LONG"
+	CodeRateLimited    Code = "RATE_LIMITED"
+	CodeUnauthorized   Code = "UNAUTHORIZED"
+	CodeBusy           Code = "BUSY"
+	CodeUnavailable    Code = "UNAVAILABLE"
+	CodeInternal       Code = "INTERNAL"
+)
+
+// Error is what a client is told: a stable code and a short message. Internal
+// causes are logged on the server, never put here.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// Errorf returns an *Error with the given code.
+func Errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }

@@ -1,0 +1,160 @@
+// Package config owns commentd's settings: their shape, defaults and
+// validation, and reading them from a YAML file, COMMENTD_* environment
+// variables and command-line flags (viper), with hot reload of the file.
+//
+// Precedence, lowest first: Default, the file, the environment, flags the
+// user set. Only this package and cmd know viper; every other package gets
+// plain values from Config.
+package config
+
+import "time"
+
+// Config is the whole configuration. Each field's comment gives its key and
+// default; config.example.yaml documents the same keys.
+type Config struct {
+	// File is the path of the config file that was read, "" if none.
+	File string `mapstructure:"-"`
+
+	HTTP     HTTP     `mapstructure:"http"`
+	Redis    Redis    `mapstructure:"redis"`
+	Mongo    Mongo    `mapstructure:"mongo"`
+	Buffer   Buffer   `mapstructure:"buffer"`
+	Flush    Flush    `mapstructure:"flush"`
+	History  History  `mapstructure:"history"`
+	SocketIO SocketIO `mapstructure:"socketio"`
+	CORS     CORS     `mapstructure:"cors"`
+	Auth     Auth     `mapstructure:"auth"`
+	Limits   Limits   `mapstructure:"limits"`
+	Log      Log      `mapstructure:"log"`
+}
+
+// HTTP configures the listener.
+type HTTP struct {
+	Addr string `mapstructure:"addr"` // http.addr; ":8080"
+}
+
+// Redis configures the Redis client.
+type Redis struct {
+	Addrs    []string `mapstructure:"addrs"`    // redis.addrs; ["127.0.0.1:6379"]; several = Redis Cluster
+	Prefix   string   `mapstructure:"prefix"`   // redis.prefix; "cmt"
+	Password string   `mapstructure:"password"` // redis.password; ""
+	DB       int      `mapstructure:"db"`       // redis.db; 0 (must be 0 with Cluster)
+}
+
+// Mongo configures the MongoDB client.
+type Mongo struct {
+	URI        string `mapstructure:"uri"`        // mongo.uri; "mongodb://127.0.0.1:27017"
+	Database   string `mapstructure:"database"`   // mongo.database; "commentd"
+	Collection string `mapstructure:"collection"` // mongo.collection; "comments"
+}
+
+// Buffer configures the Redis write-behind buffer.
+type Buffer struct {
+	Shards int   `mapstructure:"shards"`  // buffer.shards; 4 (1..1024)
+	MaxLen int64 `mapstructure:"max_len"` // buffer.max_len; 1,000,000 comments, high-water mark
+}
+
+// Flush configures the flusher. BatchSize and Interval may change on reload.
+type Flush struct {
+	Enabled      bool          `mapstructure:"enabled"`       // flush.enabled; true
+	Mode         string        `mapstructure:"mode"`          // flush.mode; "write-behind" or "write-through"
+	BatchSize    int           `mapstructure:"batch_size"`    // flush.batch_size; 1000 (1..100000)
+	Interval     time.Duration `mapstructure:"interval"`      // flush.interval; 1s
+	LeaseTTL     time.Duration `mapstructure:"lease_ttl"`     // flush.lease_ttl; 10s (>= 100ms)
+	DrainTimeout time.Duration `mapstructure:"drain_timeout"` // flush.drain_timeout; 10s
+	MaxAttempts  int           `mapstructure:"max_attempts"`  // flush.max_attempts; 5, then dead-letter
+}
+
+// Flush modes.
+const (
+	ModeWriteBehind  = "write-behind"  // buffer in Redis, insert in batches
+	ModeWriteThrough = "write-through" // insert each comment before confirming
+)
+
+// History configures what a join sends and what Redis keeps per post.
+type History struct {
+	Limit     int           `mapstructure:"limit"`      // history.limit; 100 (1..1000)
+	RecentLen int           `mapstructure:"recent_len"` // history.recent_len; 200 (>= Limit)
+	RecentTTL time.Duration `mapstructure:"recent_ttl"` // history.recent_ttl; 168h
+}
+
+// SocketIO configures Engine.IO heartbeats and packet size.
+type SocketIO struct {
+	PingInterval time.Duration `mapstructure:"ping_interval"` // socketio.ping_interval; 25s
+	PingTimeout  time.Duration `mapstructure:"ping_timeout"`  // socketio.ping_timeout; 20s
+	MaxPayload   int64         `mapstructure:"max_payload"`   // socketio.max_payload; 65536 bytes
+}
+
+// CORS lists the browser origins allowed.
+type CORS struct {
+	Origins []string `mapstructure:"origins"` // cors.origins; none = same origin only, "*" = any
+}
+
+// Auth configures who may post.
+type Auth struct {
+	Mode             string `mapstructure:"mode"`                // auth.mode; "none" or "jwt"
+	JWTSecret        string `mapstructure:"jwt_secret"`          // auth.jwt_secret; "" (HS256)
+	JWTPublicKeyFile string `mapstructure:"jwt_public_key_file"` // auth.jwt_public_key_file; "" (PEM, RS256/ES256)
+	AnonymousRead    bool   `mapstructure:"anonymous_read"`      // auth.anonymous_read; false
+}
+
+// Auth modes.
+const (
+	AuthNone = "none"
+	AuthJWT  = "jwt"
+)
+
+// Limits bounds what one client may do. Per-second limits may change on reload.
+type Limits struct {
+	CommentMaxRunes   int     `mapstructure:"comment_max_runes"`   // limits.comment_max_runes; 2000
+	CommentsPerSecond float64 `mapstructure:"comments_per_second"` // limits.comments_per_second; 5 (0 = off)
+	CommentsBurst     int     `mapstructure:"comments_burst"`      // limits.comments_burst; 10
+	ConnectionsPerIP  int     `mapstructure:"connections_per_ip"`  // limits.connections_per_ip; 1000 (0 = off)
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `mapstructure:"level"`  // log.level; "info" (debug|info|warn|error)
+	Format string `mapstructure:"format"` // log.format; "text" (text|json)
+}
+
+// Default returns the defaults of every key: what runs with no file, no
+// environment and no flags. Each call returns a new value.
+func Default() *Config {
+	return &Config{
+		HTTP: HTTP{Addr: ":8080"},
+		Redis: Redis{
+			Addrs:  []string{"127.0.0.1:6379"},
+			Prefix: "cmt",
+		},
+		Mongo: Mongo{
+			URI:        "mongodb://127.0.0.1:27017",
+			Database:   "commentd",
+			Collection: "comments",
+		},
+		Buffer: Buffer{Shards: 4, MaxLen: 1_000_000},
+		Flush: Flush{
+			Enabled:      true,
+			Mode:         ModeWriteBehind,
+			BatchSize:    1000,
+			Interval:     time.Second,
+			LeaseTTL:     10 * time.Second,
+			DrainTimeout: 10 * time.Second,
+			MaxAttempts:  5,
+		},
+		History: History{Limit: 100, RecentLen: 200, RecentTTL: 7 * 24 * time.Hour},
+		SocketIO: SocketIO{
+			PingInterval: 25 * time.Second,
+			PingTimeout:  20 * time.Second,
+			MaxPayload:   65536,
+		},
+		Auth: Auth{Mode: AuthNone},
+		Limits: Limits{
+			CommentMaxRunes:   2000,
+			CommentsPerSecond: 5,
+			CommentsBurst:     10,
+			ConnectionsPerIP:  1000,
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}

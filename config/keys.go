@@ -1,0 +1,128 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+// usage is the one-line help of every key, shown by --help. A test fails
+// if a field of Config has no entry here.
+var usage = map[string]string{
+	"http.addr":                  "listen address for pages, /socket.io/, API and health",
+	"redis.addrs":                "Redis addresses, comma-separated; several = Redis Cluster",
+	"redis.prefix":               "prefix of every Redis key",
+	"redis.password":             "Redis password",
+	"redis.db":                   "Redis database number (0 with Cluster)",
+	"mongo.uri":                  "MongoDB connection URI",
+	"mongo.database":             "MongoDB database",
+	"mongo.collection":           "MongoDB collection of comments",
+	"buffer.shards":              "number of Redis buffer lists (1..1024)",
+	"buffer.max_len":             "buffered comments above which new ones get BUSY",
+	"flush.enabled":              "run the flusher in this process",
+	"flush.mode":                 "write-behind or write-through",
+	"flush.batch_size":           "comments per MongoDB insert (1..100000)",
+	"flush.interval":             "flush a shard at least this often",
+	"flush.lease_ttl":            "lifetime of a flusher's lease on a shard",
+	"flush.drain_timeout":        "how long shutdown may spend flushing",
+	"flush.max_attempts":         "inserts of a rejected document before it is dead-lettered",
+	"history.limit":              "comments sent on join (1..1000)",
+	"history.recent_len":         "comments kept per post in Redis (>= history.limit)",
+	"history.recent_ttl":         "a post's recent list expires after this long without comments",
+	"socketio.ping_interval":     "Engine.IO ping interval",
+	"socketio.ping_timeout":      "Engine.IO ping timeout",
+	"socketio.max_payload":       "largest Engine.IO packet in bytes",
+	"cors.origins":               "allowed browser origins, comma-separated; empty = same origin, * = any",
+	"auth.mode":                  "none or jwt",
+	"auth.jwt_secret":            "HS256 secret (auth.mode jwt)",
+	"auth.jwt_public_key_file":   "PEM public key file for RS256/ES256 (auth.mode jwt)",
+	"auth.anonymous_read":        "with jwt: allow joining and reading without a token",
+	"limits.comment_max_runes":   "longest comment in characters",
+	"limits.comments_per_second": "comments per second per socket and per user (0 = off)",
+	"limits.comments_burst":      "burst above limits.comments_per_second",
+	"limits.connections_per_ip":  "open connections per client IP (0 = off)",
+	"log.level":                  "debug, info, warn or error",
+	"log.format":                 "text or json",
+}
+
+// field is one key of Config and the value it is stored in.
+type field struct {
+	key string
+	v   reflect.Value
+}
+
+// fields lists every key of c, in struct order, from the mapstructure tags.
+// Its values are addressable, so they can be read and set through c.
+func fields(c *Config) []field {
+	var out []field
+	var walk func(prefix string, v reflect.Value)
+	walk = func(prefix string, v reflect.Value) {
+		for i := range v.NumField() {
+			tag := v.Type().Field(i).Tag.Get("mapstructure")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			key := prefix + tag
+			f := v.Field(i)
+			if f.Kind() == reflect.Struct && f.Type() != durationType {
+				walk(key+".", f)
+				continue
+			}
+			out = append(out, field{key: key, v: f})
+		}
+	}
+	walk("", reflect.ValueOf(c).Elem())
+	return out
+}
+
+// isKey reports whether key is a key of Config.
+func isKey(key string) bool {
+	_, ok := usage[key]
+	return ok
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// flagConfig is the flag that names the config file.
+const flagConfig = "config"
+
+// envPrefix starts every environment variable: COMMENTD_FLUSH_BATCH_SIZE.
+const envPrefix = "COMMENTD"
+
+// envConfig names the config file when --config is not given.
+const envConfig = envPrefix + "_CONFIG"
+
+// RegisterFlags adds --config FILE and one flag per key, named as the key
+// (--flush.batch_size), with the key's default. Lists are comma-separated.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String(flagConfig, "", "config file (YAML); default $"+envConfig+", else ./config.yaml if it exists")
+	for _, f := range fields(Default()) {
+		help := usage[f.key] + " ($" + envName(f.key) + ")"
+		switch v := f.v.Interface().(type) {
+		case string:
+			fs.String(f.key, v, help)
+		case []string:
+			fs.StringSlice(f.key, v, help)
+		case bool:
+			fs.Bool(f.key, v, help)
+		case int:
+			fs.Int(f.key, v, help)
+		case int64:
+			fs.Int64(f.key, v, help)
+		case float64:
+			fs.Float64(f.key, v, help)
+		case time.Duration:
+			fs.Duration(f.key, v, help)
+		default:
+			panic(fmt.Sprintf("config: no flag type for %s (%T)", f.key, v))
+		}
+	}
+}
+
+// envName returns the environment variable of key.
+func envName(key string) string {
+	return envPrefix + "_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// KeyError is a bad value of one key. Load and Validate return one per bad
+// key, joined with errors.Join; find them with errors.As.
+type KeyError struct {
+	Key    string // "flush.batch_size"
+	Value  any    // the value given; nil for secrets
+	Reason string // "must be between 1 and 100000"
+}
+
+// Error returns "config: KEY: REASON, got VALUE".
+func (e *KeyError) Error() string {
+	if e.Value == nil {
+		return fmt.Sprintf("config: %s: %s", e.Key, e.Reason)
+	}
+	if s, ok := e.Value.(string); ok {
+		return fmt.Sprintf("config: %s: %s, got %q", e.Key, e.Reason, s)
+	}
+	return fmt.Sprintf("config: %s: %s, got %v", e.Key, e.Reason, e.Value)
+}
+
+// Limits of the ranges Validate checks.
+const (
+	maxShards    = 1024
+	maxBatchSize = 100_000
+	maxHistory   = 1000
+	minLeaseTTL  = 100 * time.Millisecond // tests use short leases; 1s+ in production
+)
+
+// Validate checks every key and returns all the problems joined, each a
+// *KeyError naming its key and value; nil if c is usable.
+func (c *Config) Validate() error {
+	var errs []error
+	check := func(ok bool, key string, value any, reason string) {
+		if !ok {
+			errs = append(errs, &KeyError{Key: key, Value: value, Reason: reason})
+		}
+	}
+	between := func(key string, n, lo, hi int64) {
+		check(n >= lo && n <= hi, key, n, fmt.Sprintf("must be between %d and %d", lo, hi))
+	}
+	positive := func(key string, d time.Duration) {
+		check(d > 0, key, d, "must be positive")
+	}
+	oneOf := func(key, s string, allowed ...string) {
+		for _, a := range allowed {
+			if s == a {
+				return
+			}
+		}
+		check(false, key, s, "must be one of "+strings.Join(allowed, ", "))
+	}
+
+	check(validAddr(c.HTTP.Addr), "http.addr", c.HTTP.Addr, `must be host:port, such as ":8080"`)
+
+	check(len(c.Redis.Addrs) > 0, "redis.addrs", c.Redis.Addrs, "must list at least one address")
+	for _, a := range c.Redis.Addrs {
+		check(validAddr(a), "redis.addrs", a, `must be host:port, such as "127.0.0.1:6379"`)
+	}
+	check(c.Redis.Prefix != "", "redis.prefix", c.Redis.Prefix, "must not be empty")
+	check(c.Redis.DB >= 0, "redis.db", c.Redis.DB, "must not be negative")
+	check(c.Redis.DB == 0 || len(c.Redis.Addrs) < 2, "redis.db", c.Redis.DB, "must be 0 with Redis Cluster (several redis.addrs)")
+
+	check(validMongoURI(c.Mongo.URI), "mongo.uri", shown("mongo.uri", c.Mongo.URI), "must be mongodb://host[:port] or mongodb+srv://host")
+	check(c.Mongo.Database != "", "mongo.database", c.Mongo.Database, "must not be empty")
+	check(c.Mongo.Collection != "", "mongo.collection", c.Mongo.Collection, "must not be empty")
+
+	between("buffer.shards", int64(c.Buffer.Shards), 1, maxShards)
+	check(c.Buffer.MaxLen > 0, "buffer.max_len", c.Buffer.MaxLen, "must be positive")
+
+	oneOf("flush.mode", c.Flush.Mode, ModeWriteBehind, ModeWriteThrough)
+	between("flush.batch_size", int64(c.Flush.BatchSize), 1, maxBatchSize)
+	positive("flush.interval", c.Flush.Interval)
+	check(c.Flush.LeaseTTL >= minLeaseTTL, "flush.lease_ttl", c.Flush.LeaseTTL, "must be at least "+minLeaseTTL.String())
+	positive("flush.drain_timeout", c.Flush.DrainTimeout)
+	check(c.Flush.MaxAttempts >= 1, "flush.max_attempts", c.Flush.MaxAttempts, "must be at least 1")
+
+	between("history.limit", int64(c.History.Limit), 1, maxHistory)
+	check(c.History.RecentLen >= c.History.Limit, "history.recent_len", c.History.RecentLen,
+		fmt.Sprintf("must be at least history.limit (%d)", c.History.Limit))
+	positive("history.recent_ttl", c.History.RecentTTL)
+
+	positive("socketio.ping_interval", c.SocketIO.PingInterval)
+	positive("socketio.ping_timeout", c.SocketIO.PingTimeout)
+	check(c.SocketIO.MaxPayload > 0, "socketio.max_payload", c.SocketIO.MaxPayload, "must be positive")
+
+	for _, o := range c.CORS.Origins {
+		check(validOrigin(o), "cors.origins", o, `must be "*" or scheme://host[:port], such as "https://example.com"`)
+	}
+
+	oneOf("auth.mode", c.Auth.Mode, AuthNone, AuthJWT)
+	if c.Auth.Mode == AuthJWT {
+		hasSecret, hasKey := c.Auth.JWTSecret != "", c.Auth.JWTPublicKeyFile != ""
+		check(hasSecret || hasKey, "auth.jwt_secret", nil, "auth.mode jwt needs auth.jwt_secret or auth.jwt_public_key_file")
+		check(!(hasSecret && hasKey), "auth.jwt_secret", nil, "set auth.jwt_secret or auth.jwt_public_key_file, not both")
+	}
+
+	check(c.Limits.CommentMaxRunes >= 1, "limits.comment_max_runes", c.Limits.CommentMaxRunes, "must be at least 1")
+	check(c.Limits.CommentsPerSecond >= 0, "limits.comments_per_second", c.Limits.CommentsPerSecond, "must not be negative (0 = off)")
+	check(c.Limits.CommentsBurst >= 1 || c.Limits.CommentsPerSecond == 0, "limits.comments_burst", c.Limits.CommentsBurst,
+		"must be at least 1 while limits.comments_per_second is on")
+	check(c.Limits.ConnectionsPerIP >= 0, "limits.connections_per_ip", c.Limits.ConnectionsPerIP, "must not be negative (0 = off)")
+
+	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("log.format", c.Log.Format, "text", "json")
+
+	return errors.Join(errs...)
+}
+
+// validAddr reports whether a is host:port with a port (host may be empty).
+func validAddr(a string) bool {
+	_, port, err := net.SplitHostPort(a)
+	return err == nil && port != ""
+}
+
+// validOrigin reports whether o is "*" or a bare origin, as browsers send it.
+func validOrigin(o string) bool {
+	if o == "*" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+}
+
+// validMongoURI checks only the scheme and that a host follows; the driver
+// parses the rest (several hosts, options).
+func validMongoURI(s string) bool {
+	rest, ok := strings.CutPrefix(s, "mongodb://")
+	if !ok {
+		rest, ok = strings.CutPrefix(s, "mongodb+srv://")
+	}
+	hosts, _, _ := strings.Cut(rest, "/")
+	hosts, _, _ = strings.Cut(hosts, "?")
+	if i := strings.LastIndex(hosts, "@"); i >= 0 {
+		hosts = hosts[i+1:]
+	}
+	return ok && hosts != ""
+}
+
+// shown is what an error may show of key's value: nothing of a secret.
+func shown(key string, value any) any {
+	switch key {
+	case "redis.password", "auth.jwt_secret":
+		return nil
+	case "mongo.uri":
+		if s, ok := value.(string); ok {
+			return redactURI(s)
+		}
+	}
+	return value
+}
+
+// redactURI hides the password of a URI so errors can be logged.
+func redactURI(s string) any {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil // may hold a password we cannot find
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,101 @@
+package config
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	require.NoError(t, Default().Validate())
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(c *Config)
+		key    string // "" = valid
+	}{
+		{"empty http.addr", func(c *Config) { c.HTTP.Addr = "" }, "http.addr"},
+		{"http.addr without port", func(c *Config) { c.HTTP.Addr = "localhost" }, "http.addr"},
+		{"no redis.addrs", func(c *Config) { c.Redis.Addrs = nil }, "redis.addrs"},
+		{"bad redis.addrs", func(c *Config) { c.Redis.Addrs = []string{"127.0.0.1:6379", "redis"} }, "redis.addrs"},
+		{"empty redis.prefix", func(c *Config) { c.Redis.Prefix = "" }, "redis.prefix"},
+		{"negative redis.db", func(c *Config) { c.Redis.DB = -1 }, "redis.db"},
+		{"redis.db with cluster", func(c *Config) { c.Redis.Addrs = []string{"a:1", "b:2"}; c.Redis.DB = 1 }, "redis.db"},
+		{"cluster", func(c *Config) { c.Redis.Addrs = []string{"a:1", "b:2"} }, ""},
+		{"bad mongo.uri", func(c *Config) { c.Mongo.URI = "http://x" }, "mongo.uri"},
+		{"mongo.uri without host", func(c *Config) { c.Mongo.URI = "mongodb://" }, "mongo.uri"},
+		{"mongo.uri replica set", func(c *Config) { c.Mongo.URI = "mongodb://u:p@a:1,b:2/?replicaSet=rs" }, ""},
+		{"mongo.uri srv", func(c *Config) { c.Mongo.URI = "mongodb+srv://cluster.example" }, ""},
+		{"empty mongo.database", func(c *Config) { c.Mongo.Database = "" }, "mongo.database"},
+		{"empty mongo.collection", func(c *Config) { c.Mongo.Collection = "" }, "mongo.collection"},
+		{"zero buffer.shards", func(c *Config) { c.Buffer.Shards = 0 }, "buffer.shards"},
+		{"too many buffer.shards", func(c *Config) { c.Buffer.Shards = 1025 }, "buffer.shards"},
+		{"max buffer.shards", func(c *Config) { c.Buffer.Shards = 1024 }, ""},
+		{"zero buffer.max_len", func(c *Config) { c.Buffer.MaxLen = 0 }, "buffer.max_len"},
+		{"bad flush.mode", func(c *Config) { c.Flush.Mode = "write-around" }, "flush.mode"},
+		{"zero flush.batch_size", func(c *Config) { c.Flush.BatchSize = 0 }, "flush.batch_size"},
+		{"huge flush.batch_size", func(c *Config) { c.Flush.BatchSize = 100_001 }, "flush.batch_size"},
+		{"zero flush.interval", func(c *Config) { c.Flush.Interval = 0 }, "flush.interval"},
+		{"short flush.lease_ttl", func(c *Config) { c.Flush.LeaseTTL = 99 * time.Millisecond }, "flush.lease_ttl"},
+		{"test flush.lease_ttl", func(c *Config) { c.Flush.LeaseTTL = 100 * time.Millisecond }, ""},
+		{"zero flush.drain_timeout", func(c *Config) { c.Flush.DrainTimeout = 0 }, "flush.drain_timeout"},
+		{"zero flush.max_attempts", func(c *Config) { c.Flush.MaxAttempts = 0 }, "flush.max_attempts"},
+		{"zero history.limit", func(c *Config) { c.History.Limit = 0 }, "history.limit"},
+		{"huge history.limit", func(c *Config) { c.History.Limit = 1001 }, "history.limit"},
+		{"recent_len below limit", func(c *Config) { c.History.RecentLen = 99 }, "history.recent_len"},
+		{"recent_len at limit", func(c *Config) { c.History.RecentLen = 100 }, ""},
+		{"zero history.recent_ttl", func(c *Config) { c.History.RecentTTL = 0 }, "history.recent_ttl"},
+		{"zero socketio.ping_interval", func(c *Config) { c.SocketIO.PingInterval = 0 }, "socketio.ping_interval"},
+		{"zero socketio.ping_timeout", func(c *Config) { c.SocketIO.PingTimeout = 0 }, "socketio.ping_timeout"},
+		{"zero socketio.max_payload", func(c *Config) { c.SocketIO.MaxPayload = 0 }, "socketio.max_payload"},
+		{"any origin", func(c *Config) { c.CORS.Origins = []string{"*"} }, ""},
+		{"origin with port", func(c *Config) { c.CORS.Origins = []string{"http://localhost:3000"} }, ""},
+		{"origin without scheme", func(c *Config) { c.CORS.Origins = []string{"example.com"} }, "cors.origins"},
+		{"origin with path", func(c *Config) { c.CORS.Origins = []string{"https://example.com/app"} }, "cors.origins"},
+		{"bad auth.mode", func(c *Config) { c.Auth.Mode = "basic" }, "auth.mode"},
+		{"jwt without key", func(c *Config) { c.Auth.Mode = AuthJWT }, "auth.jwt_secret"},
+		{"jwt with both", func(c *Config) {
+			c.Auth.Mode, c.Auth.JWTSecret, c.Auth.JWTPublicKeyFile = AuthJWT, "s", "k.pem"
+		}, "auth.jwt_secret"},
+		{"jwt with key file", func(c *Config) { c.Auth.Mode, c.Auth.JWTPublicKeyFile = AuthJWT, "k.pem" }, ""},
+		{"zero limits.comment_max_runes", func(c *Config) { c.Limits.CommentMaxRunes = 0 }, "limits.comment_max_runes"},
+		{"negative limits.comments_per_second", func(c *Config) { c.Limits.CommentsPerSecond = -1 }, "limits.comments_per_second"},
+		{"zero limits.comments_burst", func(c *Config) { c.Limits.CommentsBurst = 0 }, "limits.comments_burst"},
+		{"rate limit off", func(c *Config) { c.Limits.CommentsPerSecond, c.Limits.CommentsBurst = 0, 0 }, ""},
+		{"negative limits.connections_per_ip", func(c *Config) { c.Limits.ConnectionsPerIP = -1 }, "limits.connections_per_ip"},
+		{"bad log.level", func(c *Config) { c.Log.Level = "trace" }, "log.level"},
+		{"bad log.format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mutate(c)
+			err := c.Validate()
+			if tt.key == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, "config: "+tt.key+": ")
+			var ke *KeyError
+			require.True(t, errors.As(err, &ke))
+			require.Equal(t, tt.key, ke.Key)
+		})
+	}
+}
+
+func TestValidateMessage(t *testing.T) {
+	c := Default()
+	c.Flush.BatchSize = 0
+	require.EqualError(t, c.Validate(), "config: flush.batch_size: must be between 1 and 100000, got 0")
+
+	c.Log.Level = "loud"
+	c.Mongo.URI = "mongodb://user:hunter2@/"
+	err := c.Validate()
+	require.Equal(t, []string{"mongo.uri", "flush.batch_size", "log.level"}, errorKeys(err), "all errors, in key order")
+	require.ErrorContains(t, err, `config: log.level: must be one of debug, info, warn, error, got "loud"`)
+	require.NotContains(t, err.Error(), "hunter2", "passwords stay out of errors")
+}

@@ -1,0 +1,221 @@
+// Package store keeps comments in MongoDB: idempotent bulk inserts, history
+// queries by post, and the indexes they need.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"go.mongodb.org/mongo-driver/bson"
+	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
+	"go.mongodb.org/mongo-driver/mongo/options"
+)
+
+// codeDuplicateKey is MongoDB's E11000 duplicate key error.
+const codeDuplicateKey = 11000
+
+// Config configures a Store. Zero fields take the defaults noted.
+type Config struct {
+	URI        string        // "mongodb://127.0.0.1:27017"
+	Database   string        // "commentd"
+	Collection string        // "comments"
+	Timeout    time.Duration // connect and server selection; 5s
+}
+
+func (c *Config) setDefaults() {
+	if c.URI == "" {
+		c.URI = "mongodb://127.0.0.1:27017"
+	}
+	if c.Database == "" {
+		c.Database = "commentd"
+	}
+	if c.Collection == "" {
+		c.Collection = "comments"
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = 5 * time.Second
+	}
+}
+
+// Store is a MongoDB collection of comments. It is safe for concurrent use.
+type Store struct {
+	client *mongo.Client
+	coll   *mongo.Collection
+}
+
+// Open connects to MongoDB. The driver connects lazily, so Open succeeds
+// while MongoDB is down; Ping tells whether it is up.
+func Open(cfg Config) (*Store, error) {
+	cfg.setDefaults()
+	opts := options.Client().ApplyURI(cfg.URI).
+		SetConnectTimeout(cfg.Timeout).
+		SetServerSelectionTimeout(cfg.Timeout)
+	client, err := mongo.Connect(context.Background(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: connect: %w", err)
+	}
+	return &Store{client: client, coll: client.Database(cfg.Database).Collection(cfg.Collection)}, nil
+}
+
+// Close disconnects.
+func (s *Store) Close(ctx context.Context) error { return s.client.Disconnect(ctx) }
+
+// Ping checks that MongoDB answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx, nil); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// EnsureIndexes creates the index that history queries use:
+// {postId: 1, _id: -1}. Creating an existing index is a no-op.
+func (s *Store) EnsureIndexes(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "postId", Value: 1}, {Key: "_id", Value: -1}},
+		Options: options.Index().SetName("postId_1__id_-1"),
+	})
+	if err != nil {
+		return fmt.Errorf("store: create index: %w", err)
+	}
+	return nil
+}
+
+// doc is a comment as stored.
+type doc struct {
+	ID        primitive.ObjectID `bson:"_id"`
+	PostID    string             `bson:"postId"`
+	UserID    string             `bson:"userId"`
+	Content   string             `bson:"content"`
+	CreatedAt time.Time          `bson:"createdAt"`
+}
+
+func toDoc(c comment.Comment) (doc, error) {
+	id, err := primitive.ObjectIDFromHex(c.ID)
+	if err != nil {
+		return doc{}, fmt.Errorf("id %q: %w", c.ID, err)
+	}
+	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt}, nil
+}
+
+func (d doc) comment() comment.Comment {
+	return comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, Content: d.Content,
+		CreatedAt: d.CreatedAt.UTC()}
+}
+
+// InsertMany inserts cs with one unordered insert command. It is idempotent:
+// a comment whose _id is already stored counts as inserted, so a retried
+// batch succeeds. It returns the comments MongoDB refused for any other
+// reason (for the caller to retry or dead-letter), or an error when the
+// batch as a whole failed (MongoDB down, write concern not met) and must be
+// retried.
+func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment.Rejected, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	docs := make([]any, 0, len(cs))
+	idx := make([]int, 0, len(cs)) // docs[i] is cs[idx[i]]
+	var rejected []comment.Rejected
+	for i, c := range cs {
+		d, err := toDoc(c)
+		if err != nil {
+			rejected = append(rejected, comment.Rejected{Comment: c, Reason: err.Error()})
+			continue
+		}
+		docs = append(docs, d)
+		idx = append(idx, i)
+	}
+	if len(docs) == 0 {
+		return rejected, nil
+	}
+	_, err := s.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return rejected, nil
+	}
+	// mongo.IsDuplicateKeyError is true if any one error is a duplicate;
+	// the batch is done only if every write error is one and the write
+	// concern was met.
+	var bwe mongo.BulkWriteException
+	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
+		return nil, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Code == codeDuplicateKey {
+			continue
+		}
+		if we.Index < 0 || we.Index >= len(idx) {
+			return nil, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
+		}
+		rejected = append(rejected, comment.Rejected{
+			Comment: cs[idx[we.Index]],
+			Reason:  "code " + strconv.Itoa(we.Code) + ": " + we.Message,
+		})
+	}
+	return rejected, nil
+}
+
+// History returns up to limit comments of a post older than the comment
+// with id before (all if before is ""), newest first.
+func (s *Store) History(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
+	filter := bson.D{{Key: "postId", Value: postID}}
+	if before != "" {
+		id, err := primitive.ObjectIDFromHex(before)
+		if err != nil {
+			return nil, fmt.Errorf("store: history: before %q: %w", before, err)
+		}
+		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$lt", Value: id}}})
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: -1}}).SetLimit(int64(limit))
+	cur, err := s.coll.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, fmt.Errorf("store: history: %w", err)
+	}
+	var docs []doc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store: history: %w", err)
+	}
+	out := make([]comment.Comment, len(docs))
+	for i, d := range docs {
+		out[i] = d.comment()
+	}
+	return out, nil
+}
+
+// Count returns how many comments are stored (of one post if postID is not
+// ""). For tests and tools: on FerretDB it scans the collection.
+func (s *Store) Count(ctx context.Context, postID string) (int64, error) {
+	filter := bson.D{}
+	if postID != "" {
+		filter = bson.D{{Key: "postId", Value: postID}}
+	}
+	n, err := s.coll.CountDocuments(ctx, filter)
+	if err != nil {
+		return 0, fmt.Errorf("store: count: %w", err)
+	}
+	return n, nil
+}
+
+// IDs returns the ids of every stored comment, with repeats if the database
+// ever held one twice. For tests and tools.
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("store: ids: %w", err)
+	}
+	var docs []struct {
+		ID primitive.ObjectID `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store: ids: %w", err)
+	}
+	out := make([]string, len(docs))
+	for i, d := range docs {
+		out[i] = d.ID.Hex()
+	}
+	return out, nil
+}

@@ -1,0 +1,103 @@
+// Command devmongo serves the MongoDB wire protocol on loopback for development
+// and tests. It embeds FerretDB (github.com/FerretDB/FerretDB/ferretdb) with its
+// SQLite handler, so it needs neither a real MongoDB nor any other service.
+//
+// Usage:
+//
+//	devmongo [-listen 127.0.0.1:27017] [-data ./.devmongo] [-log-level warn]
+//
+// Once the port accepts connections it prints one line to stdout:
+//
+//	devmongo listening on 127.0.0.1:27017
+//
+// SIGINT or SIGTERM stops it gracefully (exit code 0).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
+	dataDir := flag.String("data", "./.devmongo", "folder for the SQLite files (created if missing)")
+	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "devmongo: bad -log-level %q: %v\n", *logLevel, err)
+		return 2
+	}
+	logger := slog.New(quiet{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})})
+	slog.SetDefault(logger)
+
+	if flag.NArg() > 0 {
+		logger.Error("unexpected arguments", "args", flag.Args())
+		return 2
+	}
+
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		logger.Error("resolve data folder", "data", *dataDir, "err", err)
+		return 1
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		logger.Error("create data folder", "data", dir, "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// The embedded package never starts FerretDB's telemetry reporter and
+	// explicitly disables and locks telemetry in its in-memory state (it uses
+	// no state file); it has no update check either. So nothing here talks
+	// to the network except the listener below.
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *listen},
+		Logger:   logger.With("component", "ferretdb"),
+		Handler:  "sqlite",
+		// parseURI in FerretDB wants "file:" + an existing folder ending in "/".
+		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
+	})
+	if err != nil {
+		logger.Error("start FerretDB", "err", err)
+		return 1
+	}
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.Run(ctx) // always returns nil; closes listener, connections and SQLite on ctx cancel
+	}()
+
+	// ferretdb.New has already bound the port (net.Listen), so connections
+	// are accepted from here on; Run's accept loop picks them up.
+	addr := *listen
+	if u, err := url.Parse(f.MongoDBURI()); err == nil && u.Host != "" {
+		addr = u.Host // the real port when -listen used port 0
+	}
+	fmt.Printf("devmongo listening on %s\n", addr)
+	logger.Info("serving", "addr", addr, "data", dir)
+
+	<-ctx.Done()
+	stop() // a second signal kills the process the default way
+	logger.Info("shutting down (waits up to 3s for open client connections)")
+	<-done
+	logger.Info("stopped")
+	return 0
+}
