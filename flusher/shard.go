@@ -81,7 +81,7 @@ func (r *shardRun) run(stop context.Context) error {
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	defer context.AfterFunc(stop, cancel)()
-	var last time.Time // zero: a batch left in flight is flushed at once
+	last := time.Now()
 	for {
 		if stop.Err() != nil {
 			return r.finish()
