@@ -133,9 +133,9 @@ func (f *Flusher) Interval() time.Duration { return time.Duration(f.interval.Loa
 // after a clean drain, or the drain's error.
 func (f *Flusher) Run(ctx context.Context) error {
 	var (
-		mu    sync.Mutex
-		held  = make(map[int]*shardRun)
-		wg    sync.WaitGroup
+		mu   sync.Mutex
+		held = make(map[int]*shardRun)
+		wg   sync.WaitGroup
 	)
 	var drainErr error
 	tick := time.NewTicker(f.cfg.LeaseTTL / 3)

@@ -220,5 +220,3 @@ func TestConfigReloadBatchSize(t *testing.T) {
 }
 
 func freePort(t *testing.T) int { return testsvc.FreePort(t) }
-
-
