@@ -147,3 +147,5 @@ func TestMongoDown(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rej)
 }
+
+func startMongoB(b *testing.B) string { return testsvc.StartMongo(b).URI }
