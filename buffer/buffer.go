@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/commentd/commentd/comment"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -20,10 +21,10 @@ import (
 var (
 	// ErrBusy means the shard is over its high-water mark, or Redis is out
 	// of memory: the comment was not accepted.
-	ErrBusy = errors.New("buffer: busy")
+	ErrBusy = fmt.Errorf("buffer: %w", comment.ErrBusy)
 	// ErrUnavailable means Redis could not be reached; the comment may or
 	// may not have been appended.
-	ErrUnavailable = errors.New("buffer: redis unavailable")
+	ErrUnavailable = fmt.Errorf("buffer: redis: %w", comment.ErrUnavailable)
 	// ErrClosed means Close was called.
 	ErrClosed = errors.New("buffer: closed")
 	// ErrLeaseLost means the fencing token is no longer the shard's lease.

@@ -55,10 +55,10 @@ func TestAppendRecentPublish(t *testing.T) {
 	}
 	require.NoError(t, b.Append(ctx, mk(t, "p2", "other post")))
 
-	got, err := b.Recent(ctx, "p1", 10)
+	got, _, err := b.Recent(ctx, "p1", 10)
 	require.NoError(t, err)
 	require.Equal(t, want[2:], got, "recent keeps the last RecentLen, oldest first")
-	got, err = b.Recent(ctx, "p1", 2)
+	got, _, err = b.Recent(ctx, "p1", 2)
 	require.NoError(t, err)
 	require.Equal(t, want[3:], got)
 

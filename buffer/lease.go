@@ -153,23 +153,3 @@ func (b *Buffer) DeadLetters(ctx context.Context, shard int) ([]DeadLetter, erro
 	return out, nil
 }
 
-// Recent returns up to n of the latest comments of a post kept in Redis,
-// oldest first.
-func (b *Buffer) Recent(ctx context.Context, postID string, n int) ([]comment.Comment, error) {
-	if n <= 0 {
-		return nil, nil
-	}
-	raw, err := b.rdb.LRange(ctx, b.recentKey(b.Shard(postID), postID), int64(-n), -1).Result()
-	if err != nil {
-		return nil, fmt.Errorf("recent of post: %w", classify(err))
-	}
-	out := make([]comment.Comment, 0, len(raw))
-	for _, s := range raw {
-		var c comment.Comment
-		if err := json.Unmarshal([]byte(s), &c); err != nil {
-			return nil, fmt.Errorf("recent of post: decode: %w", err)
-		}
-		out = append(out, c)
-	}
-	return out, nil
-}

@@ -1,5 +1,7 @@
 package comment
 
+import "errors"
+
 // Code is a stable error code that clients see and may switch on.
 type Code string
 
@@ -28,3 +30,10 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 
 // Errorf returns an *Error with the given code.
 func Errorf(code Code, msg string) *Error { return &Error{Code: code, Message: msg} }
+
+// Sentinel errors the service's dependencies wrap, so that the service can
+// tell clients BUSY or UNAVAILABLE without knowing Redis.
+var (
+	ErrBusy        = errors.New("busy")        // over the high-water mark, or out of memory
+	ErrUnavailable = errors.New("unavailable") // a backend cannot be reached
+)

@@ -11,16 +11,24 @@ import (
 	"sync"
 	"time"
 
+	"github.com/commentd/commentd/api"
 	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/config"
 	"github.com/commentd/commentd/flusher"
+	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/commentd/commentd/store"
+	"github.com/commentd/commentd/web"
 	"github.com/redis/go-redis/v9"
 )
 
 var (
-	_ flusher.Source = (*buffer.Buffer)(nil)
-	_ flusher.Sink   = (*store.Store)(nil)
+	_ flusher.Source    = (*buffer.Buffer)(nil)
+	_ flusher.Sink      = (*store.Store)(nil)
+	_ comment.Buffer    = (*buffer.Buffer)(nil)
+	_ comment.Publisher = (*buffer.Buffer)(nil)
+	_ comment.Store     = (*store.Store)(nil)
+	_ api.Feed          = (*buffer.Fanout)(nil)
 )
 
 // App is one commentd process: its components, built from a Config, run
@@ -32,6 +40,8 @@ type App struct {
 	buf   *buffer.Buffer
 	store *store.Store
 	fl    *flusher.Flusher // nil when flush.enabled is false
+	sio   *socketio.Server
+	feed  *buffer.Fanout
 
 	ln  net.Listener
 	srv *http.Server
@@ -58,6 +68,17 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if cfg.Flush.Enabled && cfg.Flush.Mode == config.ModeWriteBehind {
 		a.fl = newFlusher(cfg, a.buf, a.store, log)
 	}
+	svc := comment.NewService(a.buf, a.buf, a.store, comment.ServiceConfig{
+		HistoryLimit: cfg.History.Limit,
+		MaxRunes:     cfg.Limits.CommentMaxRunes,
+		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
+		Logger:       log,
+	})
+	a.sio = newSocketIO(cfg, log)
+	var comments *api.Comments
+	a.feed = a.buf.NewFanout(func(postID string, payload []byte) { comments.Deliver(postID, payload) })
+	comments = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{Logger: log})
+
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		a.closeClients()
@@ -66,6 +87,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("/socket.io/", a.sio)
+	mux.Handle("GET /", web.Handler())
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
@@ -121,6 +144,8 @@ func (a *App) Run(ctx context.Context) error {
 	if serr := a.srv.Shutdown(shCtx); serr != nil {
 		a.log.Warn("http shutdown", "err", serr)
 	}
+	a.sio.Close() // sockets were hijacked: Shutdown does not close them
+	a.feed.Close()
 	a.buf.Close()
 	stopFlush()
 	wg.Wait()

@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/commentd/commentd/buffer"
 	"github.com/commentd/commentd/config"
 	"github.com/commentd/commentd/flusher"
+	"github.com/commentd/commentd/realtime/engineio"
+	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/commentd/commentd/store"
 	"github.com/redis/go-redis/v9"
 )
@@ -68,6 +72,37 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 		Logger:       log,
 		IsLeaseLost:  isLeaseLost,
 	})
+}
+
+// newSocketIO returns the Socket.IO server of the socketio.* and cors.* keys.
+func newSocketIO(cfg *config.Config, log *slog.Logger) *socketio.Server {
+	return socketio.NewServer(socketio.Config{
+		Engine: engineio.Config{
+			PingInterval: cfg.SocketIO.PingInterval,
+			PingTimeout:  cfg.SocketIO.PingTimeout,
+			MaxPayload:   cfg.SocketIO.MaxPayload,
+			CheckOrigin:  originChecker(cfg.CORS.Origins),
+			Logger:       log,
+		},
+		Logger: log,
+	})
+}
+
+// originChecker allows same-origin requests, requests without Origin, and
+// the origins listed ("*" for any).
+func originChecker(origins []string) func(r *http.Request) bool {
+	allowed := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		allowed[strings.TrimSuffix(o, "/")] = true
+	}
+	return func(r *http.Request) bool {
+		o := r.Header.Get("Origin")
+		if o == "" || allowed["*"] || allowed[o] {
+			return true
+		}
+		u, err := url.Parse(o)
+		return err == nil && u.Host == r.Host
+	}
 }
 
 func openStore(cfg *config.Config) (*store.Store, error) {

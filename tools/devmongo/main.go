@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -54,6 +55,12 @@ func run() int {
 	if err != nil {
 		logger.Error("resolve data folder", "data", *dataDir, "err", err)
 		return 1
+	}
+	// FerretDB turns the folder into a "file:" URI without escaping it again,
+	// so these characters would send the SQLite files elsewhere or fail.
+	if strings.ContainsAny(dir, "%?#") {
+		logger.Error("data folder path must not contain %, ? or #", "data", dir)
+		return 2
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		logger.Error("create data folder", "data", dir, "err", err)

@@ -1,0 +1,212 @@
+// Package api binds the wire to the domain: the Socket.IO events of the
+// live-comment contract (DESIGN.md, "Wire contract") to comment.Service.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/realtime/socketio"
+)
+
+// Feed delivers the comments published for a post to this node: the
+// fan-out through Redis. Subscribe returns once every comment appended
+// afterwards will be delivered.
+type Feed interface {
+	Subscribe(ctx context.Context, postID string) error
+	Unsubscribe(postID string)
+}
+
+// Config configures the binding. Zero fields take the defaults noted.
+type Config struct {
+	Timeout time.Duration // limit of one request's work (Redis, MongoDB); 5s
+	Logger  *slog.Logger  // slog.Default()
+}
+
+// Comments serves the live-comment events on a namespace.
+type Comments struct {
+	nsp  *socketio.Namespace
+	svc  *comment.Service
+	feed Feed
+	cfg  Config
+	log  *slog.Logger
+}
+
+// Room returns the room of a post.
+func Room(postID string) string { return "post_" + postID }
+
+// Bind serves the live-comment events on nsp. Deliver must then be called
+// with each comment the Feed receives.
+func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) *Comments {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	a := &Comments{nsp: nsp, svc: svc, feed: feed, cfg: cfg, log: cfg.Logger}
+	nsp.On("join_post", a.joinPost)
+	nsp.On("leave_post", a.leavePost)
+	nsp.On("new_comment", a.newComment)
+	nsp.OnDisconnecting(a.disconnecting)
+	return a
+}
+
+// Deliver broadcasts a comment (its JSON, as published) to the post's room
+// on this node: encoded once, whatever the number of readers.
+func (a *Comments) Deliver(postID string, payload []byte) {
+	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload))
+}
+
+func (a *Comments) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), a.cfg.Timeout)
+}
+
+// joinRequest is join_post's argument: a post id, or {postId, since}.
+type joinRequest struct {
+	PostID string `json:"postId"`
+	Since  string `json:"since"`
+}
+
+func parseJoin(args []json.RawMessage) (joinRequest, error) {
+	var req joinRequest
+	if len(args) == 0 {
+		return req, comment.Errorf(comment.CodeInvalidPayload, "join_post needs a post id")
+	}
+	if err := json.Unmarshal(args[0], &req.PostID); err == nil {
+		return req, nil
+	}
+	if err := json.Unmarshal(args[0], &req); err != nil {
+		return req, comment.Errorf(comment.CodeInvalidPayload, "join_post takes a post id or {postId, since}")
+	}
+	return req, nil
+}
+
+func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
+	req, err := parseJoin(ev.Args)
+	if err == nil {
+		err = comment.ValidatePostID(req.PostID)
+	}
+	if err != nil {
+		a.fail(s, ev, "Failed to join post", err)
+		return
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	room := Room(req.PostID)
+	if !s.In(room) {
+		// Subscribe before reading history, so nothing falls between the
+		// two; a comment in both is told apart by its _id.
+		if err := a.feed.Subscribe(ctx, req.PostID); err != nil {
+			a.log.Warn("join: subscribe failed", "post", req.PostID, "err", err)
+			a.fail(s, ev, "Failed to join post", comment.Errorf(comment.CodeUnavailable, "comments are unavailable, try again"))
+			return
+		}
+		s.Join(room)
+	}
+	cs, err := a.svc.Join(ctx, req.PostID, req.Since)
+	if err != nil {
+		a.fail(s, ev, "Failed to join post", err)
+		return
+	}
+	if cs == nil {
+		cs = []comment.Comment{}
+	}
+	s.Emit("load_comments", cs)
+	ev.Ack(map[string]any{"ok": true, "comments": cs})
+}
+
+func (a *Comments) leavePost(s *socketio.Socket, ev *socketio.Event) {
+	req, err := parseJoin(ev.Args)
+	if err == nil {
+		err = comment.ValidatePostID(req.PostID)
+	}
+	if err != nil {
+		a.fail(s, ev, "Failed to leave post", err)
+		return
+	}
+	a.leave(s, Room(req.PostID))
+	ev.Ack(map[string]any{"ok": true})
+}
+
+// leave takes s out of a post's room and drops the node's subscription
+// with its last reader.
+func (a *Comments) leave(s *socketio.Socket, room string) {
+	if !s.In(room) {
+		return
+	}
+	s.Leave(room)
+	a.feed.Unsubscribe(strings.TrimPrefix(room, "post_"))
+}
+
+// disconnecting runs while the socket is still in its rooms; each post
+// room it is in loses a reader.
+func (a *Comments) disconnecting(s *socketio.Socket, reason string) {
+	for _, room := range s.Rooms() {
+		if postID, ok := strings.CutPrefix(room, "post_"); ok {
+			a.feed.Unsubscribe(postID)
+		}
+	}
+}
+
+// newCommentRequest is new_comment's argument, as an object or as a JSON
+// string holding one.
+type newCommentRequest struct {
+	PostID   string `json:"postId"`
+	Content  string `json:"content"`
+	UserID   string `json:"userId"`
+	ClientID string `json:"clientId"`
+}
+
+func parseNewComment(args []json.RawMessage) (newCommentRequest, error) {
+	var req newCommentRequest
+	bad := comment.Errorf(comment.CodeInvalidPayload, "new_comment takes {postId, content, userId}")
+	if len(args) == 0 {
+		return req, bad
+	}
+	raw := args[0]
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		raw = json.RawMessage(s)
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return req, bad
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return req, bad
+	}
+	return req, nil
+}
+
+func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
+	req, err := parseNewComment(ev.Args)
+	if err != nil {
+		a.fail(s, ev, "Failed to post comment", err)
+		return
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	c, err := a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: req.UserID, Content: req.Content})
+	if err != nil {
+		a.fail(s, ev, "Failed to post comment", err)
+		return
+	}
+	s.Emit("comment_confirmed", map[string]any{"message": "Comment posted", "comment": c})
+	ev.Ack(map[string]any{"ok": true, "comment": c})
+}
+
+// fail tells the client what went wrong: comment_error (message says what
+// failed, error why, code is stable), and the ack.
+func (a *Comments) fail(s *socketio.Socket, ev *socketio.Event, what string, err error) {
+	e, ok := err.(*comment.Error)
+	if !ok {
+		a.log.Error("request failed", "event", ev.Name, "err", err)
+		e = comment.Errorf(comment.CodeInternal, "internal error")
+	}
+	s.Emit("comment_error", map[string]any{"message": what, "error": e.Message, "code": e.Code})
+	ev.Ack(map[string]any{"ok": false, "error": map[string]any{"code": e.Code, "message": e.Message}})
+}

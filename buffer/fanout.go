@@ -1,0 +1,213 @@
+package buffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Fanout receives the comments published on the channels of posts this
+// node has readers of. Subscriptions are counted: the first Subscribe of a
+// post subscribes in Redis, the last Unsubscribe unsubscribes.
+//
+// Each shard has one sharded pub/sub connection (its channels share a hash
+// slot) and one goroutine that calls the handler, so a post's comments are
+// handled one at a time in the order Redis published them: the buffer's
+// order. go-redis resubscribes after a reconnect; what was published
+// meanwhile is not replayed (joins with since recover it).
+type Fanout struct {
+	b       *Buffer
+	handler func(postID string, payload []byte)
+
+	mu     sync.Mutex
+	refs   map[string]int
+	shards map[int]*fanShard
+	closed bool
+	wg     sync.WaitGroup
+}
+
+type fanShard struct {
+	ps      *redis.PubSub
+	waiters map[string][]chan struct{} // channel → waiting for its confirmation
+}
+
+// NewFanout returns a Fanout that calls handler with each comment (its JSON)
+// published for a subscribed post.
+func (b *Buffer) NewFanout(handler func(postID string, payload []byte)) *Fanout {
+	return &Fanout{b: b, handler: handler, refs: make(map[string]int), shards: make(map[int]*fanShard)}
+}
+
+// Subscribe counts a reader of postID on this node. The first one
+// subscribes in Redis and returns once Redis confirmed it, so that every
+// comment appended after Subscribe returns reaches the handler.
+func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
+	ch := f.b.Channel(postID)
+	shard := f.b.Shard(postID)
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return ErrClosed
+	}
+	f.refs[postID]++
+	sh := f.shardLocked(shard)
+	wait := make(chan struct{})
+	sh.waiters[ch] = append(sh.waiters[ch], wait)
+	first := f.refs[postID] == 1
+	f.mu.Unlock()
+
+	if first {
+		if err := sh.ps.SSubscribe(ctx, ch); err != nil {
+			f.Unsubscribe(postID)
+			return fmt.Errorf("subscribe to post: %w", classify(err))
+		}
+	} else {
+		// Subscribed already, or the first subscriber's confirmation is on
+		// its way: wait for a confirmation so both see the same stream.
+		f.mu.Lock()
+		if f.confirmedLocked(sh, ch) {
+			f.dropWaiterLocked(sh, ch, wait)
+			f.mu.Unlock()
+			return nil
+		}
+		f.mu.Unlock()
+	}
+	select {
+	case <-wait:
+		return nil
+	case <-ctx.Done():
+		f.mu.Lock()
+		f.dropWaiterLocked(sh, ch, wait)
+		f.mu.Unlock()
+		f.Unsubscribe(postID)
+		return fmt.Errorf("subscribe to post: %w", ctx.Err())
+	}
+}
+
+// confirmedLocked reports whether ch is subscribed and confirmed: no
+// confirmation is pending for it but the caller's own.
+func (f *Fanout) confirmedLocked(sh *fanShard, ch string) bool {
+	return len(sh.waiters[ch]) == 1
+}
+
+func (f *Fanout) dropWaiterLocked(sh *fanShard, ch string, w chan struct{}) {
+	ws := sh.waiters[ch]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(sh.waiters, ch)
+	} else {
+		sh.waiters[ch] = ws
+	}
+}
+
+// Unsubscribe uncounts a reader of postID; the last one unsubscribes.
+func (f *Fanout) Unsubscribe(postID string) {
+	f.mu.Lock()
+	n := f.refs[postID] - 1
+	if n > 0 {
+		f.refs[postID] = n
+		f.mu.Unlock()
+		return
+	}
+	delete(f.refs, postID)
+	sh := f.shards[f.b.Shard(postID)]
+	closed := f.closed
+	f.mu.Unlock()
+	if sh != nil && !closed {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := sh.ps.SUnsubscribe(ctx, f.b.Channel(postID)); err != nil {
+			f.b.cfg.Logger.Warn("buffer: unsubscribe", "post", postID, "err", err)
+		}
+	}
+}
+
+// Subscribed returns the number of posts subscribed to.
+func (f *Fanout) Subscribed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.refs)
+}
+
+// shardLocked returns the shard's connection, starting its receiver.
+func (f *Fanout) shardLocked(shard int) *fanShard {
+	sh, ok := f.shards[shard]
+	if ok {
+		return sh
+	}
+	sh = &fanShard{ps: f.b.rdb.SSubscribe(context.Background()), waiters: make(map[string][]chan struct{})}
+	f.shards[shard] = sh
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		f.receive(sh)
+	}()
+	return sh
+}
+
+// receive handles a shard connection's messages until Close.
+func (f *Fanout) receive(sh *fanShard) {
+	ctx := context.Background()
+	for {
+		msg, err := sh.ps.Receive(ctx)
+		if err != nil {
+			if errors.Is(err, redis.ErrClosed) {
+				return
+			}
+			f.mu.Lock()
+			closed := f.closed
+			f.mu.Unlock()
+			if closed {
+				return
+			}
+			// Not yet subscribed, or the connection broke: go-redis
+			// reconnects and resubscribes on the next Receive.
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind != "ssubscribe" {
+				continue
+			}
+			f.mu.Lock()
+			ws := sh.waiters[m.Channel]
+			delete(sh.waiters, m.Channel)
+			f.mu.Unlock()
+			for _, w := range ws {
+				close(w)
+			}
+		case *redis.Message:
+			_, postID, ok := strings.Cut(m.Channel, "}:post:")
+			if ok {
+				f.handler(postID, []byte(m.Payload))
+			}
+		}
+	}
+}
+
+// Close unsubscribes from everything and waits for the receivers.
+func (f *Fanout) Close() error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	shards := f.shards
+	f.mu.Unlock()
+	for _, sh := range shards {
+		sh.ps.Close()
+	}
+	f.wg.Wait()
+	return nil
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// nodeSuiteTimeout bounds the whole Node run; the suite takes seconds.
+const nodeSuiteTimeout = 5 * time.Minute
+
+// TestSocketIOClientContract proves the wire contract of DESIGN.md with the
+// official socket.io-client: it starts a real App on Redis and devmongo and
+// runs the node:test suite of web/test against it. The suite stops and
+// starts the backends through a control server of this test (POST
+// /mongo/stop, /mongo/start, /redis/stop, /redis/start at COMMENTD_CONTROL);
+// they run on this goroutine, as testsvc requires.
+func TestSocketIOClientContract(t *testing.T) {
+	dir := filepath.Join(commentdRoot(t), "web", "test")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err != nil {
+		t.Fatalf("web/test/node_modules is missing (`make test` installs it; by hand: npm ci --prefix web/test): %v", err)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found (Node 20 or later runs the socket.io-client suite): %v", err)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.test.mjs"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no *.test.mjs in %s (%v)", dir, err)
+	}
+
+	e := newEnv(t, 2)
+	cfg := e.config(2)
+	// Rate limits are not what this suite is about: 20 clients fire 10
+	// comments each at once, and the error cases post back to back.
+	cfg.Limits.CommentsPerSecond = 0
+	app, stop := startApp(t, cfg)
+	t.Cleanup(stop)
+
+	ctl := newControl(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), nodeSuiteTimeout)
+	defer cancel()
+	// Files one at a time: outage.test.mjs stops the backends the others use.
+	args := append([]string{"--test", "--test-reporter=spec", "--test-concurrency=1"}, files...)
+	cmd := exec.CommandContext(ctx, node, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(),
+		"COMMENTD_URL=http://"+app.Addr(),
+		"COMMENTD_CONTROL="+ctl.url,
+		"NO_COLOR=1",
+	)
+	out := &lockedBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.WaitDelay = 5 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	for {
+		select {
+		case req := <-ctl.reqs:
+			req.reply <- ctl.do(t, e, req.op)
+			continue
+		case err = <-done:
+		}
+		break
+	}
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%w after %s", ctx.Err(), nodeSuiteTimeout)
+	}
+	if err != nil || testing.Verbose() {
+		for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
+			t.Log(line)
+		}
+	}
+	if err != nil {
+		t.Fatalf("node --test %s: %v (its output is above)", strings.Join(relative(dir, files), " "), err)
+	}
+	for _, s := range []string{"mongo", "redis"} {
+		if ctl.down[s] {
+			t.Errorf("the suite left %s stopped", s)
+		}
+	}
+}
+
+// control serves the suite's requests to stop and start the backends and
+// hands them to the test's goroutine, which may t.Fatal.
+type control struct {
+	url  string
+	reqs chan controlReq
+	down map[string]bool // only on the test's goroutine
+}
+
+type controlReq struct {
+	op    string // "mongo/stop", ...
+	reply chan error
+}
+
+func newControl(t *testing.T) *control {
+	t.Helper()
+	c := &control{reqs: make(chan controlReq), down: map[string]bool{}}
+	quit := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		req := controlReq{op: strings.TrimPrefix(r.URL.Path, "/"), reply: make(chan error, 1)}
+		select {
+		case c.reqs <- req:
+		case <-quit:
+			http.Error(w, "test over", http.StatusServiceUnavailable)
+			return
+		}
+		select {
+		case err := <-req.reply:
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		case <-quit:
+			http.Error(w, "test over", http.StatusServiceUnavailable)
+		}
+	}))
+	c.url = srv.URL
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(quit) }) // first: unblocks handlers, so Close returns
+	return c
+}
+
+// do runs one control request on the test's goroutine.
+func (c *control) do(t *testing.T, e *env, op string) error {
+	svc, action, _ := strings.Cut(op, "/")
+	type server interface {
+		Stop()
+		Start()
+	}
+	var s server
+	switch svc {
+	case "mongo":
+		s = e.mongo
+	case "redis":
+		s = e.redis
+	default:
+		return fmt.Errorf("unknown service %q: mongo or redis", svc)
+	}
+	switch {
+	case action == "stop" && !c.down[svc]:
+		s.Stop()
+		c.down[svc] = true
+	case action == "start" && c.down[svc]:
+		s.Start()
+		c.down[svc] = false
+	case action == "stop":
+		return fmt.Errorf("%s is already stopped", svc)
+	case action == "start":
+		return fmt.Errorf("%s is already running", svc)
+	default:
+		return fmt.Errorf("unknown action %q: stop or start", action)
+	}
+	t.Logf("control: %s", op)
+	return nil
+}
+
+// commentdRoot is the repository's root: the folder of commentd's go.mod,
+// from the test's working directory (cmd/commentd) upwards.
+func commentdRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && strings.HasPrefix(string(b), "module github.com/commentd/commentd\n") {
+			return dir
+		}
+		if !errors.Is(err, os.ErrNotExist) && err != nil {
+			t.Fatal(err)
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod of github.com/commentd/commentd not found above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func relative(dir string, files []string) []string {
+	rel := make([]string, len(files))
+	for i, f := range files {
+		rel[i], _ = filepath.Rel(dir, f)
+	}
+	return rel
+}

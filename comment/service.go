@@ -1,0 +1,180 @@
+package comment
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"time"
+)
+
+// Buffer is the write-behind buffer as the Service needs it.
+type Buffer interface {
+	// Append buffers c and publishes it to the post's readers.
+	Append(ctx context.Context, c Comment) error
+	// Recent returns up to n of the post's latest comments, oldest first,
+	// and whether they are known to be all the post has.
+	Recent(ctx context.Context, postID string, n int) (cs []Comment, complete bool, err error)
+	// Seed puts older comments (newest first) from the Store in front of
+	// the post's recent ones, if the oldest is still headID.
+	Seed(ctx context.Context, postID, headID string, older []Comment, complete bool) error
+}
+
+// Publisher publishes a comment to the post's readers and recent history
+// without buffering it: the write-through path.
+type Publisher interface {
+	Publish(ctx context.Context, c Comment) error
+}
+
+// Store is the database as the Service needs it.
+type Store interface {
+	InsertMany(ctx context.Context, cs []Comment) ([]Rejected, error)
+	// History returns up to limit comments older than before, newest first.
+	History(ctx context.Context, postID, before string, limit int) ([]Comment, error)
+}
+
+// ServiceConfig configures a Service. Zero fields take the defaults noted.
+type ServiceConfig struct {
+	HistoryLimit int              // comments sent on join; 100
+	MaxRunes     int              // longest content; DefaultMaxRunes
+	WriteThrough bool             // insert into the Store before confirming (the naive design)
+	StoreTimeout time.Duration    // limit of a Store read on join; 2s
+	Now          func() time.Time // time.Now
+	Logger       *slog.Logger     // slog.Default()
+}
+
+// Service handles posts and joins: the domain logic behind the wire.
+type Service struct {
+	buf   Buffer
+	pub   Publisher // write-through only
+	store Store
+	cfg   ServiceConfig
+}
+
+// NewService returns a Service. pub is needed only with WriteThrough.
+func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Service {
+	if cfg.HistoryLimit <= 0 {
+		cfg.HistoryLimit = 100
+	}
+	if cfg.MaxRunes <= 0 {
+		cfg.MaxRunes = DefaultMaxRunes
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Service{buf: buf, pub: pub, store: store, cfg: cfg}
+}
+
+// Post validates in, makes it a Comment and stores it: buffered (write-behind)
+// or inserted (write-through), and published to the post's readers either
+// way. A returned error is an *Error with a stable code.
+func (s *Service) Post(ctx context.Context, in Input) (Comment, error) {
+	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
+	if err != nil {
+		return Comment{}, err
+	}
+	if s.cfg.WriteThrough {
+		rej, err := s.store.InsertMany(ctx, []Comment{c})
+		if err == nil && len(rej) > 0 {
+			err = errors.New(rej[0].Reason)
+		}
+		if err != nil {
+			s.cfg.Logger.Warn("write-through insert failed", "err", err)
+			return Comment{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
+		}
+		if err := s.pub.Publish(ctx, c); err != nil {
+			// Stored, but readers were not told; the next join shows it.
+			s.cfg.Logger.Warn("write-through publish failed", "err", err)
+		}
+		return c, nil
+	}
+	if err := s.buf.Append(ctx, c); err != nil {
+		return Comment{}, s.clientError(err)
+	}
+	return c, nil
+}
+
+// clientError turns an internal error into what a client is told, and logs
+// the cause.
+func (s *Service) clientError(err error) *Error {
+	switch {
+	case errors.Is(err, ErrBusy):
+		return Errorf(CodeBusy, "too many comments are waiting to be saved, try again shortly")
+	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		s.cfg.Logger.Warn("comment not accepted", "err", err)
+		return Errorf(CodeUnavailable, "comments are unavailable, try again")
+	default:
+		s.cfg.Logger.Error("comment not accepted", "err", err)
+		return Errorf(CodeInternal, "internal error")
+	}
+}
+
+// Join returns the latest HistoryLimit comments of a post, oldest first,
+// flushed or not. With since (the id of the last comment a reader has),
+// only those after it. Recent comments come from the buffer; the Store is
+// read only when the buffer holds fewer than the limit, and a Store that is
+// down only shortens the answer.
+func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, error) {
+	if err := ValidatePostID(postID); err != nil {
+		return nil, err
+	}
+	if since != "" && !ValidID(since) {
+		return nil, Errorf(CodeInvalidPayload, "since must be a comment id")
+	}
+	limit := s.cfg.HistoryLimit
+	recent, complete, err := s.buf.Recent(ctx, postID, limit)
+	if err != nil {
+		return nil, s.clientError(err)
+	}
+	if len(recent) < limit && !complete && s.store != nil && !s.reachesSince(recent, since) {
+		before := ""
+		if len(recent) > 0 {
+			before = recent[0].ID
+		}
+		want := limit - len(recent)
+		sctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+		older, err := s.store.History(sctx, postID, before, want)
+		cancel()
+		if err != nil {
+			s.cfg.Logger.Warn("history from the database failed; joining with the buffer's", "post", postID, "err", err)
+		} else {
+			// Keep them in Redis, so the next join needs no database read.
+			if err := s.buf.Seed(ctx, postID, before, older, len(older) < want); err != nil {
+				s.cfg.Logger.Warn("seeding recent comments failed", "post", postID, "err", err)
+			}
+			slices.Reverse(older)
+			recent = append(older, recent...)
+		}
+	}
+	if since != "" {
+		recent = after(recent, since)
+	}
+	return recent, nil
+}
+
+// reachesSince reports whether cs already holds since or something older,
+// so older comments are not needed.
+func (s *Service) reachesSince(cs []Comment, since string) bool {
+	return since != "" && len(cs) > 0 && cs[0].ID <= since
+}
+
+// after returns the comments after the one with id since; if it is not
+// there, those with a larger id (ids sort by creation time).
+func after(cs []Comment, since string) []Comment {
+	for i, c := range cs {
+		if c.ID == since {
+			return cs[i+1:]
+		}
+	}
+	i := 0
+	for i < len(cs) && cs[i].ID <= since {
+		i++
+	}
+	return cs[i:]
+}

@@ -1,0 +1,292 @@
+package engineio
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Errors of Send.
+var (
+	ErrClosed = errors.New("engineio: connection closed")
+	ErrSlow   = errors.New("engineio: slow consumer: outgoing queue full")
+)
+
+// Close reasons passed to Handler.Closed.
+const (
+	ReasonClientClose   = "client close"    // the client sent a close packet
+	ReasonTransportErr  = "transport error" // read failed or the peer went away
+	ReasonPingTimeout   = "ping timeout"    // no pong within PingTimeout
+	ReasonSlowConsumer  = "slow consumer"   // outgoing queue over MaxQueueBytes
+	ReasonServerClose   = "server close"    // Close was called
+	ReasonParseError    = "parse error"     // the client sent a bad packet
+	ReasonServerStopped = "server shutting down"
+)
+
+// Conn is one Engine.IO session.
+type Conn struct {
+	id   string
+	srv  *Server
+	req  *http.Request
+	data any // for the Handler: SetData / Data
+
+	ws *websocket.Conn // nil until the session is on WebSocket
+	nc net.Conn
+
+	mu         sync.Mutex
+	queue      []*Prepared
+	queued     int // bytes in queue
+	spare      []*Prepared
+	wbufs      net.Buffers // the writer's, reused
+	writing    bool        // a writer goroutine runs (WebSocket)
+	closed     bool
+	closeAfter bool   // close once the queue is written
+	reason     string // why it closed
+	awaitPong  bool
+	timer      *time.Timer // next ping, or the pong deadline
+	done       chan struct{}
+
+	// Long-polling state, guarded by mu.
+	polling   bool          // a GET is waiting for packets
+	posting   bool          // a POST is being handled
+	pollNoop  bool          // answer the waiting GET with a noop (upgrade)
+	pollWake  chan struct{} // wakes the waiting GET; capacity 1
+	upgrading bool
+	noopSent  bool          // the final noop after a client close went out
+	noopDone  chan struct{} // closed with noopSent
+	probed    bool          // "3probe" sent: polling is paused
+	upgraded  chan struct{} // closed when the session moved to WebSocket
+
+	hmu   sync.Mutex // serializes Handler calls of polling requests and the end
+	ended bool       // Closed was called; guarded by hmu
+}
+
+// ID returns the session id (the Engine.IO sid).
+func (c *Conn) ID() string { return c.id }
+
+// Request returns the handshake request: headers, remote address, query.
+func (c *Conn) Request() *http.Request { return c.req }
+
+// Transport returns "websocket" or "polling".
+func (c *Conn) Transport() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ws != nil {
+		return "websocket"
+	}
+	return "polling"
+}
+
+// SetData attaches a value of the Handler's to the connection.
+func (c *Conn) SetData(v any) { c.mu.Lock(); c.data = v; c.mu.Unlock() }
+
+// Data returns what SetData attached.
+func (c *Conn) Data() any { c.mu.Lock(); defer c.mu.Unlock(); return c.data }
+
+// Done is closed when the connection is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Send queues a text message packet carrying data.
+func (c *Conn) Send(data []byte) error { return c.SendPrepared(PrepareMessage(data)) }
+
+// SendPrepared queues m. It never blocks: over MaxQueueBytes it closes the
+// connection and returns ErrSlow.
+func (c *Conn) SendPrepared(m *Prepared) error {
+	c.mu.Lock()
+	if c.closed || c.closeAfter {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	if c.queued+m.Size() > c.srv.cfg.MaxQueueBytes {
+		c.mu.Unlock()
+		c.closeWith(ReasonSlowConsumer)
+		return ErrSlow
+	}
+	c.queue = append(c.queue, m)
+	c.queued += m.Size()
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// SendMany queues several packets at once (one queue lock, one writer wake).
+func (c *Conn) SendMany(ms []*Prepared) error {
+	c.mu.Lock()
+	if c.closed || c.closeAfter {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	n := 0
+	for _, m := range ms {
+		n += m.Size()
+	}
+	if c.queued+n > c.srv.cfg.MaxQueueBytes {
+		c.mu.Unlock()
+		c.closeWith(ReasonSlowConsumer)
+		return ErrSlow
+	}
+	c.queue = append(c.queue, ms...)
+	c.queued += n
+	c.kickLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// kickLocked makes sure the queue gets written: by a writer goroutine on
+// WebSocket, by the waiting GET on polling. c.mu must be held.
+func (c *Conn) kickLocked() {
+	if c.ws == nil {
+		select {
+		case c.pollWake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if !c.writing && len(c.queue) > 0 {
+		c.writing = true
+		go c.writeLoop()
+	}
+}
+
+// Close closes the connection at once; what is queued is dropped.
+func (c *Conn) Close() { c.closeWith(ReasonServerClose) }
+
+// CloseAfterFlush closes the connection once what is queued is written
+// (a refusal, then goodbye).
+func (c *Conn) CloseAfterFlush() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closeAfter = true
+	idle := !c.writing && len(c.queue) == 0 || c.ws == nil && len(c.queue) == 0
+	c.kickLocked()
+	c.mu.Unlock()
+	if idle {
+		c.closeWith(ReasonServerClose)
+	}
+}
+
+// closeWith closes the connection once, for reason. The reader goroutine
+// notices, calls Handler.Closed and ends.
+func (c *Conn) closeWith(reason string) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.closed = true
+	c.reason = reason
+	c.queue, c.queued = nil, 0
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	ws := c.ws
+	c.mu.Unlock()
+	close(c.done)
+	if ws != nil {
+		ws.Close()
+	}
+}
+
+// closeReason returns why the connection closed.
+func (c *Conn) closeReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reason == "" {
+		return ReasonTransportErr
+	}
+	return c.reason
+}
+
+// writeLoop writes the queue until it is empty, then exits. Only one runs
+// at a time (c.writing); the buffers it reuses are handed over under c.mu.
+func (c *Conn) writeLoop() {
+	c.mu.Lock()
+	bufs := c.wbufs
+	c.wbufs = nil
+	for {
+		if c.closed || len(c.queue) == 0 {
+			clear(bufs)
+			c.wbufs = bufs[:0]
+			c.writing = false
+			closeNow := !c.closed && c.closeAfter
+			c.mu.Unlock()
+			if closeNow {
+				c.closeWith(ReasonServerClose)
+			}
+			return
+		}
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.queued = 0
+		c.mu.Unlock()
+
+		bufs = bufs[:0]
+		for _, m := range batch {
+			bufs = append(bufs, m.ws)
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		b := bufs // WriteTo consumes its receiver
+		_, err := b.WriteTo(c.nc)
+		clear(batch)
+		if err != nil {
+			c.closeWith(ReasonTransportErr)
+			c.mu.Lock()
+			continue // closed: hand the buffers back and exit
+		}
+		c.mu.Lock()
+		if c.spare == nil && cap(batch) <= 1024 {
+			c.spare = batch[:0]
+		}
+	}
+}
+
+// schedulePing arms the timer for the next ping.
+func (c *Conn) schedulePing() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	c.awaitPong = false
+	if c.timer == nil {
+		c.timer = time.AfterFunc(c.srv.cfg.PingInterval, c.onTimer)
+	} else {
+		c.timer.Reset(c.srv.cfg.PingInterval)
+	}
+}
+
+// onTimer sends a ping, or closes the connection if the last one was not
+// answered in time.
+func (c *Conn) onTimer() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
+	if c.awaitPong {
+		c.mu.Unlock()
+		c.closeWith(ReasonPingTimeout)
+		return
+	}
+	c.awaitPong = true
+	c.timer.Reset(c.srv.cfg.PingTimeout)
+	c.mu.Unlock()
+	c.SendPrepared(pingPrepared)
+}
+
+// onPong takes the client's answer to a ping.
+func (c *Conn) onPong() {
+	c.mu.Lock()
+	waiting := c.awaitPong
+	c.mu.Unlock()
+	if waiting {
+		c.schedulePing()
+	}
+}

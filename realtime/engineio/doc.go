@@ -1,0 +1,22 @@
+// Package engineio is an Engine.IO protocol 4 server: the transport layer
+// under Socket.IO. It knows nothing of what the messages mean.
+//
+// Concurrency contract, per connection:
+//
+//   - One reader goroutine reads frames and calls the Handler's Message in
+//     order; Closed is called once, by that goroutine, after the last
+//     Message.
+//   - Exactly one writer at a time. Send only queues; a writer goroutine is
+//     started when the queue becomes non-empty and exits when it is empty
+//     again, so an idle connection costs no writer goroutine. The writer
+//     sends everything queued with one writev where it can: the per-frame
+//     system call, not encoding, is what limits fan-out.
+//   - The queue is bounded in bytes. A connection whose queue is full is
+//     closed ("slow consumer"); Send never blocks and never waits for a
+//     slow reader.
+//   - Server pings every PingInterval; a client that does not answer within
+//     PingTimeout is closed ("ping timeout").
+//
+// Send, Close and the accessors are safe for concurrent use. No goroutine
+// outlives its connection; Server.Close closes every connection and waits.
+package engineio

@@ -1,0 +1,355 @@
+package engineio
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// upgradeTimeout bounds the WebSocket upgrade of a polling session, from
+// the upgrade request to the client's upgrade packet.
+const upgradeTimeout = 10 * time.Second
+
+// noopDelay is how long after the probe a waiting GET is ended with a noop
+// (the reference server checks every 100ms).
+const noopDelay = 100 * time.Millisecond
+
+// closeGrace is how long a session closed by the client waits for the GET
+// that gets its final noop.
+const closeGrace = time.Second
+
+// maxPollPackets bounds the packets of one POST body.
+const maxPollPackets = 1000
+
+// servePolling serves the long-polling transport: a GET without sid opens a
+// session, a GET with one waits for packets, a POST brings the client's.
+func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string) {
+	s.corsHeaders(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if sid == "" {
+		if r.Method != http.MethodGet {
+			writeError(w, http.StatusBadRequest, codeBadHandshake, "")
+			return
+		}
+		s.openPolling(w, r)
+		return
+	}
+	c := s.session(sid)
+	if c == nil {
+		writeError(w, http.StatusBadRequest, codeUnknownSID, "")
+		return
+	}
+	switch r.Method {
+	case http.MethodGet:
+		s.poll(w, r, c)
+	case http.MethodPost:
+		s.post(w, r, c)
+	default:
+		writeError(w, http.StatusBadRequest, codeBadRequest, "method not allowed")
+	}
+}
+
+// corsHeaders lets allowed cross-origin pages use polling with credentials.
+func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return
+	}
+	h := w.Header()
+	h.Set("Access-Control-Allow-Origin", o)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions {
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+			h.Set("Access-Control-Allow-Headers", rh)
+		}
+		h.Set("Access-Control-Max-Age", "86400")
+	}
+}
+
+// openPolling opens a session on polling; the open packet is the body.
+func (s *Server) openPolling(w http.ResponseWriter, r *http.Request) {
+	c := s.newConn(r)
+	if !s.register(c) {
+		writeError(w, http.StatusServiceUnavailable, codeBadRequest, "server shutting down")
+		return
+	}
+	go s.watchPolling(c)
+	c.schedulePing() // from now, as the client counts from the open packet
+	c.hmu.Lock()
+	s.h.Open(c)
+	c.hmu.Unlock()
+	writePayload(w, []Packet{s.openPacket(c.id, []string{"websocket"}).pkt})
+}
+
+// watchPolling owns a polling session until it ends or moves to WebSocket
+// (whose reader then owns it).
+func (s *Server) watchPolling(c *Conn) {
+	select {
+	case <-c.done:
+		// A client that closed by POST while no GET was waiting gets a
+		// noop on its next GET, as from the reference server.
+		c.mu.Lock()
+		wait := c.reason == ReasonClientClose && !c.noopSent
+		c.mu.Unlock()
+		if wait {
+			t := time.NewTimer(closeGrace)
+			select {
+			case <-c.noopDone:
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		s.finish(c)
+	case <-c.upgraded:
+	}
+}
+
+func writePayload(w http.ResponseWriter, ps []Packet) {
+	body := AppendPayload(nil, ps)
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.Write(body)
+}
+
+// poll answers a GET with what is queued, waiting for it if need be.
+func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
+	c.mu.Lock()
+	if c.ws != nil || c.upgradedLocked() {
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeBadRequest, "session moved to WebSocket")
+		return
+	}
+	if c.closed {
+		last := c.reason == ReasonClientClose && !c.noopSent
+		if last {
+			c.noopSent = true
+			close(c.noopDone)
+		}
+		c.mu.Unlock()
+		if last {
+			writePayload(w, []Packet{{Type: Noop}})
+			return
+		}
+		writeError(w, http.StatusBadRequest, codeUnknownSID, "")
+		return
+	}
+	if c.polling {
+		c.mu.Unlock()
+		c.closeWith(ReasonTransportErr)
+		writeError(w, http.StatusBadRequest, codeBadRequest, "overlapping polling requests")
+		return
+	}
+	c.polling = true
+	for len(c.queue) == 0 && !c.closed && !c.pollNoop {
+		c.mu.Unlock()
+		select {
+		case <-c.pollWake:
+		case <-c.done:
+		case <-c.upgraded:
+		case <-r.Context().Done():
+		}
+		c.mu.Lock()
+		if r.Context().Err() != nil || c.ws != nil {
+			c.polling = false
+			c.mu.Unlock()
+			if c.ws != nil {
+				writeError(w, http.StatusBadRequest, codeBadRequest, "session moved to WebSocket")
+			}
+			return
+		}
+	}
+	var ps []Packet
+	switch {
+	case c.closed && c.reason == ReasonClientClose:
+		ps = []Packet{{Type: Noop}}
+		if !c.noopSent {
+			c.noopSent = true
+			close(c.noopDone)
+		}
+	case c.pollNoop && len(c.queue) == 0:
+		ps = []Packet{{Type: Noop}}
+	case c.closed:
+		ps = []Packet{{Type: Close}}
+	default:
+		ps = make([]Packet, 0, len(c.queue))
+		for _, m := range c.queue {
+			ps = append(ps, m.pkt)
+		}
+		clear(c.queue)
+		c.queue, c.queued = c.queue[:0], 0
+	}
+	c.pollNoop = false
+	c.polling = false
+	closeAfter := c.closeAfter && !c.closed
+	c.mu.Unlock()
+	writePayload(w, ps)
+	if closeAfter {
+		c.closeWith(ReasonServerClose)
+	}
+}
+
+func (c *Conn) upgradedLocked() bool {
+	select {
+	case <-c.upgraded:
+		return true
+	default:
+		return false
+	}
+}
+
+// post takes the client's packets.
+func (s *Server) post(w http.ResponseWriter, r *http.Request, c *Conn) {
+	c.mu.Lock()
+	if c.closed || c.upgradedLocked() {
+		c.mu.Unlock()
+		writeError(w, http.StatusBadRequest, codeUnknownSID, "")
+		return
+	}
+	if c.posting {
+		c.mu.Unlock()
+		c.closeWith(ReasonTransportErr)
+		writeError(w, http.StatusBadRequest, codeBadRequest, "overlapping POST requests")
+		return
+	}
+	c.posting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.posting = false
+		c.mu.Unlock()
+	}()
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, "payload over maxPayload")
+			return
+		}
+		writeError(w, http.StatusBadRequest, codeBadRequest, "")
+		return
+	}
+	ps, err := DecodePayload(body, maxPollPackets)
+	if err != nil {
+		c.closeWith(ReasonParseError)
+		writeError(w, http.StatusBadRequest, codeBadRequest, "invalid payload")
+		return
+	}
+	c.hmu.Lock()
+	for _, p := range ps {
+		if c.ended || !s.handlePolled(c, p) {
+			break
+		}
+	}
+	c.hmu.Unlock()
+	w.Header().Set("Content-Type", "text/html")
+	w.Write([]byte("ok"))
+}
+
+// handlePolled handles one packet of a POST; false ends the session.
+// c.hmu must be held.
+func (s *Server) handlePolled(c *Conn, p Packet) bool {
+	switch p.Type {
+	case Message:
+		s.h.Message(c, p.Data, p.Binary)
+	case Pong:
+		c.onPong()
+	case Close:
+		c.closeWith(ReasonClientClose)
+		return false
+	case Noop, Upgrade, Ping:
+	default:
+		c.closeWith(ReasonParseError)
+		return false
+	}
+	return true
+}
+
+// upgradeSession moves a polling session to WebSocket: the client probes
+// with "2probe", the server answers "3probe" and ends the waiting GET with
+// a noop, the client sends "5", and from then on the WebSocket carries the
+// session. Packets queued meanwhile wait in the queue, so none is lost or
+// reordered.
+func (s *Server) upgradeSession(w http.ResponseWriter, r *http.Request, sid string) {
+	c := s.session(sid)
+	if c == nil {
+		writeError(w, http.StatusBadRequest, codeUnknownSID, "")
+		return
+	}
+	c.mu.Lock()
+	busy := c.ws != nil || c.upgrading || c.closed
+	if !busy {
+		c.upgrading = true
+	}
+	c.mu.Unlock()
+	if busy {
+		// As the reference server does: accept the WebSocket, then close it.
+		if ws, err := s.upgrader.Upgrade(w, r, nil); err == nil {
+			ws.Close()
+		}
+		return
+	}
+	ws, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		c.mu.Lock()
+		c.upgrading = false
+		c.mu.Unlock()
+		return
+	}
+	if !s.probe(c, ws) {
+		ws.Close()
+		c.mu.Lock()
+		c.upgrading = false
+		c.mu.Unlock()
+		return
+	}
+	s.attachWS(c, ws)
+	close(c.upgraded)
+	s.readWS(c)
+}
+
+// probe runs the upgrade handshake on ws; true when the client sent "5".
+func (s *Server) probe(c *Conn, ws *websocket.Conn) bool {
+	ws.SetReadLimit(s.cfg.MaxPayload + 1)
+	ws.SetReadDeadline(time.Now().Add(upgradeTimeout))
+	for {
+		mt, data, err := ws.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			return false
+		}
+		p, err := DecodeText(data)
+		if err != nil {
+			return false
+		}
+		switch {
+		case p.Type == Ping && string(p.Data) == "probe":
+			ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+				return false
+			}
+			// As the reference server: a GET still waiting gets a noop
+			// (within noopDelay), so the client can pause polling; one
+			// that is waiting when the upgrade completes gets 400.
+			noop := time.AfterFunc(noopDelay, func() {
+				c.mu.Lock()
+				if c.ws == nil {
+					c.pollNoop = true
+					c.kickLocked()
+				}
+				c.mu.Unlock()
+			})
+			defer noop.Stop()
+		case p.Type == Upgrade:
+			return true
+		default:
+			return false
+		}
+	}
+}

@@ -1,0 +1,260 @@
+package engineio
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Config configures a Server. Zero fields take the defaults noted.
+type Config struct {
+	PingInterval  time.Duration // between server pings; 25s
+	PingTimeout   time.Duration // wait for the pong; 20s
+	MaxPayload    int64         // largest packet or polling body, bytes; 1,000,000
+	MaxQueueBytes int           // outgoing queue per connection, bytes; 1 MiB
+	WriteTimeout  time.Duration // one write system call; 10s
+	// CheckOrigin decides whether a browser origin may connect; nil allows
+	// requests without an Origin header and same-origin ones.
+	CheckOrigin func(r *http.Request) bool
+	Logger      *slog.Logger // slog.Default()
+}
+
+func (c *Config) setDefaults() {
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 20 * time.Second
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = 1_000_000
+	}
+	if c.MaxQueueBytes <= 0 {
+		c.MaxQueueBytes = 1 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Handler receives a server's sessions and messages.
+type Handler interface {
+	// Open is called once a session is established, before any Message.
+	Open(c *Conn)
+	// Message is called from the connection's reader goroutine for every
+	// message packet, in order. data is owned by the callee.
+	Message(c *Conn, data []byte, binary bool)
+	// Closed is called once, after the last Message.
+	Closed(c *Conn, reason string)
+}
+
+// Server serves Engine.IO sessions over HTTP.
+type Server struct {
+	cfg      Config
+	h        Handler
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	sessions map[string]*Conn
+	closing  bool
+	wg       sync.WaitGroup // reader goroutines
+}
+
+// NewServer returns a Server that hands sessions to h.
+func NewServer(cfg Config, h Handler) *Server {
+	cfg.setDefaults()
+	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn)}
+	s.upgrader = websocket.Upgrader{
+		ReadBufferSize: 1024,
+		// Writes bypass gorilla's buffer (see writeLoop); only its control
+		// writes on protocol errors use one, from a pool.
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true }, // checked in ServeHTTP
+		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
+			writeError(w, status, codeBadRequest, reason.Error())
+		},
+	}
+	return s
+}
+
+// Engine.IO error codes of the HTTP error body.
+const (
+	codeTransportUnknown = 0
+	codeUnknownSID       = 1
+	codeBadHandshake     = 2
+	codeBadRequest       = 3
+	codeForbidden        = 4
+	codeUnsupported      = 5
+)
+
+var codeMessages = map[int]string{
+	codeTransportUnknown: "Transport unknown",
+	codeUnknownSID:       "Session ID unknown",
+	codeBadHandshake:     "Bad handshake method",
+	codeBadRequest:       "Bad request",
+	codeForbidden:        "Forbidden",
+	codeUnsupported:      "Unsupported protocol version",
+}
+
+func writeError(w http.ResponseWriter, status, code int, detail string) {
+	msg := codeMessages[code]
+	if detail != "" && detail != msg {
+		msg += ": " + detail
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{code, msg})
+}
+
+// ServeHTTP handles handshakes, WebSocket upgrades and polling requests.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("EIO") != "4" {
+		writeError(w, http.StatusBadRequest, codeUnsupported, "")
+		return
+	}
+	transport := q.Get("transport")
+	if transport != "websocket" && transport != "polling" {
+		writeError(w, http.StatusBadRequest, codeTransportUnknown, "")
+		return
+	}
+	if !s.originAllowed(r) {
+		writeError(w, http.StatusForbidden, codeForbidden, "origin "+r.Header.Get("Origin")+" is not allowed")
+		return
+	}
+	sid := q.Get("sid")
+	if transport == "websocket" {
+		if r.Method != http.MethodGet {
+			writeError(w, http.StatusBadRequest, codeBadHandshake, "")
+			return
+		}
+		if !websocket.IsWebSocketUpgrade(r) {
+			writeError(w, http.StatusBadRequest, codeBadRequest, "expected a WebSocket upgrade")
+			return
+		}
+		if sid != "" {
+			s.upgradeSession(w, r, sid)
+			return
+		}
+		s.serveWebSocket(w, r)
+		return
+	}
+	s.servePolling(w, r, sid)
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	if s.cfg.CheckOrigin != nil {
+		return s.cfg.CheckOrigin(r)
+	}
+	return sameOrigin(r)
+}
+
+// sameOrigin allows requests without Origin and those whose Origin's host is
+// the request's Host.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	for _, scheme := range []string{"http://", "https://"} {
+		if o == scheme+r.Host {
+			return true
+		}
+	}
+	return false
+}
+
+func newSID() string {
+	var b [15]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// register adds a new session; false when the server is closing.
+func (s *Server) register(c *Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.sessions[c.id] = c
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) unregister(c *Conn) {
+	s.mu.Lock()
+	delete(s.sessions, c.id)
+	s.mu.Unlock()
+}
+
+func (s *Server) session(sid string) *Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[sid]
+}
+
+// Len returns the number of open sessions.
+func (s *Server) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Close closes every session and waits until their goroutines are done.
+// New handshakes are refused.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closing = true
+	conns := make([]*Conn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(ReasonServerStopped)
+	}
+	s.wg.Wait()
+}
+
+// openPacket is the handshake reply.
+func (s *Server) openPacket(sid string, upgrades []string) *Prepared {
+	b, _ := json.Marshal(struct {
+		SID          string   `json:"sid"`
+		Upgrades     []string `json:"upgrades"`
+		PingInterval int64    `json:"pingInterval"`
+		PingTimeout  int64    `json:"pingTimeout"`
+		MaxPayload   int64    `json:"maxPayload"`
+	}{sid, upgrades, s.cfg.PingInterval.Milliseconds(), s.cfg.PingTimeout.Milliseconds(), s.cfg.MaxPayload})
+	return Prepare(Packet{Type: Open, Data: b})
+}
+
+func (s *Server) newConn(r *http.Request) *Conn {
+	return &Conn{id: newSID(), srv: s, req: r.Clone(context.Background()), done: make(chan struct{}),
+		pollWake: make(chan struct{}, 1), upgraded: make(chan struct{}), noopDone: make(chan struct{})}
+}
+
+// finish ends a session: closed, forgotten, and the Handler told once,
+// after its last Message. The goroutine that owns the session calls it.
+func (s *Server) finish(c *Conn) {
+	c.closeWith(ReasonTransportErr) // no-op if closed already
+	s.unregister(c)
+	c.hmu.Lock()
+	c.ended = true
+	c.hmu.Unlock()
+	s.h.Closed(c, c.closeReason())
+	s.wg.Done()
+}

@@ -1,0 +1,186 @@
+package socketio
+
+import (
+	"encoding/json"
+	"sync"
+
+	"github.com/commentd/commentd/realtime/engineio"
+)
+
+// EventHandler handles an event a client emitted.
+type EventHandler func(s *Socket, ev *Event)
+
+// Namespace is a Socket.IO namespace: its sockets, rooms and handlers.
+// Set the hooks and handlers before the server serves.
+type Namespace struct {
+	name string
+	srv  *Server
+
+	onConnect    func(s *Socket, auth json.RawMessage) error
+	onConnection func(s *Socket)
+	onDisconnect func(s *Socket, reason string)
+	onLeaving    func(s *Socket, reason string)
+	handlers     map[string]EventHandler
+	onAny        EventHandler
+
+	mu      sync.RWMutex
+	sockets map[string]*Socket
+	rooms   map[string]map[*Socket]struct{}
+}
+
+func newNamespace(s *Server, name string) *Namespace {
+	return &Namespace{name: name, srv: s, handlers: make(map[string]EventHandler),
+		sockets: make(map[string]*Socket), rooms: make(map[string]map[*Socket]struct{})}
+}
+
+// Name returns the namespace's name, e.g. "/".
+func (n *Namespace) Name() string { return n.name }
+
+// OnConnect sets the hook that sees a CONNECT and its auth payload; a
+// non-nil error refuses it with CONNECT_ERROR (use *ConnectError for data).
+func (n *Namespace) OnConnect(f func(s *Socket, auth json.RawMessage) error) { n.onConnect = f }
+
+// OnConnection sets what runs once a socket has connected.
+func (n *Namespace) OnConnection(f func(s *Socket)) { n.onConnection = f }
+
+// OnDisconnecting sets what runs when a socket leaves, while it is still in
+// its rooms (Socket.Rooms).
+func (n *Namespace) OnDisconnecting(f func(s *Socket, reason string)) { n.onLeaving = f }
+
+// OnDisconnect sets what runs when a socket leaves, after it left its rooms.
+func (n *Namespace) OnDisconnect(f func(s *Socket, reason string)) { n.onDisconnect = f }
+
+// On sets the handler of an event.
+func (n *Namespace) On(event string, h EventHandler) { n.handlers[event] = h }
+
+// OnAny sets the handler of events that have no handler of their own.
+func (n *Namespace) OnAny(h EventHandler) { n.onAny = h }
+
+func (n *Namespace) add(s *Socket) {
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+}
+
+// removeLocked forgets s and empties its rooms. n.mu must be held.
+func (n *Namespace) removeLocked(s *Socket) {
+	delete(n.sockets, s.id)
+	for room := range s.rooms {
+		n.leaveLocked(s, room)
+	}
+}
+
+func (n *Namespace) joinLocked(s *Socket, room string) {
+	m, ok := n.rooms[room]
+	if !ok {
+		m = make(map[*Socket]struct{})
+		n.rooms[room] = m
+	}
+	m[s] = struct{}{}
+	s.rooms[room] = struct{}{}
+}
+
+// leaveLocked takes s out of room; an empty room is freed.
+func (n *Namespace) leaveLocked(s *Socket, room string) {
+	delete(s.rooms, room)
+	if m, ok := n.rooms[room]; ok {
+		delete(m, s)
+		if len(m) == 0 {
+			delete(n.rooms, room)
+		}
+	}
+}
+
+// Socket returns the connected socket with id, or nil.
+func (n *Namespace) Socket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// Len returns the number of connected sockets.
+func (n *Namespace) Len() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+// RoomLen returns the number of sockets in room.
+func (n *Namespace) RoomLen(room string) int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.rooms[room])
+}
+
+// Rooms returns the number of rooms with members.
+func (n *Namespace) Rooms() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.rooms)
+}
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error {
+	return n.broadcast("", nil, event, args)
+}
+
+// EmitTo sends an event to every socket in room but except (which may be
+// nil). It returns after queueing; receivers whose queue is full are
+// disconnected.
+func (n *Namespace) EmitTo(room string, except *Socket, event string, args ...any) error {
+	if room == "" {
+		return nil
+	}
+	return n.broadcast(room, except, event, args)
+}
+
+// EmitToRaw is EmitTo with arguments already JSON: the path of hot
+// broadcasts.
+func (n *Namespace) EmitToRaw(room string, except *Socket, event string, args ...json.RawMessage) int {
+	m := engineio.PrepareMessage(AppendEvent(nil, n.name, -1, event, args...))
+	return n.sendPrepared(room, except, m)
+}
+
+func (n *Namespace) broadcast(room string, except *Socket, event string, args []any) error {
+	raw, err := marshalArgs(args)
+	if err != nil {
+		return err
+	}
+	m := engineio.PrepareMessage(AppendEvent(nil, n.name, -1, event, raw...))
+	n.sendPrepared(room, except, m)
+	return nil
+}
+
+// targets is a pool of receiver lists, so that a broadcast allocates the
+// same whatever the number of receivers.
+var targets = sync.Pool{New: func() any { s := make([]*engineio.Conn, 0, 64); return &s }}
+
+// sendPrepared queues m on the members of room ("" for all) but except,
+// holding the lock only to copy the member list.
+func (n *Namespace) sendPrepared(room string, except *Socket, m *engineio.Prepared) int {
+	tp := targets.Get().(*[]*engineio.Conn)
+	conns := (*tp)[:0]
+	n.mu.RLock()
+	if room == "" {
+		for _, s := range n.sockets {
+			if s != except {
+				conns = append(conns, s.client.conn)
+			}
+		}
+	} else {
+		for s := range n.rooms[room] {
+			if s != except {
+				conns = append(conns, s.client.conn)
+			}
+		}
+	}
+	n.mu.RUnlock()
+	for _, c := range conns {
+		c.SendPrepared(m)
+	}
+	count := len(conns)
+	clear(conns)
+	*tp = conns
+	targets.Put(tp)
+	return count
+}
