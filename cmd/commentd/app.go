@@ -88,7 +88,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/socket.io/", a.sio)
-	mux.Handle("GET /", web.Handler())
+	mux.Handle("/", web.Handler())
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/config"
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// sioClient is a small Socket.IO client for Go tests: events arrive on a
+// channel; acks come back by id.
+type sioClient struct {
+	t      *testing.T
+	ws     *websocket.Conn
+	mu     sync.Mutex
+	nextID int
+	acks   map[int]chan json.RawMessage
+	events chan sioEvent
+	done   chan struct{}
+}
+
+type sioEvent struct {
+	Name string
+	Args []json.RawMessage
+}
+
+func dialSIO(t *testing.T, addr string) *sioClient {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+	require.NoError(t, err)
+	c := &sioClient{t: t, ws: ws, acks: map[int]chan json.RawMessage{}, events: make(chan sioEvent, 10000), done: make(chan struct{})}
+	_, open, err := ws.ReadMessage()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(open), "0{"))
+	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte("40")))
+	_, reply, err := ws.ReadMessage()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(reply), "40{"), string(reply))
+	go c.read()
+	t.Cleanup(c.close)
+	return c
+}
+
+func (c *sioClient) close() {
+	c.ws.Close()
+	<-c.done
+}
+
+func (c *sioClient) read() {
+	defer close(c.done)
+	for {
+		_, b, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		s := string(b)
+		switch {
+		case s == "2":
+			c.mu.Lock()
+			c.ws.WriteMessage(websocket.TextMessage, []byte("3"))
+			c.mu.Unlock()
+		case strings.HasPrefix(s, "42"):
+			var arr []json.RawMessage
+			if json.Unmarshal([]byte(s[2:]), &arr) == nil && len(arr) > 0 {
+				var name string
+				json.Unmarshal(arr[0], &name)
+				c.events <- sioEvent{Name: name, Args: arr[1:]}
+			}
+		case strings.HasPrefix(s, "43"):
+			i := 2
+			for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+				i++
+			}
+			id, _ := strconv.Atoi(s[2:i])
+			c.mu.Lock()
+			ch := c.acks[id]
+			delete(c.acks, id)
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- json.RawMessage(s[i:])
+			}
+		}
+	}
+}
+
+// emit sends an event; with ack, it waits for the answer and returns its
+// first argument.
+func (c *sioClient) emit(ack bool, event string, args ...any) json.RawMessage {
+	c.t.Helper()
+	arr := append([]any{event}, args...)
+	b, err := json.Marshal(arr)
+	require.NoError(c.t, err)
+	c.mu.Lock()
+	id := ""
+	var ch chan json.RawMessage
+	if ack {
+		c.nextID++
+		ch = make(chan json.RawMessage, 1)
+		c.acks[c.nextID] = ch
+		id = strconv.Itoa(c.nextID)
+	}
+	err = c.ws.WriteMessage(websocket.TextMessage, []byte("42"+id+string(b)))
+	c.mu.Unlock()
+	require.NoError(c.t, err)
+	if !ack {
+		return nil
+	}
+	select {
+	case a := <-ch:
+		var arr []json.RawMessage
+		require.NoError(c.t, json.Unmarshal(a, &arr))
+		require.NotEmpty(c.t, arr)
+		return arr[0]
+	case <-time.After(10 * time.Second):
+		c.t.Fatalf("no ack for %s", event)
+		return nil
+	}
+}
+
+// send emits an event without an ack; safe from any goroutine.
+func (c *sioClient) send(event string, args ...any) error {
+	b, err := json.Marshal(append([]any{event}, args...))
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ws.WriteMessage(websocket.TextMessage, append([]byte("42"), b...))
+}
+
+// next waits for the next event called name, skipping others.
+func (c *sioClient) next(name string, within time.Duration) sioEvent {
+	c.t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case ev := <-c.events:
+			if ev.Name == name {
+				return ev
+			}
+		case <-deadline:
+			c.t.Fatalf("no %s within %s", name, within)
+		}
+	}
+}
+
+func (c *sioClient) join(postID string) []comment.Comment {
+	c.t.Helper()
+	a := c.emit(true, "join_post", postID)
+	var res struct {
+		OK       bool
+		Comments []comment.Comment
+	}
+	require.NoError(c.t, json.Unmarshal(a, &res))
+	require.True(c.t, res.OK, string(a))
+	return res.Comments
+}
+
+func (c *sioClient) post(postID, content string) comment.Comment {
+	c.t.Helper()
+	a := c.emit(true, "new_comment", map[string]string{"postId": postID, "userId": "u1", "content": content})
+	var res struct {
+		OK      bool
+		Comment comment.Comment
+	}
+	require.NoError(c.t, json.Unmarshal(a, &res))
+	require.True(c.t, res.OK, string(a))
+	return res.Comment
+}
+
+// Two nodes on one Redis: readers connected to either see a post's
+// comments in one order, the buffer's, whoever posted them where.
+func TestTwoNodesOneOrder(t *testing.T) {
+	e := newEnv(t, 4)
+	app1, stop1 := startApp(t, e.config(4))
+	cfg2 := e.config(4)
+	cfg2.Flush.Enabled = false
+	app2, stop2 := startApp(t, cfg2)
+
+	const post, writers, each = "ordered", 6, 20
+	var readers []*sioClient
+	for i := range 6 {
+		addr := app1.Addr()
+		if i%2 == 1 {
+			addr = app2.Addr()
+		}
+		c := dialSIO(t, addr)
+		c.join(post)
+		readers = append(readers, c)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		addr := app1.Addr()
+		if w%2 == 1 {
+			addr = app2.Addr()
+		}
+		c := dialSIO(t, addr)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := c.send("new_comment", map[string]string{"postId": post, "userId": "w", "content": fmt.Sprintf("%d-%d", w, i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var first []string
+	for ri, r := range readers {
+		var order []string
+		for range writers * each {
+			var c comment.Comment
+			require.NoError(t, json.Unmarshal(r.next("comment_added", 20*time.Second).Args[0], &c))
+			order = append(order, c.ID)
+		}
+		if ri == 0 {
+			first = order
+			continue
+		}
+		require.Equal(t, first, order, "reader %d saw another order", ri)
+	}
+	// The buffer's order is the order of the post's recent list.
+	recent, _, err := e.buf.Recent(context.Background(), post, 200)
+	require.NoError(t, err)
+	ids := make([]string, len(recent))
+	for i, c := range recent {
+		ids[i] = c.ID
+	}
+	require.Equal(t, first, ids)
+	stop2()
+	stop1()
+}
+
+// Join/leave churn leaves no rooms and no subscriptions behind.
+func TestRoomChurnFreesEverything(t *testing.T) {
+	e := newEnv(t, 4)
+	app, stop := startApp(t, e.config(4))
+	var clients []*sioClient
+	for range 5 {
+		clients = append(clients, dialSIO(t, app.Addr()))
+	}
+	for round := range 20 {
+		for i, c := range clients {
+			post := fmt.Sprintf("churn-%d", (round+i)%7)
+			c.join(post)
+			c.emit(true, "leave_post", post)
+		}
+	}
+	nsp := app.sio.Of("/")
+	require.Eventually(t, func() bool { return nsp.Rooms() == 0 && app.feed.Subscribed() == 0 },
+		5*time.Second, 10*time.Millisecond, "rooms %d, subscriptions %d", nsp.Rooms(), app.feed.Subscribed())
+	// Disconnecting while in rooms frees them too.
+	for i, c := range clients {
+		c.join(fmt.Sprintf("churn-%d", i))
+		c.close()
+	}
+	require.Eventually(t, func() bool { return nsp.Rooms() == 0 && app.feed.Subscribed() == 0 },
+		5*time.Second, 10*time.Millisecond)
+	stop()
+}
+
+// write-through (the naive design): each comment is in MongoDB before it
+// is confirmed; nothing is buffered.
+func TestWriteThrough(t *testing.T) {
+	e := newEnv(t, 2)
+	cfg := e.config(2)
+	cfg.Flush.Mode = config.ModeWriteThrough
+	app, stop := startApp(t, cfg)
+	reader := dialSIO(t, app.Addr())
+	reader.join("wt")
+	c := dialSIO(t, app.Addr())
+	for i := range 5 {
+		got := c.post("wt", fmt.Sprint(i))
+		n, err := e.store.Count(context.Background(), "wt")
+		require.NoError(t, err)
+		require.EqualValues(t, i+1, n, "stored before the confirmation")
+		var added comment.Comment
+		require.NoError(t, json.Unmarshal(reader.next("comment_added", 5*time.Second).Args[0], &added))
+		require.Equal(t, got.ID, added.ID)
+	}
+	for s := range 2 {
+		n, err := e.buf.Pending(context.Background(), s)
+		require.NoError(t, err)
+		require.Zero(t, n, "nothing buffered")
+	}
+	// A new reader joins: history comes from Redis (seeded or published).
+	late := dialSIO(t, app.Addr())
+	require.Len(t, late.join("wt"), 5)
+	stop()
+}
