@@ -18,13 +18,17 @@ build:
 deps devmongo:
 	scripts/deps.sh
 
-# Benchmarks of the write-behind core against real Redis and devmongo.
+# Benchmarks: append and flush against real Redis and devmongo, broadcast
+# on real WebSocket connections.
 bench: deps
-	go test -run '^$$' -bench . -benchtime 2s -count 3 ./buffer/ ./store/
+	go test -run '^$$' -bench . -benchtime 2s -count 3 ./buffer/ ./store/ ./realtime/socketio/
 
 # Fuzz the parsers for a while each.
 fuzz:
 	go test -run '^$$' -fuzz FuzzValidateContent -fuzztime 30s ./comment/
+	go test -run '^$$' -fuzz FuzzParseNewComment -fuzztime 30s ./api/
+	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./realtime/socketio/
+	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./realtime/engineio/
 
 clean:
 	scripts/services.sh stop || true

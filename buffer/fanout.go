@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,14 +19,17 @@ import (
 // Each shard has one sharded pub/sub connection (its channels share a hash
 // slot) and one goroutine that calls the handler, so a post's comments are
 // handled one at a time in the order Redis published them: the buffer's
-// order. go-redis resubscribes after a reconnect; what was published
-// meanwhile is not replayed (joins with since recover it).
+// order. go-redis resubscribes after a reconnect; the comments a post got
+// meanwhile are then read from its recent list and handled, after the last
+// one handled before, so readers miss none.
 type Fanout struct {
 	b       *Buffer
 	handler func(postID string, payload []byte)
 
 	mu     sync.Mutex
 	refs   map[string]int
+	last   map[string]string          // post → id of the last comment handled
+	skip   map[string]map[string]bool // post → ids a catch-up handled
 	shards map[int]*fanShard
 	closed bool
 	wg     sync.WaitGroup
@@ -39,7 +43,9 @@ type fanShard struct {
 // NewFanout returns a Fanout that calls handler with each comment (its JSON)
 // published for a subscribed post.
 func (b *Buffer) NewFanout(handler func(postID string, payload []byte)) *Fanout {
-	return &Fanout{b: b, handler: handler, refs: make(map[string]int), shards: make(map[int]*fanShard)}
+	return &Fanout{b: b, handler: handler, refs: make(map[string]int), last: make(map[string]string),
+		skip:   make(map[string]map[string]bool),
+		shards: make(map[int]*fanShard)}
 }
 
 // Subscribe counts a reader of postID on this node. The first one
@@ -54,6 +60,9 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 		return ErrClosed
 	}
 	f.refs[postID]++
+	if f.refs[postID] == 1 {
+		f.last[postID] = idFloor(time.Now())
+	}
 	sh := f.shardLocked(shard)
 	wait := make(chan struct{})
 	sh.waiters[ch] = append(sh.waiters[ch], wait)
@@ -119,6 +128,8 @@ func (f *Fanout) Unsubscribe(postID string) {
 		return
 	}
 	delete(f.refs, postID)
+	delete(f.last, postID)
+	delete(f.skip, postID)
 	sh := f.shards[f.b.Shard(postID)]
 	closed := f.closed
 	f.mu.Unlock()
@@ -186,13 +197,104 @@ func (f *Fanout) receive(sh *fanShard) {
 			for _, w := range ws {
 				close(w)
 			}
+			if len(ws) == 0 {
+				// Nobody asked: go-redis resubscribed after a reconnect.
+				if _, postID, ok := strings.Cut(m.Channel, "}:post:"); ok {
+					f.catchUp(postID)
+				}
+			}
 		case *redis.Message:
 			_, postID, ok := strings.Cut(m.Channel, "}:post:")
 			if ok {
-				f.handler(postID, []byte(m.Payload))
+				f.deliver(postID, m.Payload)
 			}
 		}
 	}
+}
+
+// deliver hands a comment to the handler and remembers its id. Comments
+// that a catch-up handled already are skipped: after a resubscribe, the
+// first live messages may be the last ones of the recent list.
+func (f *Fanout) deliver(postID, payload string) {
+	id := commentID(payload)
+	f.mu.Lock()
+	if seen := f.skip[postID]; seen != nil {
+		if seen[id] {
+			f.mu.Unlock()
+			return
+		}
+		delete(f.skip, postID) // past the overlap
+	}
+	if _, ok := f.refs[postID]; ok && id != "" {
+		f.last[postID] = id
+	}
+	f.mu.Unlock()
+	f.handler(postID, []byte(payload))
+}
+
+// idFloor returns an id that sorts before the id of any comment created at
+// t or later (ids start with seconds and milliseconds, see comment.NewID),
+// for a post subscribed before any comment was handled.
+func idFloor(t time.Time) string {
+	ms := t.UnixMilli()
+	return fmt.Sprintf("%08x%04x%012x", uint32(ms/1000), uint16(ms%1000), 0)
+}
+
+// commentID reads the _id of a published comment, which comes first.
+func commentID(payload string) string {
+	const prefix = `{"_id":"`
+	if len(payload) >= len(prefix)+24 && payload[:len(prefix)] == prefix {
+		return payload[len(prefix) : len(prefix)+24]
+	}
+	var c struct {
+		ID string `json:"_id"`
+	}
+	json.Unmarshal([]byte(payload), &c)
+	return c.ID
+}
+
+// catchUp handles the comments a post got while its channel was not
+// subscribed: those of its recent list after the last one handled.
+func (f *Fanout) catchUp(postID string) {
+	f.mu.Lock()
+	last, ok := f.last[postID]
+	f.mu.Unlock()
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	raw, err := f.b.rdb.LRange(ctx, f.b.recentKey(f.b.Shard(postID), postID), 0, -1).Result()
+	if err != nil {
+		f.b.cfg.Logger.Warn("buffer: catch up after resubscribe", "post", postID, "err", err)
+		return
+	}
+	missed := raw[:0:0]
+	found := false
+	for i, p := range raw {
+		if commentID(p) == last {
+			missed, found = raw[i+1:], true
+			break
+		}
+	}
+	if !found { // last was trimmed away: take what is newer by id
+		for _, p := range raw {
+			if commentID(p) > last {
+				missed = append(missed, p)
+			}
+		}
+	}
+	if len(missed) == 0 {
+		return
+	}
+	seen := make(map[string]bool, len(missed))
+	for _, p := range missed {
+		f.deliver(postID, p)
+		seen[commentID(p)] = true
+	}
+	f.mu.Lock()
+	f.skip[postID] = seen
+	f.mu.Unlock()
 }
 
 // Close unsubscribes from everything and waits for the receivers.

@@ -152,4 +152,3 @@ func (b *Buffer) DeadLetters(ctx context.Context, shard int) ([]DeadLetter, erro
 	}
 	return out, nil
 }
-

@@ -26,3 +26,15 @@ if [ ! -x bin/devmongo ] || [ -n "$(find tools/devmongo -newer bin/devmongo -typ
 	mkdir -p bin
 	(cd tools/devmongo && go build -o ../../bin/devmongo .)
 fi
+
+# The Node contract suite (official socket.io-client) and, later, browser
+# tests: packages from the lock file.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	echo "deps: installing nodejs and npm" >&2
+	apt_install nodejs npm
+fi
+if [ ! -d web/test/node_modules ] || [ web/test/package-lock.json -nt web/test/node_modules ]; then
+	echo "deps: npm ci in web/test" >&2
+	(cd web/test && npm ci --no-audit --no-fund --loglevel=error)
+	touch web/test/node_modules
+fi

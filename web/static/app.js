@@ -4,7 +4,7 @@
   "use strict";
   const $ = (id) => document.getElementById(id);
   const params = new URLSearchParams(location.search);
-  const socket = io({ transports: ["websocket"] });
+  const socket = io(); // long-polling first, then upgraded to WebSocket
 
   let postId = params.get("post") || "welcome";
   let lastId = "";

@@ -95,16 +95,11 @@ test('with Redis stopped, new_comment gets UNAVAILABLE; once it is back, comment
   assert.deepEqual(ids(loaded), ids(confirmed), 'history after the outage: every confirmed comment, once, in order');
 });
 
-// DESIGN.md, guarantee 3 and the comment_added row: a comment confirmed
-// once Redis is back reaches the room. buffer/fanout.go says what is
-// published before go-redis has resubscribed is not replayed, and nothing
-// tells the client to rejoin with since, so the first comments after a
-// Redis restart reach no one live. Marked todo until the server recovers
-// them (e.g. replays the post's recent list after a resubscribe); remove
-// `todo` then.
+// Guarantee 3 across a Redis restart: a comment confirmed once Redis is
+// back reaches the room, although it may be published before go-redis has
+// resubscribed: the fan-out catches up from the post's recent list.
 test('a comment confirmed right after Redis restarts reaches the room', {
   timeout: 120_000,
-  todo: 'server: comments confirmed between a Redis restart and the fanout\'s resubscribe are never delivered live',
 }, async (t) => {
   const p = postId();
   const u = userId();
