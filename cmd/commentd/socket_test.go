@@ -304,3 +304,33 @@ func TestWriteThrough(t *testing.T) {
 	require.Len(t, late.join("wt"), 5)
 	stop()
 }
+
+// Guarantee 7 on the wire: over the high-water mark new_comment answers
+// BUSY (comment_error and ack), and what was accepted stays.
+func TestBusyOnTheWire(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Buffer.MaxLen = 3
+	cfg.Flush.Enabled = false
+	app, stop := startApp(t, cfg)
+	c := dialSIO(t, app.Addr())
+	for i := range 3 {
+		c.post("busy", fmt.Sprint(i))
+	}
+	a := c.emit(true, "new_comment", map[string]string{"postId": "busy", "userId": "u1", "content": "one too many"})
+	var res struct {
+		OK    bool
+		Error struct{ Code, Message string }
+	}
+	require.NoError(t, json.Unmarshal(a, &res))
+	require.False(t, res.OK)
+	require.Equal(t, "BUSY", res.Error.Code)
+	ev := c.next("comment_error", 5*time.Second)
+	var ce struct{ Message, Error, Code string }
+	require.NoError(t, json.Unmarshal(ev.Args[0], &ce))
+	require.Equal(t, "BUSY", ce.Code)
+	n, err := e.buf.Pending(context.Background(), 0)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, n)
+	stop()
+}

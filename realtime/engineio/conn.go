@@ -42,6 +42,7 @@ type Conn struct {
 	queued     int // bytes in queue
 	spare      []*Prepared
 	wbufs      net.Buffers // the writer's, reused
+	wv         net.Buffers // what WriteTo consumes; a field, so it does not escape
 	writing    bool        // a writer goroutine runs (WebSocket)
 	closed     bool
 	closeAfter bool   // close once the queue is written
@@ -148,7 +149,7 @@ func (c *Conn) kickLocked() {
 	}
 	if !c.writing && len(c.queue) > 0 {
 		c.writing = true
-		go c.writeLoop()
+		c.srv.startWriter(c)
 	}
 }
 
@@ -232,8 +233,9 @@ func (c *Conn) writeLoop() {
 			bufs = append(bufs, m.ws)
 		}
 		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
-		b := bufs // WriteTo consumes its receiver
-		_, err := b.WriteTo(c.nc)
+		c.wv = bufs
+		_, err := c.wv.WriteTo(c.nc)
+		c.wv = nil
 		clear(batch)
 		if err != nil {
 			c.closeWith(ReasonTransportErr)

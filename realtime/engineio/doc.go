@@ -6,11 +6,13 @@
 //   - One reader goroutine reads frames and calls the Handler's Message in
 //     order; Closed is called once, by that goroutine, after the last
 //     Message.
-//   - Exactly one writer at a time. Send only queues; a writer goroutine is
-//     started when the queue becomes non-empty and exits when it is empty
-//     again, so an idle connection costs no writer goroutine. The writer
-//     sends everything queued with one writev where it can: the per-frame
-//     system call, not encoding, is what limits fan-out.
+//   - Exactly one writer at a time. Send only queues; when the queue becomes
+//     non-empty a writer goroutine takes the connection, writes until the
+//     queue is empty and moves on. Writers are shared by the server's
+//     connections and exit after a second without work, so an idle
+//     connection costs no goroutine and a busy server starts none per
+//     message. A writer sends everything queued with one writev where it
+//     can: the per-frame system call, not encoding, is what limits fan-out.
 //   - The queue is bounded in bytes. A connection whose queue is full is
 //     closed ("slow consumer"); Send never blocks and never waits for a
 //     slow reader.

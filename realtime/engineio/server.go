@@ -68,12 +68,49 @@ type Server struct {
 	sessions map[string]*Conn
 	closing  bool
 	wg       sync.WaitGroup // reader goroutines
+
+	writeQ  chan *Conn     // hands a connection to an idle writer goroutine
+	stop    chan struct{}  // closed by Close: idle writers exit
+	writers sync.WaitGroup // writer goroutines
+}
+
+// writerIdle is how long a writer goroutine waits for another connection to
+// write before it exits. Under load writers are reused, so a broadcast
+// starts no goroutine; an idle server keeps none.
+const writerIdle = time.Second
+
+// startWriter runs c.writeLoop on an idle writer goroutine, or a new one.
+func (s *Server) startWriter(c *Conn) {
+	select {
+	case s.writeQ <- c:
+	default:
+		s.writers.Add(1)
+		go s.writer(c)
+	}
+}
+
+func (s *Server) writer(c *Conn) {
+	defer s.writers.Done()
+	idle := time.NewTimer(writerIdle)
+	defer idle.Stop()
+	for {
+		c.writeLoop()
+		idle.Reset(writerIdle)
+		select {
+		case c = <-s.writeQ:
+		case <-idle.C:
+			return
+		case <-s.stop:
+			return
+		}
+	}
 }
 
 // NewServer returns a Server that hands sessions to h.
 func NewServer(cfg Config, h Handler) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn)}
+	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn),
+		writeQ: make(chan *Conn), stop: make(chan struct{})}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024,
 		// Writes bypass gorilla's buffer (see writeLoop); only its control
@@ -228,6 +265,14 @@ func (s *Server) Close() {
 		c.closeWith(ReasonServerStopped)
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.mu.Unlock()
+	s.writers.Wait()
 }
 
 // openPacket is the handshake reply.
