@@ -27,6 +27,12 @@ if [ ! -x bin/devmongo ] || [ -n "$(find tools/devmongo -newer bin/devmongo -typ
 	(cd tools/devmongo && go build -o ../../bin/devmongo .)
 fi
 
+# Browser tests: Debian's chromium, driven by playwright-core.
+if ! command -v chromium >/dev/null; then
+	echo "deps: installing chromium" >&2
+	apt_install chromium
+fi
+
 # The Node contract suite (official socket.io-client) and, later, browser
 # tests: packages from the lock file.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -78,6 +78,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	var comments *api.Comments
 	a.feed = a.buf.NewFanout(func(postID string, payload []byte) { comments.Deliver(postID, payload) })
 	comments = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{Logger: log})
+	api.BindChat(a.sio.Of("/chat"))
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {

@@ -124,6 +124,11 @@ func (n *Namespace) Emit(event string, args ...any) error {
 	return n.broadcast("", nil, event, args)
 }
 
+// EmitExcept sends an event to every socket of the namespace but except.
+func (n *Namespace) EmitExcept(except *Socket, event string, args ...any) error {
+	return n.broadcast("", except, event, args)
+}
+
 // EmitTo sends an event to every socket in room but except (which may be
 // nil). It returns after queueing; receivers whose queue is full are
 // disconnected.
