@@ -220,3 +220,27 @@ func TestConfigReloadBatchSize(t *testing.T) {
 }
 
 func freePort(t *testing.T) int { return testsvc.FreePort(t) }
+
+// A document MongoDB keeps refusing goes to the shard's dead-letter list,
+// with the reason, after flush.max_attempts; the rest of its batch is
+// stored, and nothing loops forever.
+func TestDeadLetterEndToEnd(t *testing.T) {
+	e := newEnv(t, 1)
+	ids := e.appendN(t, 20, 2)
+	bad, err := comment.New(comment.Input{PostID: "p", UserID: "u", Content: "refused"}, time.Now(), 0)
+	require.NoError(t, err)
+	bad.ID = "not-an-objectid" // MongoDB cannot take it as an ObjectId
+	require.NoError(t, e.buf.Append(context.Background(), bad))
+	ids = append(ids, e.appendN(t, 20, 2)...)
+
+	cfg := e.config(1)
+	cfg.Flush.MaxAttempts = 2
+	_, stop := startApp(t, cfg)
+	e.requireStoredExactly(t, ids, time.Minute)
+	dead, err := e.buf.DeadLetters(context.Background(), 0)
+	require.NoError(t, err)
+	require.Len(t, dead, 1)
+	require.Equal(t, bad.ID, dead[0].Comment.ID)
+	require.Contains(t, dead[0].Reason, "not-an-objectid")
+	stop()
+}
