@@ -63,7 +63,11 @@ func (s *Server) readWS(c *Conn) {
 			}
 			break
 		}
-		if !s.handleFrame(c, mt == websocket.BinaryMessage, data) {
+		// hmu: a POST of the polling phase may still be in its Handler call.
+		c.hmu.Lock()
+		ok := s.handleFrame(c, mt == websocket.BinaryMessage, data)
+		c.hmu.Unlock()
+		if !ok {
 			break
 		}
 	}
