@@ -25,6 +25,9 @@ type Feed interface {
 type Config struct {
 	Timeout time.Duration // limit of one request's work (Redis, MongoDB); 5s
 	Logger  *slog.Logger  // slog.Default()
+	// OnComment, if set, is told the outcome of every new_comment: code
+	// "" for accepted (for metrics).
+	OnComment func(code comment.Code)
 }
 
 // Comments serves the live-comment events on a namespace.
@@ -195,8 +198,15 @@ func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
 		a.fail(s, ev, "Failed to post comment", err)
 		return
 	}
+	a.count("")
 	s.Emit("comment_confirmed", map[string]any{"message": "Comment posted", "comment": c})
 	ev.Ack(map[string]any{"ok": true, "comment": c})
+}
+
+func (a *Comments) count(code comment.Code) {
+	if a.cfg.OnComment != nil {
+		a.cfg.OnComment(code)
+	}
 }
 
 // fail tells the client what went wrong: comment_error (message says what
@@ -206,6 +216,9 @@ func (a *Comments) fail(s *socketio.Socket, ev *socketio.Event, what string, err
 	if !ok {
 		a.log.Error("request failed", "event", ev.Name, "err", err)
 		e = comment.Errorf(comment.CodeInternal, "internal error")
+	}
+	if ev.Name == "new_comment" {
+		a.count(e.Code)
 	}
 	s.Emit("comment_error", map[string]any{"message": what, "error": e.Message, "code": e.Code})
 	ev.Ack(map[string]any{"ok": false, "error": map[string]any{"code": e.Code, "message": e.Message}})

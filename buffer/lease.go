@@ -57,6 +57,35 @@ func (b *Buffer) Pending(ctx context.Context, shard int) (int64, error) {
 	return buf.Val() + inflight.Val(), nil
 }
 
+// Depth returns how many comments of shard are not yet in MongoDB, and when
+// the oldest of them was created (zero if none).
+func (b *Buffer) Depth(ctx context.Context, shard int) (int64, time.Time, error) {
+	var buf, inflight *redis.IntCmd
+	var head, ihead *redis.StringCmd
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		buf = p.LLen(ctx, b.key(shard, "buf"))
+		inflight = p.LLen(ctx, b.key(shard, "inflight"))
+		ihead = p.LIndex(ctx, b.key(shard, "inflight"), 0)
+		head = p.LIndex(ctx, b.key(shard, "buf"), 0)
+		return nil
+	})
+	if err != nil && err != redis.Nil {
+		return 0, time.Time{}, fmt.Errorf("depth of shard %d: %w", shard, classify(err))
+	}
+	oldest := ihead.Val()
+	if oldest == "" {
+		oldest = head.Val()
+	}
+	var at time.Time
+	if oldest != "" {
+		var c comment.Comment
+		if json.Unmarshal([]byte(oldest), &c) == nil {
+			at = c.CreatedAt
+		}
+	}
+	return buf.Val() + inflight.Val(), at, nil
+}
+
 // Claim returns the batch to flush next under the lease of token: the
 // in-flight batch if a previous holder left one, else up to max comments
 // moved from the shard's list to its in-flight list, oldest first. An entry

@@ -52,6 +52,8 @@ type Config struct {
 	// OnFlush, if set, is called after each acked batch (for metrics and
 	// "persisted" notices).
 	OnFlush func(shard int, stored []comment.Comment, dead []comment.Rejected, took time.Duration)
+	// OnInsertError, if set, is called for each failed insert of a batch.
+	OnInsertError func(shard int, err error)
 }
 
 func (c *Config) setDefaults() {
@@ -96,8 +98,12 @@ type Flusher struct {
 	cfg       Config
 	batchSize atomic.Int64
 	interval  atomic.Int64 // time.Duration
+	held      atomic.Int64 // leases held now
 	log       *slog.Logger
 }
+
+// Held returns how many shard leases the flusher holds now.
+func (f *Flusher) Held() int { return int(f.held.Load()) }
 
 // New returns a Flusher; Run or FlushOnce does the work.
 func New(src Source, sink Sink, cfg Config) *Flusher {
@@ -163,9 +169,11 @@ func (f *Flusher) Run(ctx context.Context) error {
 			mu.Lock()
 			held[shard] = r
 			mu.Unlock()
+			f.held.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				defer f.held.Add(-1)
 				if err := r.run(ctx); err != nil {
 					mu.Lock()
 					drainErr = errors.Join(drainErr, err)

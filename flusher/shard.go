@@ -169,6 +169,9 @@ func (r *shardRun) flushBatch(ctx context.Context) (int, error) {
 		rejected, err := r.f.sink.InsertMany(ctx, docs)
 		if err != nil {
 			failures++
+			if r.f.cfg.OnInsertError != nil && ctx.Err() == nil {
+				r.f.cfg.OnInsertError(r.shard, err)
+			}
 			if failures == 1 || failures%10 == 0 {
 				r.f.log.Warn("flusher: insert failed, retrying", "shard", r.shard,
 					"comments", len(docs), "failures", failures, "err", err)

@@ -19,6 +19,7 @@ import (
 	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/commentd/commentd/store"
 	"github.com/commentd/commentd/web"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -43,14 +44,15 @@ type App struct {
 	sio   *socketio.Server
 	feed  *buffer.Fanout
 
-	ln  net.Listener
-	srv *http.Server
+	ln      net.Listener
+	srv     *http.Server
+	metrics *metrics
 }
 
 // NewApp connects to Redis (which must answer) and MongoDB (which may be
 // down: comments are buffered meanwhile) and listens on http.addr.
 func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, metrics: newMetrics()}
 	a.rdb = newRedis(cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -66,7 +68,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.store = st
 	a.buf = newBuffer(cfg, a.rdb, log)
 	if cfg.Flush.Enabled && cfg.Flush.Mode == config.ModeWriteBehind {
-		a.fl = newFlusher(cfg, a.buf, a.store, log)
+		a.fl = newFlusher(cfg, a.buf, a.store, log, a.metrics)
 	}
 	svc := comment.NewService(a.buf, a.buf, a.store, comment.ServiceConfig{
 		HistoryLimit: cfg.History.Limit,
@@ -77,7 +79,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.sio = newSocketIO(cfg, log)
 	var comments *api.Comments
 	a.feed = a.buf.NewFanout(func(postID string, payload []byte) { comments.Deliver(postID, payload) })
-	comments = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{Logger: log})
+	comments = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{Logger: log, OnComment: a.metrics.onComment})
 	api.BindChat(a.sio.Of("/chat"))
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
@@ -89,6 +91,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/socket.io/", a.sio)
+	a.metrics.register(a)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil

@@ -70,7 +70,7 @@ func flush(ctx context.Context, loader *config.Loader, once bool, timeout time.D
 	}
 	buf := newBuffer(cfg, rdb, log)
 	defer buf.Close()
-	fl := newFlusher(cfg, buf, st, log)
+	fl := newFlusher(cfg, buf, st, log, nil)
 	if !once {
 		log.Info("commentd flush worker running", "shards", cfg.Buffer.Shards)
 		return fl.Run(ctx)

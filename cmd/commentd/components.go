@@ -62,8 +62,9 @@ func newBuffer(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) 
 	})
 }
 
-func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *slog.Logger) *flusher.Flusher {
-	return flusher.New(src, sink, flusher.Config{
+// newFlusher returns the flusher of the flush.* keys; m may be nil.
+func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *slog.Logger, m *metrics) *flusher.Flusher {
+	fc := flusher.Config{
 		BatchSize:    cfg.Flush.BatchSize,
 		Interval:     cfg.Flush.Interval,
 		LeaseTTL:     cfg.Flush.LeaseTTL,
@@ -71,7 +72,11 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 		MaxAttempts:  cfg.Flush.MaxAttempts,
 		Logger:       log,
 		IsLeaseLost:  isLeaseLost,
-	})
+	}
+	if m != nil {
+		fc.OnFlush, fc.OnInsertError = m.onFlush, m.onInsertError
+	}
+	return flusher.New(src, sink, fc)
 }
 
 // newSocketIO returns the Socket.IO server of the socketio.* and cors.* keys.

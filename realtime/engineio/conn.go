@@ -183,6 +183,9 @@ func (c *Conn) closeWith(reason string) {
 	}
 	c.closed = true
 	c.reason = reason
+	if reason == ReasonSlowConsumer {
+		c.srv.slow.Add(1)
+	}
 	c.queue, c.queued = nil, 0
 	if c.timer != nil {
 		c.timer.Stop()

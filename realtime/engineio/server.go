@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -68,6 +69,8 @@ type Server struct {
 	sessions map[string]*Conn
 	closing  bool
 	wg       sync.WaitGroup // reader goroutines
+
+	slow atomic.Uint64 // connections closed as slow consumers
 
 	writeQ  chan *Conn     // hands a connection to an idle writer goroutine
 	stop    chan struct{}  // closed by Close: idle writers exit
@@ -242,6 +245,32 @@ func (s *Server) session(sid string) *Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sessions[sid]
+}
+
+// Stats are a server's gauges and counters, for metrics.
+type Stats struct {
+	WebSocket     int    // open sessions on WebSocket
+	Polling       int    // open sessions on long-polling
+	SlowConsumers uint64 // sessions closed because their queue overflowed
+}
+
+// Stats counts the open sessions by transport.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.sessions))
+	for _, c := range s.sessions {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	st := Stats{SlowConsumers: s.slow.Load()}
+	for _, c := range conns {
+		if c.Transport() == "websocket" {
+			st.WebSocket++
+		} else {
+			st.Polling++
+		}
+	}
+	return st
 }
 
 // Len returns the number of open sessions.

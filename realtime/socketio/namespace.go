@@ -3,6 +3,7 @@ package socketio
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 
 	"github.com/commentd/commentd/realtime/engineio"
 )
@@ -22,6 +23,8 @@ type Namespace struct {
 	onLeaving    func(s *Socket, reason string)
 	handlers     map[string]EventHandler
 	onAny        EventHandler
+
+	deliveries atomic.Uint64 // broadcast packets queued, one per receiver
 
 	mu      sync.RWMutex
 	sockets map[string]*Socket
@@ -184,6 +187,7 @@ func (n *Namespace) sendPrepared(room string, except *Socket, m *engineio.Prepar
 		c.SendPrepared(m)
 	}
 	count := len(conns)
+	n.deliveries.Add(uint64(count))
 	clear(conns)
 	*tp = conns
 	targets.Put(tp)

@@ -61,6 +61,25 @@ func (s *Server) Close() { s.eio.Close() }
 // Conns returns the number of open Engine.IO connections.
 func (s *Server) Conns() int { return s.eio.Len() }
 
+// Stats are a server's gauges and counters, for metrics.
+type Stats struct {
+	engineio.Stats
+	Rooms      int    // rooms with members, all namespaces
+	Deliveries uint64 // packets queued by broadcasts, one per receiver
+}
+
+// Stats returns the server's gauges and counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Stats: s.eio.Stats()}
+	s.mu.RLock()
+	for _, n := range s.nsps {
+		st.Rooms += n.Rooms()
+		st.Deliveries += n.deliveries.Load()
+	}
+	s.mu.RUnlock()
+	return st
+}
+
 // Of returns the namespace called name, creating it.
 func (s *Server) Of(name string) *Namespace {
 	if name == "" {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// scrape returns the samples of /metrics by "name{labels}".
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		require.NoError(t, err, line)
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func sum(m map[string]float64, prefix string) float64 {
+	total := 0.0
+	for k, v := range m {
+		if strings.HasPrefix(k, prefix) {
+			total += v
+		}
+	}
+	return total
+}
+
+// Metrics follow a scripted scenario: connections, accepted and rejected
+// comments, deliveries, flushes, buffer depth while MongoDB is down.
+func TestMetricsScenario(t *testing.T) {
+	e := newEnv(t, 2)
+	app, stop := startApp(t, e.config(2))
+	addr := app.Addr()
+
+	m := scrape(t, addr)
+	require.Zero(t, m[`commentd_connections{transport="websocket"}`])
+	reader, writer := dialSIO(t, addr), dialSIO(t, addr)
+	reader.join("metrics")
+	m = scrape(t, addr)
+	require.EqualValues(t, 2, m[`commentd_connections{transport="websocket"}`])
+	require.EqualValues(t, 1, m[`commentd_rooms`])
+
+	for i := range 3 {
+		writer.post("metrics", fmt.Sprint(i))
+	}
+	writer.emit(true, "new_comment", map[string]string{"postId": "metrics", "userId": "u1", "content": "  "})
+	writer.emit(true, "new_comment", map[string]string{"postId": "bad id", "userId": "u1", "content": "x"})
+	for range 3 {
+		reader.next("comment_added", 5*time.Second)
+	}
+	m = scrape(t, addr)
+	require.EqualValues(t, 3, m[`commentd_comments_accepted_total`])
+	require.EqualValues(t, 1, m[`commentd_comments_rejected_total{code="EMPTY_CONTENT"}`])
+	require.EqualValues(t, 1, m[`commentd_comments_rejected_total{code="INVALID_POST_ID"}`])
+	require.GreaterOrEqual(t, m[`commentd_fanout_deliveries_total`], 3.0)
+
+	require.Eventually(t, func() bool {
+		m = scrape(t, addr)
+		return m[`commentd_flushed_comments_total`] == 3 && sum(m, "commentd_buffer_depth{") == 0
+	}, 30*time.Second, 50*time.Millisecond, "flushed %v", m[`commentd_flushed_comments_total`])
+	require.GreaterOrEqual(t, m[`commentd_flush_batch_size_count`], 1.0)
+	require.GreaterOrEqual(t, m[`commentd_flush_duration_seconds_count`], 1.0)
+	require.EqualValues(t, 2, m[`commentd_leases_held`])
+
+	// MongoDB down: the comment waits in Redis, inserts fail and are counted.
+	e.mongo.Stop()
+	writer.post("metrics", "while down")
+	require.Eventually(t, func() bool {
+		m = scrape(t, addr)
+		return m[`commentd_mongo_errors_total`] >= 1 && sum(m, "commentd_buffer_depth{") == 1
+	}, 30*time.Second, 100*time.Millisecond)
+	require.Greater(t, sum(m, "commentd_buffer_oldest_age_seconds{"), 0.0)
+	e.mongo.Start()
+	require.Eventually(t, func() bool {
+		return sum(scrape(t, addr), "commentd_buffer_depth{") == 0
+	}, time.Minute, 100*time.Millisecond)
+	stop()
+}
+
+// /readyz follows Redis; MongoDB's state is reported, not decisive.
+func TestReadinessFollowsRedis(t *testing.T) {
+	e := newEnv(t, 1)
+	app, stop := startApp(t, e.config(1))
+	ready := func() (int, string) {
+		resp, err := http.Get("http://" + app.Addr() + "/readyz")
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	code, _ := ready()
+	require.Equal(t, http.StatusOK, code)
+
+	e.mongo.Stop()
+	code, body := ready()
+	require.Equal(t, http.StatusOK, code, "MongoDB down does not fail readiness")
+	require.Contains(t, body, `"mongo":"unreachable`)
+	e.mongo.Start()
+
+	e.redis.Stop()
+	code, body = ready()
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, body, `"redis":"unreachable`)
+	e.redis.Start()
+	require.Eventually(t, func() bool { c, _ := ready(); return c == http.StatusOK }, 10*time.Second, 50*time.Millisecond)
+
+	resp, err := http.Get("http://" + app.Addr() + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	stop()
+}
