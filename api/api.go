@@ -37,6 +37,8 @@ type Comments struct {
 	feed Feed
 	cfg  Config
 	log  *slog.Logger
+
+	streams streams // SSE clients of this node
 }
 
 // Room returns the room of a post.
@@ -55,6 +57,7 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 	nsp.On("join_post", a.joinPost)
 	nsp.On("leave_post", a.leavePost)
 	nsp.On("new_comment", a.newComment)
+	nsp.On("load_more", a.loadMore)
 	nsp.OnDisconnecting(a.disconnecting)
 	return a
 }
@@ -63,6 +66,7 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 // on this node: encoded once, whatever the number of readers.
 func (a *Comments) Deliver(postID string, payload []byte) {
 	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload))
+	a.streams.deliver(postID, payload)
 }
 
 func (a *Comments) ctx() (context.Context, context.CancelFunc) {
@@ -207,6 +211,34 @@ func (a *Comments) count(code comment.Code) {
 	if a.cfg.OnComment != nil {
 		a.cfg.OnComment(code)
 	}
+}
+
+// loadMoreRequest is load_more's argument.
+type loadMoreRequest struct {
+	PostID string `json:"postId"`
+	Before string `json:"before"`
+	Limit  int    `json:"limit"`
+}
+
+// loadMore answers a page of older comments by ack:
+// {ok:true, comments (oldest first), next (cursor or null)}.
+func (a *Comments) loadMore(s *socketio.Socket, ev *socketio.Event) {
+	var req loadMoreRequest
+	if len(ev.Args) == 0 || json.Unmarshal(ev.Args[0], &req) != nil {
+		a.fail(s, ev, "Failed to load comments", comment.Errorf(comment.CodeInvalidPayload, "load_more takes {postId, before, limit}"))
+		return
+	}
+	if req.Limit == 0 {
+		req.Limit = defaultPageLimit
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	page, err := a.svc.History(ctx, req.PostID, req.Before, req.Limit)
+	if err != nil {
+		a.fail(s, ev, "Failed to load comments", err)
+		return
+	}
+	ev.Ack(pageJSON(page))
 }
 
 // fail tells the client what went wrong: comment_error (message says what

@@ -178,3 +178,75 @@ func after(cs []Comment, since string) []Comment {
 	}
 	return cs[i:]
 }
+
+// Page is one page of a post's history.
+type Page struct {
+	Comments []Comment // oldest first
+	Next     string    // cursor for the page before this one ("" when there is none)
+}
+
+// MaxPageLimit bounds the comments of one history page.
+const MaxPageLimit = 500
+
+// History returns the page of a post's comments just older than the
+// comment with id before (the newest page if before is ""), at most limit,
+// oldest first. Flushed comments (Store) and unflushed ones (the post's
+// recent list in the Buffer) are merged by id, so a page has no duplicate
+// and, page after page, no gap.
+func (s *Service) History(ctx context.Context, postID, before string, limit int) (Page, error) {
+	if err := ValidatePostID(postID); err != nil {
+		return Page{}, err
+	}
+	if before != "" && !ValidID(before) {
+		return Page{}, Errorf(CodeInvalidPayload, "before must be a comment id")
+	}
+	if limit <= 0 || limit > MaxPageLimit {
+		return Page{}, Errorf(CodeInvalidPayload, "limit must be between 1 and 500")
+	}
+	recent, _, err := s.buf.Recent(ctx, postID, 1<<20)
+	if err != nil {
+		return Page{}, s.clientError(err)
+	}
+	var stored []Comment
+	if s.store != nil {
+		// One more than asked tells whether an older page exists.
+		stored, err = s.store.History(ctx, postID, before, limit+1)
+		if err != nil {
+			s.cfg.Logger.Warn("history from the database failed", "post", postID, "err", err)
+			return Page{}, Errorf(CodeUnavailable, "history is unavailable, try again")
+		}
+	}
+	seen := make(map[string]bool, len(stored)+len(recent))
+	merged := make([]Comment, 0, len(stored)+len(recent))
+	for _, c := range stored {
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			merged = append(merged, c)
+		}
+	}
+	for _, c := range recent {
+		if (before == "" || c.ID < before) && !seen[c.ID] {
+			seen[c.ID] = true
+			merged = append(merged, c)
+		}
+	}
+	slices.SortFunc(merged, func(a, b Comment) int { return -cmpID(a.ID, b.ID) }) // newest first
+	page := Page{}
+	if len(merged) > limit {
+		merged = merged[:limit]
+		page.Next = merged[limit-1].ID
+	}
+	slices.Reverse(merged)
+	page.Comments = merged
+	return page, nil
+}
+
+func cmpID(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

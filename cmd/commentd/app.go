@@ -44,9 +44,11 @@ type App struct {
 	sio   *socketio.Server
 	feed  *buffer.Fanout
 
-	ln      net.Listener
-	srv     *http.Server
-	metrics *metrics
+	ln       net.Listener
+	srv      *http.Server
+	reqCtx   context.Context // requests' base: canceled at shutdown, ending streams
+	stopReqs context.CancelFunc
+	metrics  *metrics
 }
 
 // NewApp connects to Redis (which must answer) and MongoDB (which may be
@@ -91,10 +93,13 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.Handle("/socket.io/", a.sio)
+	comments.Routes(mux)
 	a.metrics.register(a)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.reqCtx, a.stopReqs = context.WithCancel(context.Background())
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return a.reqCtx }}
 	return a, nil
 }
 
@@ -146,6 +151,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("shutting down")
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	a.stopReqs() // SSE streams end; other requests finish
 	if serr := a.srv.Shutdown(shCtx); serr != nil {
 		a.log.Warn("http shutdown", "err", serr)
 	}
@@ -181,6 +187,9 @@ func (a *App) ensureIndexes(ctx context.Context) {
 }
 
 func (a *App) closeClients() {
+	if a.stopReqs != nil {
+		a.stopReqs()
+	}
 	if a.buf != nil {
 		a.buf.Close()
 	}
