@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/commentd/commentd/comment"
@@ -38,8 +39,14 @@ type Comments struct {
 	cfg  Config
 	log  *slog.Logger
 
-	streams streams // SSE clients of this node
+	streams streams       // SSE clients of this node
+	closing chan struct{} // closed by Close: streams end
+	once    sync.Once
 }
+
+// Close ends the SSE streams, so that an HTTP server can shut down; other
+// requests are left to finish.
+func (a *Comments) Close() { a.once.Do(func() { close(a.closing) }) }
 
 // Room returns the room of a post.
 func Room(postID string) string { return "post_" + postID }
@@ -53,7 +60,7 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &Comments{nsp: nsp, svc: svc, feed: feed, cfg: cfg, log: cfg.Logger}
+	a := &Comments{nsp: nsp, svc: svc, feed: feed, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
 	nsp.On("join_post", a.joinPost)
 	nsp.On("leave_post", a.leavePost)
 	nsp.On("new_comment", a.newComment)

@@ -251,6 +251,8 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-a.closing:
+			return
 		case <-keep.C:
 			io.WriteString(w, ": keep-alive\n\n")
 			if !flush() {

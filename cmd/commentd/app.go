@@ -46,8 +46,7 @@ type App struct {
 
 	ln       net.Listener
 	srv      *http.Server
-	reqCtx   context.Context // requests' base: canceled at shutdown, ending streams
-	stopReqs context.CancelFunc
+	comments *api.Comments
 	metrics  *metrics
 }
 
@@ -97,9 +96,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.metrics.register(a)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
-	a.reqCtx, a.stopReqs = context.WithCancel(context.Background())
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return a.reqCtx }}
+	a.comments = comments
+	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
 
@@ -151,7 +149,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("shutting down")
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	a.stopReqs() // SSE streams end; other requests finish
+	a.comments.Close() // SSE streams end; other requests finish
 	if serr := a.srv.Shutdown(shCtx); serr != nil {
 		a.log.Warn("http shutdown", "err", serr)
 	}
@@ -187,9 +185,6 @@ func (a *App) ensureIndexes(ctx context.Context) {
 }
 
 func (a *App) closeClients() {
-	if a.stopReqs != nil {
-		a.stopReqs()
-	}
 	if a.buf != nil {
 		a.buf.Close()
 	}
