@@ -26,6 +26,7 @@ type Config struct {
 	Auth     Auth     `mapstructure:"auth"`
 	Limits   Limits   `mapstructure:"limits"`
 	Log      Log      `mapstructure:"log"`
+	Admin    Admin    `mapstructure:"admin"`
 }
 
 // HTTP configures the listener.
@@ -113,6 +114,12 @@ type Limits struct {
 }
 
 // Log configures the process logger.
+// Admin is the optional admin listener (pprof).
+type Admin struct {
+	Addr string `mapstructure:"addr"` // admin.addr; "" (off)
+}
+
+// Log is the logging setup.
 type Log struct {
 	Level  string `mapstructure:"level"`  // log.level; "info" (debug|info|warn|error)
 	Format string `mapstructure:"format"` // log.format; "text" (text|json)

@@ -46,6 +46,7 @@ var usage = map[string]string{
 	"limits.connections_per_ip":  "open connections per client IP (0 = off)",
 	"log.level":                  "debug, info, warn or error",
 	"log.format":                 "text or json",
+	"admin.addr":                 "listen address of the admin server with pprof; empty = off",
 }
 
 // field is one key of Config and the value it is stored in.

@@ -71,6 +71,7 @@ var keyCases = []keyCase{
 	{key: "limits.connections_per_ip", value: "0", want: 0, get: func(c *Config) any { return c.Limits.ConnectionsPerIP }},
 	{key: "log.level", value: "debug", want: "debug", get: func(c *Config) any { return c.Log.Level }},
 	{key: "log.format", value: "json", want: "json", get: func(c *Config) any { return c.Log.Format }},
+	{key: "admin.addr", value: "127.0.0.1:6060", want: "127.0.0.1:6060", get: func(c *Config) any { return c.Admin.Addr }},
 }
 
 // keys returns every key of Config.

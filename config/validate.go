@@ -112,6 +112,9 @@ func (c *Config) Validate() error {
 
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
+	if c.Admin.Addr != "" {
+		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)
+	}
 
 	return errors.Join(errs...)
 }

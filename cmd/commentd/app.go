@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -47,6 +48,8 @@ type App struct {
 	ln       net.Listener
 	srv      *http.Server
 	comments *api.Comments
+	admin    *http.Server // pprof, on admin.addr; nil when off
+	adminLn  net.Listener
 	metrics  *metrics
 }
 
@@ -97,6 +100,20 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
 	a.comments = comments
+	if cfg.Admin.Addr != "" {
+		if a.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
+			a.ln.Close()
+			a.closeClients()
+			return nil, fmt.Errorf("listen on admin.addr %s: %w", cfg.Admin.Addr, err)
+		}
+		am := http.NewServeMux()
+		am.HandleFunc("/debug/pprof/", pprof.Index)
+		am.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		am.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		am.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		am.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		a.admin = &http.Server{Handler: am, ReadHeaderTimeout: 10 * time.Second}
+	}
 	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
@@ -137,8 +154,11 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.ensureIndexes(ctx)
 	}()
-	srvErr := make(chan error, 1)
+	srvErr := make(chan error, 2)
 	go func() { srvErr <- a.srv.Serve(a.ln) }()
+	if a.admin != nil {
+		go func() { srvErr <- a.admin.Serve(a.adminLn) }()
+	}
 
 	var err error
 	select {
@@ -150,6 +170,9 @@ func (a *App) Run(ctx context.Context) error {
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	a.comments.Close() // SSE streams end; other requests finish
+	if a.admin != nil {
+		a.admin.Close()
+	}
 	if serr := a.srv.Shutdown(shCtx); serr != nil {
 		a.log.Warn("http shutdown", "err", serr)
 	}

@@ -130,3 +130,22 @@ func TestReadinessFollowsRedis(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	stop()
 }
+
+// pprof is served only on admin.addr, never on the public listener.
+func TestAdminListener(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Admin.Addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	app, stop := startApp(t, cfg)
+	resp, err := http.Get("http://" + cfg.Admin.Addr + "/debug/pprof/goroutine?debug=1")
+	require.NoError(t, err)
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, string(b), "goroutine profile")
+	resp, err = http.Get("http://" + app.Addr() + "/debug/pprof/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	stop()
+}
