@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 )
 
 // scrape returns the samples of /metrics by "name{labels}".
@@ -147,5 +150,39 @@ func TestAdminListener(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+	stop()
+}
+
+// Every operation of openapi.yaml exists on the server.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	b, err := os.ReadFile("../../openapi.yaml")
+	require.NoError(t, err)
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	require.NoError(t, yaml.Unmarshal(b, &doc))
+	require.NotEmpty(t, doc.Paths)
+	e := newEnv(t, 1)
+	app, stop := startApp(t, e.config(1))
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			t.Run(method+" "+path, func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				url := "http://" + app.Addr() + strings.ReplaceAll(path, "{postId}", "openapi")
+				req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, strings.NewReader(`{"userId":"u","content":"x"}`))
+				require.NoError(t, err)
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				resp.Body.Close() // a stream answers its headers at once
+				require.NotEqual(t, http.StatusNotFound, resp.StatusCode)
+				require.NotEqual(t, http.StatusMethodNotAllowed, resp.StatusCode)
+				require.Less(t, resp.StatusCode, 300)
+			})
+		}
+	}
 	stop()
 }
