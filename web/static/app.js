@@ -61,13 +61,18 @@
   }
 
   socket.on("connect", () => {
-    setState("connected", "connected (" + socket.io.engine.transport.name + ")");
+    const engine = socket.io.engine;
+    setState("connected", "connected (" + engine.transport.name + ")");
+    engine.once("upgrade", (t) => setState("connected", "connected (" + t.name + ")"));
     showError("");
     join(lastId);
   });
   socket.on("disconnect", (reason) => setState("disconnected", "disconnected: " + reason + ", reconnecting…"));
   socket.on("connect_error", (err) => setState("disconnected", "cannot connect: " + err.message));
-  socket.on("load_comments", (cs) => cs.forEach(render));
+  socket.on("load_comments", (cs) => {
+    cs.forEach(render);
+    $("comments").dataset.joined = postId;
+  });
   socket.on("comment_added", (c) => { if (c.postId === postId) render(c); });
   socket.on("comment_confirmed", () => { $("content").value = ""; showError(""); });
   socket.on("comment_error", (e) => showError(e.message + ": " + e.error + " (" + e.code + ")"));
