@@ -5,6 +5,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ type Config struct {
 	// OnComment, if set, is told the outcome of every new_comment: code
 	// "" for accepted (for metrics).
 	OnComment func(code comment.Code)
+	Auth      AuthConfig
+	Limits    Limits // comment rate limits per socket and per user
 }
 
 // Comments serves the live-comment events on a namespace.
@@ -39,6 +42,8 @@ type Comments struct {
 	cfg  Config
 	log  *slog.Logger
 
+	auth    *verifier
+	limits  limiters
 	streams streams       // SSE clients of this node
 	closing chan struct{} // closed by Close: streams end
 	once    sync.Once
@@ -52,21 +57,57 @@ func (a *Comments) Close() { a.once.Do(func() { close(a.closing) }) }
 func Room(postID string) string { return "post_" + postID }
 
 // Bind serves the live-comment events on nsp. Deliver must then be called
-// with each comment the Feed receives.
-func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) *Comments {
+// with each comment the Feed receives. It fails if the auth key cannot be
+// read.
+func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) (*Comments, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	a := &Comments{nsp: nsp, svc: svc, feed: feed, cfg: cfg, log: cfg.Logger, closing: make(chan struct{})}
+	v, err := newVerifier(cfg.Auth)
+	if err != nil {
+		return nil, err
+	}
+	a := &Comments{nsp: nsp, svc: svc, feed: feed, cfg: cfg, log: cfg.Logger, auth: v, closing: make(chan struct{})}
+	a.limits.set(cfg.Limits)
+	nsp.OnConnect(a.connect)
 	nsp.On("join_post", a.joinPost)
 	nsp.On("leave_post", a.leavePost)
 	nsp.On("new_comment", a.newComment)
 	nsp.On("load_more", a.loadMore)
 	nsp.OnDisconnecting(a.disconnecting)
-	return a
+	return a, nil
+}
+
+// SetLimits changes the rate limits while running.
+func (a *Comments) SetLimits(l Limits) { a.limits.set(l) }
+
+// session is what a socket carries: its user (the token's subject, "" when
+// anonymous or without auth) and its rate bucket.
+type session struct {
+	user   string
+	bucket socketBucket
+}
+
+// connect checks the token of a new socket (auth.mode jwt).
+func (a *Comments) connect(s *socketio.Socket, auth json.RawMessage) error {
+	sess := &session{}
+	s.SetData(sess)
+	if !a.auth.on() {
+		return nil
+	}
+	sub, err := a.auth.verify(a.auth.requestToken(s.Request(), auth))
+	switch {
+	case err == nil:
+		sess.user = sub
+	case errors.Is(err, errNoToken) && a.cfg.Auth.AnonymousRead:
+	default:
+		a.log.Debug("connection refused", "err", err)
+		return &socketio.ConnectError{Message: "Not authorized", Data: map[string]string{"code": string(comment.CodeUnauthorized)}}
+	}
+	return nil
 }
 
 // Deliver broadcasts a comment (its JSON, as published) to the post's room
@@ -202,9 +243,22 @@ func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
 		a.fail(s, ev, "Failed to post comment", err)
 		return
 	}
+	sess, _ := s.Data().(*session)
+	if sess == nil {
+		sess = &session{}
+	}
+	user, err := a.auth.poster(sess.user, req.UserID)
+	if err != nil {
+		a.fail(s, ev, "Failed to post comment", err)
+		return
+	}
+	if !a.limits.allow(&sess.bucket, user) {
+		a.fail(s, ev, "Failed to post comment", comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
+		return
+	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	c, err := a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: req.UserID, Content: req.Content})
+	c, err := a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content})
 	if err != nil {
 		a.fail(s, ev, "Failed to post comment", err)
 		return

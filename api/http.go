@@ -110,9 +110,31 @@ func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, comment.Errorf(comment.CodeInvalidPostID, "postId in the body differs from the URL"))
 		return
 	}
+	sub := ""
+	if a.auth.on() {
+		s, err := a.auth.verify(a.auth.requestToken(r, nil))
+		if err != nil {
+			a.count(comment.CodeUnauthorized)
+			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to comment"))
+			return
+		}
+		sub = s
+	}
+	user, err := a.auth.poster(sub, req.UserID)
+	if err != nil {
+		a.count(comment.CodeUnauthorized)
+		a.writeError(w, err)
+		return
+	}
+	// Without a socket, the client's address stands for it.
+	if !a.limits.allow(a.restBucket(r), user) {
+		a.count(comment.CodeRateLimited)
+		a.writeError(w, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	c, err := a.svc.Post(ctx, comment.Input{PostID: r.PathValue("postId"), UserID: req.UserID, Content: req.Content})
+	c, err := a.svc.Post(ctx, comment.Input{PostID: r.PathValue("postId"), UserID: user, Content: req.Content})
 	if err != nil {
 		var e *comment.Error
 		if errors.As(err, &e) {

@@ -97,6 +97,9 @@ type Auth struct {
 	JWTSecret        string `mapstructure:"jwt_secret"`          // auth.jwt_secret; "" (HS256)
 	JWTPublicKeyFile string `mapstructure:"jwt_public_key_file"` // auth.jwt_public_key_file; "" (PEM, RS256/ES256)
 	AnonymousRead    bool   `mapstructure:"anonymous_read"`      // auth.anonymous_read; false
+	Issuer           string `mapstructure:"issuer"`              // auth.issuer; "" (not checked)
+	Audience         string `mapstructure:"audience"`            // auth.audience; "" (not checked)
+	Cookie           string `mapstructure:"cookie"`              // auth.cookie; "commentd_token"
 }
 
 // Auth modes.
@@ -155,7 +158,7 @@ func Default() *Config {
 			PingTimeout:  20 * time.Second,
 			MaxPayload:   65536,
 		},
-		Auth: Auth{Mode: AuthNone},
+		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token"},
 		Limits: Limits{
 			CommentMaxRunes:   2000,
 			CommentsPerSecond: 5,

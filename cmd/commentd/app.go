@@ -83,7 +83,24 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	a.sio = newSocketIO(cfg, log)
 	var comments *api.Comments
 	a.feed = a.buf.NewFanout(func(postID string, payload []byte) { comments.Deliver(postID, payload) })
-	comments = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{Logger: log, OnComment: a.metrics.onComment})
+	comments, err = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{
+		Logger:    log,
+		OnComment: a.metrics.onComment,
+		Auth: api.AuthConfig{
+			Mode:          cfg.Auth.Mode,
+			Secret:        cfg.Auth.JWTSecret,
+			PublicKeyFile: cfg.Auth.JWTPublicKeyFile,
+			Issuer:        cfg.Auth.Issuer,
+			Audience:      cfg.Auth.Audience,
+			Cookie:        cfg.Auth.Cookie,
+			AnonymousRead: cfg.Auth.AnonymousRead,
+		},
+		Limits: rateLimits(cfg),
+	})
+	if err != nil {
+		a.closeClients()
+		return nil, err
+	}
 	api.BindChat(a.sio.Of("/chat"))
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
@@ -122,8 +139,9 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // Apply takes the settings of a reloaded config that may change while
-// running: flush batch size and interval.
+// running: flush batch size and interval, comment rate limits.
 func (a *App) Apply(cfg *config.Config) {
+	a.comments.SetLimits(rateLimits(cfg))
 	if a.fl == nil {
 		return
 	}
@@ -241,6 +259,10 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(res)
+}
+
+func rateLimits(cfg *config.Config) api.Limits {
+	return api.Limits{PerSecond: cfg.Limits.CommentsPerSecond, Burst: cfg.Limits.CommentsBurst}
 }
 
 // isLeaseLost maps the buffer's lease error for the flusher.

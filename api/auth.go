@@ -1,0 +1,130 @@
+package api
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// AuthConfig configures who may post. Mode "none" (the default) takes the
+// userId a client sends, validated; "jwt" takes the user from a token's sub.
+type AuthConfig struct {
+	Mode          string // "none" or "jwt"
+	Secret        string // HS256 secret
+	PublicKeyFile string // PEM public key for RS256 or ES256
+	Issuer        string // required iss, if set
+	Audience      string // required aud, if set
+	Cookie        string // cookie that may carry the token
+	AnonymousRead bool   // with jwt: no token may still join and read
+}
+
+// errNoToken means the request carried no token at all.
+var errNoToken = errors.New("no token")
+
+// verifier checks tokens. The zero verifier (mode none) accepts everyone.
+type verifier struct {
+	cfg     AuthConfig
+	key     any
+	methods []string
+}
+
+func newVerifier(cfg AuthConfig) (*verifier, error) {
+	v := &verifier{cfg: cfg}
+	if cfg.Mode != "jwt" {
+		return v, nil
+	}
+	switch {
+	case cfg.Secret != "":
+		v.key, v.methods = []byte(cfg.Secret), []string{"HS256"}
+	case cfg.PublicKeyFile != "":
+		b, err := os.ReadFile(cfg.PublicKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
+		block, _ := pem.Decode(b)
+		if block == nil {
+			return nil, fmt.Errorf("auth: %s holds no PEM block", cfg.PublicKeyFile)
+		}
+		key, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("auth: %s: %w", cfg.PublicKeyFile, err)
+		}
+		v.key, v.methods = key, []string{"RS256", "ES256"}
+	default:
+		return nil, errors.New("auth: mode jwt needs a secret or a public key file")
+	}
+	return v, nil
+}
+
+func (v *verifier) on() bool { return v.cfg.Mode == "jwt" }
+
+// verify checks a token and returns its subject, a valid user id. Only the
+// configured algorithms are accepted: never "none", never HS256 with a
+// public key.
+func (v *verifier) verify(token string) (string, error) {
+	if token == "" {
+		return "", errNoToken
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(v.methods), jwt.WithExpirationRequired(), jwt.WithLeeway(0)}
+	if v.cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(v.cfg.Issuer))
+	}
+	if v.cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
+	}
+	tok, err := jwt.Parse(token, func(*jwt.Token) (any, error) { return v.key, nil }, opts...)
+	if err != nil {
+		return "", err
+	}
+	sub, err := tok.Claims.GetSubject()
+	if err != nil || comment.ValidateUserID(sub) != nil {
+		return "", errors.New("token subject is not a valid user id")
+	}
+	return sub, nil
+}
+
+// requestToken finds a token in a socket's auth payload, else the request's
+// Authorization: Bearer header, else its cookie.
+func (v *verifier) requestToken(r *http.Request, auth json.RawMessage) string {
+	var a struct {
+		Token string `json:"token"`
+	}
+	if len(auth) > 0 && json.Unmarshal(auth, &a) == nil && a.Token != "" {
+		return a.Token
+	}
+	if r == nil {
+		return ""
+	}
+	if h := r.Header.Get("Authorization"); strings.HasPrefix(h, "Bearer ") {
+		return strings.TrimPrefix(h, "Bearer ")
+	}
+	if v.cfg.Cookie != "" {
+		if c, err := r.Cookie(v.cfg.Cookie); err == nil {
+			return c.Value
+		}
+	}
+	return ""
+}
+
+// poster decides the user of a new comment: with jwt the token's subject
+// (a different userId in the payload is refused), else the payload's.
+func (v *verifier) poster(sub, claimed string) (string, error) {
+	if !v.on() {
+		return claimed, nil
+	}
+	if sub == "" {
+		return "", comment.Errorf(comment.CodeUnauthorized, "sign in to comment")
+	}
+	if claimed != "" && claimed != sub {
+		return "", comment.Errorf(comment.CodeUnauthorized, "userId does not match the token")
+	}
+	return sub, nil
+}
