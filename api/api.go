@@ -29,9 +29,10 @@ type Config struct {
 	Logger  *slog.Logger  // slog.Default()
 	// OnComment, if set, is told the outcome of every new_comment: code
 	// "" for accepted (for metrics).
-	OnComment func(code comment.Code)
-	Auth      AuthConfig
-	Limits    Limits // comment rate limits per socket and per user
+	OnComment      func(code comment.Code)
+	Auth           AuthConfig
+	Limits         Limits // comment rate limits per socket and per user
+	RoomsPerSocket int    // posts a socket may have joined at once; 0 = no limit
 }
 
 // Comments serves the live-comment events on a namespace.
@@ -153,6 +154,11 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 	ctx, cancel := a.ctx()
 	defer cancel()
 	room := Room(req.PostID)
+	if !s.In(room) && a.cfg.RoomsPerSocket > 0 && len(s.Rooms()) >= a.cfg.RoomsPerSocket {
+		a.fail(s, ev, "Failed to join post", comment.Errorf(comment.CodeRateLimited,
+			"joined too many posts at once; leave one first"))
+		return
+	}
 	if !s.In(room) {
 		// Subscribe before reading history, so nothing falls between the
 		// two; a comment in both is told apart by its _id.

@@ -81,9 +81,10 @@ type History struct {
 
 // SocketIO configures Engine.IO heartbeats and packet size.
 type SocketIO struct {
-	PingInterval time.Duration `mapstructure:"ping_interval"` // socketio.ping_interval; 25s
-	PingTimeout  time.Duration `mapstructure:"ping_timeout"`  // socketio.ping_timeout; 20s
-	MaxPayload   int64         `mapstructure:"max_payload"`   // socketio.max_payload; 65536 bytes
+	PingInterval   time.Duration `mapstructure:"ping_interval"`   // socketio.ping_interval; 25s
+	PingTimeout    time.Duration `mapstructure:"ping_timeout"`    // socketio.ping_timeout; 20s
+	MaxPayload     int64         `mapstructure:"max_payload"`     // socketio.max_payload; 65536 bytes
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"` // socketio.connect_timeout; 10s
 }
 
 // CORS lists the browser origins allowed.
@@ -114,6 +115,7 @@ type Limits struct {
 	CommentsPerSecond float64 `mapstructure:"comments_per_second"` // limits.comments_per_second; 5 (0 = off)
 	CommentsBurst     int     `mapstructure:"comments_burst"`      // limits.comments_burst; 10
 	ConnectionsPerIP  int     `mapstructure:"connections_per_ip"`  // limits.connections_per_ip; 1000 (0 = off)
+	RoomsPerSocket    int     `mapstructure:"rooms_per_socket"`    // limits.rooms_per_socket; 50
 }
 
 // Log configures the process logger.
@@ -154,9 +156,10 @@ func Default() *Config {
 		},
 		History: History{Limit: 100, RecentLen: 200, RecentTTL: 7 * 24 * time.Hour},
 		SocketIO: SocketIO{
-			PingInterval: 25 * time.Second,
-			PingTimeout:  20 * time.Second,
-			MaxPayload:   65536,
+			PingInterval:   25 * time.Second,
+			PingTimeout:    20 * time.Second,
+			MaxPayload:     65536,
+			ConnectTimeout: 10 * time.Second,
 		},
 		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token"},
 		Limits: Limits{
@@ -164,6 +167,7 @@ func Default() *Config {
 			CommentsPerSecond: 5,
 			CommentsBurst:     10,
 			ConnectionsPerIP:  1000,
+			RoomsPerSocket:    50,
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}

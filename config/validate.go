@@ -109,6 +109,8 @@ func (c *Config) Validate() error {
 	check(c.Limits.CommentsBurst >= 1 || c.Limits.CommentsPerSecond == 0, "limits.comments_burst", c.Limits.CommentsBurst,
 		"must be at least 1 while limits.comments_per_second is on")
 	check(c.Limits.ConnectionsPerIP >= 0, "limits.connections_per_ip", c.Limits.ConnectionsPerIP, "must not be negative (0 = off)")
+	check(c.Limits.RoomsPerSocket >= 1, "limits.rooms_per_socket", c.Limits.RoomsPerSocket, "must be at least 1")
+	positive("socketio.connect_timeout", c.SocketIO.ConnectTimeout)
 
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")

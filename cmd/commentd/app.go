@@ -95,7 +95,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 			Cookie:        cfg.Auth.Cookie,
 			AnonymousRead: cfg.Auth.AnonymousRead,
 		},
-		Limits: rateLimits(cfg),
+		Limits:         rateLimits(cfg),
+		RoomsPerSocket: cfg.Limits.RoomsPerSocket,
 	})
 	if err != nil {
 		a.closeClients()

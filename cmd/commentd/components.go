@@ -83,13 +83,15 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 func newSocketIO(cfg *config.Config, log *slog.Logger) *socketio.Server {
 	return socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
-			PingInterval: cfg.SocketIO.PingInterval,
-			PingTimeout:  cfg.SocketIO.PingTimeout,
-			MaxPayload:   cfg.SocketIO.MaxPayload,
-			CheckOrigin:  originChecker(cfg.CORS.Origins),
-			Logger:       log,
+			PingInterval:  cfg.SocketIO.PingInterval,
+			PingTimeout:   cfg.SocketIO.PingTimeout,
+			MaxPayload:    cfg.SocketIO.MaxPayload,
+			MaxConnsPerIP: cfg.Limits.ConnectionsPerIP,
+			CheckOrigin:   originChecker(cfg.CORS.Origins),
+			Logger:        log,
 		},
-		Logger: log,
+		ConnectTimeout: cfg.SocketIO.ConnectTimeout,
+		Logger:         log,
 	})
 }
 

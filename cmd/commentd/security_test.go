@@ -183,3 +183,65 @@ func TestRateLimits(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, accepted+1, n, "every accepted comment is kept")
 }
+
+// Connection floods from one address stop at limits.connections_per_ip;
+// rooms per socket at limits.rooms_per_socket; others are not disturbed.
+func TestConnectionAndRoomLimits(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Limits.ConnectionsPerIP = 5
+	cfg.Limits.RoomsPerSocket = 3
+	app, stop := startApp(t, cfg)
+	var clients []*sioClient
+	for range 5 {
+		clients = append(clients, dialSIO(t, app.Addr()))
+	}
+	_, resp, err := websocket.DefaultDialer.Dial("ws://"+app.Addr()+"/socket.io/?EIO=4&transport=websocket", nil)
+	require.Error(t, err, "the sixth is refused")
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	pr, err := http.Get("http://" + app.Addr() + "/socket.io/?EIO=4&transport=polling")
+	require.NoError(t, err)
+	pr.Body.Close()
+	require.Equal(t, http.StatusTooManyRequests, pr.StatusCode, "polling too")
+
+	c := clients[0]
+	for i := range 3 {
+		c.join(fmt.Sprint("room-", i))
+	}
+	a := c.emit(true, "join_post", "room-3")
+	require.Contains(t, string(a), `"RATE_LIMITED"`)
+	c.emit(true, "leave_post", "room-0")
+	c.join("room-3")
+	clients[4].close()
+	require.Eventually(t, func() bool {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+app.Addr()+"/socket.io/?EIO=4&transport=websocket", nil)
+		if err == nil {
+			ws.Close()
+		}
+		return err == nil
+	}, 5*time.Second, 20*time.Millisecond, "a freed slot can be used again")
+	stop()
+}
+
+// Text frames must be UTF-8: a frame that is not closes that connection
+// only.
+func TestInvalidUTF8Frame(t *testing.T) {
+	e := newEnv(t, 1)
+	app, stop := startApp(t, e.config(1))
+	good := dialSIO(t, app.Addr())
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+app.Addr()+"/socket.io/?EIO=4&transport=websocket", nil)
+	require.NoError(t, err)
+	defer ws.Close()
+	ws.ReadMessage()
+	ws.WriteMessage(websocket.TextMessage, []byte("40"))
+	ws.ReadMessage()
+	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte("42[\"new_comment\",{\"postId\":\"u\",\"userId\":\"u\",\"content\":\"\xff\xfe\"}]")))
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, _, err := ws.ReadMessage(); err != nil {
+			break
+		}
+	}
+	good.post("u", "still fine")
+	stop()
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -21,6 +22,7 @@ type Config struct {
 	MaxPayload    int64         // largest packet or polling body, bytes; 1,000,000
 	MaxQueueBytes int           // outgoing queue per connection, bytes; 1 MiB
 	WriteTimeout  time.Duration // one write system call; 10s
+	MaxConnsPerIP int           // open sessions per client IP address; 0 = no limit
 	// CheckOrigin decides whether a browser origin may connect; nil allows
 	// requests without an Origin header and same-origin ones.
 	CheckOrigin func(r *http.Request) bool
@@ -67,6 +69,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Conn
+	perIP    map[string]int // open sessions by client IP
 	closing  bool
 	wg       sync.WaitGroup // reader goroutines
 
@@ -112,7 +115,7 @@ func (s *Server) writer(c *Conn) {
 // NewServer returns a Server that hands sessions to h.
 func NewServer(cfg Config, h Handler) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn),
+	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn), perIP: make(map[string]int),
 		writeQ: make(chan *Conn), stop: make(chan struct{})}
 	s.upgrader = websocket.Upgrader{
 		ReadBufferSize: 1024,
@@ -176,6 +179,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := q.Get("sid")
+	if sid == "" && s.overIPLimit(r) {
+		writeError(w, http.StatusTooManyRequests, codeBadRequest, "too many connections from this address")
+		return
+	}
 	if transport == "websocket" {
 		if r.Method != http.MethodGet {
 			writeError(w, http.StatusBadRequest, codeBadHandshake, "")
@@ -231,14 +238,41 @@ func (s *Server) register(c *Conn) bool {
 		return false
 	}
 	s.sessions[c.id] = c
+	s.perIP[clientIP(c.req)]++
 	s.wg.Add(1)
 	return true
 }
 
 func (s *Server) unregister(c *Conn) {
 	s.mu.Lock()
-	delete(s.sessions, c.id)
+	if _, ok := s.sessions[c.id]; ok {
+		delete(s.sessions, c.id)
+		ip := clientIP(c.req)
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
+		}
+	}
 	s.mu.Unlock()
+}
+
+// clientIP is the peer's address. Forwarded headers are not trusted: they
+// are the client's to forge.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// overIPLimit reports whether r's address has MaxConnsPerIP sessions open.
+func (s *Server) overIPLimit(r *http.Request) bool {
+	if s.cfg.MaxConnsPerIP <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perIP[clientIP(r)] >= s.cfg.MaxConnsPerIP
 }
 
 func (s *Server) session(sid string) *Conn {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 )
@@ -78,6 +79,12 @@ func (s *Server) handleFrame(c *Conn, binary bool, data []byte) bool {
 	if binary {
 		s.h.Message(c, data, true)
 		return true
+	}
+	// RFC 6455 requires text frames to be UTF-8; gorilla checks only close
+	// frames.
+	if !utf8.Valid(data) {
+		c.closeWith(ReasonParseError)
+		return false
 	}
 	p, err := DecodeText(data)
 	if err != nil {
