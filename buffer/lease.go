@@ -181,3 +181,29 @@ func (b *Buffer) DeadLetters(ctx context.Context, shard int) ([]DeadLetter, erro
 	}
 	return out, nil
 }
+
+// Heartbeat records owner as a live flusher until ttl from now and returns
+// how many flushers are alive. The registry is one sorted set, by deadline.
+func (b *Buffer) Heartbeat(ctx context.Context, owner string, ttl time.Duration) (int, error) {
+	key := b.cfg.Prefix + ":flushers"
+	now := time.Now()
+	var card *redis.IntCmd
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZAdd(ctx, key, redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: owner})
+		p.ZRemRangeByScore(ctx, key, "-inf", fmt.Sprint(now.UnixMilli()))
+		card = p.ZCard(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("heartbeat: %w", classify(err))
+	}
+	return int(card.Val()), nil
+}
+
+// Leave removes owner from the live flushers.
+func (b *Buffer) Leave(ctx context.Context, owner string) error {
+	if err := b.rdb.ZRem(ctx, b.cfg.Prefix+":flushers", owner).Err(); err != nil {
+		return fmt.Errorf("leave: %w", classify(err))
+	}
+	return nil
+}

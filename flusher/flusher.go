@@ -27,6 +27,10 @@ type Source interface {
 	Pending(ctx context.Context, shard int) (int64, error)
 	Claim(ctx context.Context, shard int, token string, max int) ([]comment.Comment, error)
 	Ack(ctx context.Context, shard int, token string, dead []comment.Rejected) error
+	// Heartbeat announces owner as a live flusher for ttl and returns how
+	// many are alive; Leave withdraws it.
+	Heartbeat(ctx context.Context, owner string, ttl time.Duration) (int, error)
+	Leave(ctx context.Context, owner string) error
 }
 
 // Sink is where batches go: the database. InsertMany must be idempotent by
@@ -137,17 +141,48 @@ func (f *Flusher) Interval() time.Duration { return time.Duration(f.interval.Loa
 // Run flushes the shards whose leases it can take until ctx is done, then
 // drains them within DrainTimeout and releases their leases. It returns nil
 // after a clean drain, or the drain's error.
+//
+// Flushers share the shards: each announces itself (Source.Heartbeat) and
+// holds at most its fair share, ceil(shards / flushers alive). A flusher
+// over its share (one joined) drains a shard and lets it go; the shards of
+// one that died are taken when their leases expire.
 func (f *Flusher) Run(ctx context.Context) error {
+	type running struct {
+		r    *shardRun
+		stop context.CancelFunc
+	}
 	var (
-		mu   sync.Mutex
-		held = make(map[int]*shardRun)
-		wg   sync.WaitGroup
+		mu       sync.Mutex
+		held     = make(map[int]running)
+		wg       sync.WaitGroup
+		drainErr error
 	)
-	var drainErr error
+	defer func() {
+		lctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		f.src.Leave(lctx, f.cfg.Owner)
+		cancel()
+	}()
 	tick := time.NewTicker(f.cfg.LeaseTTL / 3)
 	defer tick.Stop()
+	shards := f.src.Shards()
 	for {
-		for shard := range f.src.Shards() {
+		share := shards
+		if alive, err := f.src.Heartbeat(ctx, f.cfg.Owner, f.cfg.LeaseTTL); err == nil && alive > 0 {
+			share = (shards + alive - 1) / alive
+		}
+		mu.Lock()
+		n := len(held)
+		if n > share {
+			// Over the fair share: drain and release one shard a tick.
+			for _, h := range held {
+				h.stop()
+				break
+			}
+		}
+		mu.Unlock()
+		start := rand.N(shards) // nodes start at different shards
+		for i := 0; i < shards && n < share; i++ {
+			shard := (start + i) % shards
 			mu.Lock()
 			_, ok := held[shard]
 			mu.Unlock()
@@ -165,16 +200,19 @@ func (f *Flusher) Run(ctx context.Context) error {
 				continue
 			}
 			f.log.Debug("flusher: lease taken", "shard", shard)
+			n++
 			r := newShardRun(f, shard, token)
+			rctx, stop := context.WithCancel(ctx)
 			mu.Lock()
-			held[shard] = r
+			held[shard] = running{r: r, stop: stop}
 			mu.Unlock()
 			f.held.Add(1)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer f.held.Add(-1)
-				if err := r.run(ctx); err != nil {
+				defer stop()
+				if err := r.run(rctx); err != nil {
 					mu.Lock()
 					drainErr = errors.Join(drainErr, err)
 					mu.Unlock()

@@ -39,6 +39,10 @@ func (m *memSource) add(shard int, cs ...comment.Comment) {
 
 func (m *memSource) Shards() int { return len(m.shards) }
 
+func (m *memSource) Heartbeat(context.Context, string, time.Duration) (int, error) { return 1, nil }
+
+func (m *memSource) Leave(context.Context, string) error { return nil }
+
 func (m *memSource) AcquireLease(_ context.Context, shard int, owner string, _ time.Duration) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()

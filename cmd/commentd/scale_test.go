@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/stretchr/testify/require"
+)
+
+// Three flushing nodes share six shards, two each; when one stops its
+// shards move to the others; comments appended all along are stored
+// exactly once.
+func TestFlushSharesSpreadOverNodes(t *testing.T) {
+	e := newEnv(t, 6)
+	var apps []*App
+	var stops []func()
+	for range 3 {
+		app, stop := startApp(t, e.config(6))
+		apps, stops = append(apps, app), append(stops, stop)
+	}
+	held := func() []int {
+		var out []int
+		for _, a := range apps {
+			out = append(out, a.fl.Held())
+		}
+		return out
+	}
+
+	var mu sync.Mutex
+	var ids []string
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			c, _ := comment.New(comment.Input{PostID: fmt.Sprintf("p%d", i%30), UserID: "u", Content: "x"}, time.Now(), 0)
+			if e.buf.Append(context.Background(), c) == nil {
+				mu.Lock()
+				ids = append(ids, c.ID)
+				mu.Unlock()
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	require.Eventually(t, func() bool {
+		h := held()
+		return h[0] == 2 && h[1] == 2 && h[2] == 2
+	}, 20*time.Second, 50*time.Millisecond, "fair shares: %v", held())
+
+	stops[2]() // drains, releases, leaves
+	apps = apps[:2]
+	require.Eventually(t, func() bool {
+		h := held()
+		return h[0] == 3 && h[1] == 3
+	}, 20*time.Second, 50*time.Millisecond, "shares after a node left: %v", held())
+
+	close(done)
+	wg.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	e.requireStoredExactly(t, ids, time.Minute)
+	stops[1]()
+	stops[0]()
+}
