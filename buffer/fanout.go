@@ -63,18 +63,22 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 	if f.refs[postID] == 1 {
 		f.last[postID] = idFloor(time.Now())
 	}
-	sh := f.shardLocked(shard)
 	wait := make(chan struct{})
-	sh.waiters[ch] = append(sh.waiters[ch], wait)
-	first := f.refs[postID] == 1
+	sh, created := f.shardLocked(ctx, shard, ch, wait)
+	if !created {
+		sh.waiters[ch] = append(sh.waiters[ch], wait)
+	}
+	first := f.refs[postID] == 1 && !created
 	f.mu.Unlock()
 
-	if first {
+	switch {
+	case created: // shardLocked subscribed already
+	case first:
 		if err := sh.ps.SSubscribe(ctx, ch); err != nil {
 			f.Unsubscribe(postID)
 			return fmt.Errorf("subscribe to post: %w", classify(err))
 		}
-	} else {
+	default:
 		// Subscribed already, or the first subscriber's confirmation is on
 		// its way: wait for a confirmation so both see the same stream.
 		f.mu.Lock()
@@ -149,20 +153,26 @@ func (f *Fanout) Subscribed() int {
 	return len(f.refs)
 }
 
-// shardLocked returns the shard's connection, starting its receiver.
-func (f *Fanout) shardLocked(shard int) *fanShard {
+// shardLocked returns the shard's connection. A new one is subscribed to ch
+// (with wait as its first waiter) before its receiver starts: on Redis
+// Cluster the connection goes to the node of its first channel's slot,
+// which all of the shard's channels share.
+func (f *Fanout) shardLocked(ctx context.Context, shard int, ch string, wait chan struct{}) (*fanShard, bool) {
 	sh, ok := f.shards[shard]
 	if ok {
-		return sh
+		return sh, false
 	}
-	sh = &fanShard{ps: f.b.rdb.SSubscribe(context.Background()), waiters: make(map[string][]chan struct{})}
+	sh = &fanShard{waiters: map[string][]chan struct{}{ch: {wait}}}
+	// An error here is retried: go-redis keeps the channel and subscribes
+	// again when the receiver reconnects.
+	sh.ps = f.b.rdb.SSubscribe(ctx, ch)
 	f.shards[shard] = sh
 	f.wg.Add(1)
 	go func() {
 		defer f.wg.Done()
 		f.receive(sh)
 	}()
-	return sh
+	return sh, true
 }
 
 // receive handles a shard connection's messages until Close.
