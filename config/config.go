@@ -31,7 +31,8 @@ type Config struct {
 
 // HTTP configures the listener.
 type HTTP struct {
-	Addr string `mapstructure:"addr"` // http.addr; ":8080"
+	Addr          string `mapstructure:"addr"`           // http.addr; ":8080"
+	AdvertiseAddr string `mapstructure:"advertise_addr"` // http.advertise_addr; "" (derived from http.addr)
 }
 
 // Redis configures the Redis client.

@@ -13,6 +13,7 @@ import (
 // if a field of Config has no entry here.
 var usage = map[string]string{
 	"http.addr":                  "listen address for pages, /socket.io/, API and health",
+	"http.advertise_addr":        "host:port other nodes reach this one at (polling forwarding); empty = derived",
 	"redis.addrs":                "Redis addresses, comma-separated; several = Redis Cluster",
 	"redis.prefix":               "prefix of every Redis key",
 	"redis.password":             "Redis password",

@@ -34,6 +34,7 @@ type keyCase struct {
 // of Config has none, so a new key cannot go untested.
 var keyCases = []keyCase{
 	{key: "http.addr", value: ":9090", want: ":9090", get: func(c *Config) any { return c.HTTP.Addr }},
+	{key: "http.advertise_addr", value: "10.0.0.7:8080", want: "10.0.0.7:8080", get: func(c *Config) any { return c.HTTP.AdvertiseAddr }},
 	{key: "redis.addrs", value: "10.0.0.1:7000, 10.0.0.2:7001", yaml: `["10.0.0.1:7000", "10.0.0.2:7001"]`,
 		want: []string{"10.0.0.1:7000", "10.0.0.2:7001"}, get: func(c *Config) any { return c.Redis.Addrs }},
 	{key: "redis.prefix", value: "x", want: "x", get: func(c *Config) any { return c.Redis.Prefix }},

@@ -61,6 +61,9 @@ func (c *Config) Validate() error {
 	}
 
 	check(validAddr(c.HTTP.Addr), "http.addr", c.HTTP.Addr, `must be host:port, such as ":8080"`)
+	if c.HTTP.AdvertiseAddr != "" {
+		check(validAddr(c.HTTP.AdvertiseAddr), "http.advertise_addr", c.HTTP.AdvertiseAddr, `must be host:port, such as "10.0.0.7:8080"`)
+	}
 
 	check(len(c.Redis.Addrs) > 0, "redis.addrs", c.Redis.Addrs, "must list at least one address")
 	for _, a := range c.Redis.Addrs {

@@ -80,7 +80,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
 		Logger:       log,
 	})
-	a.sio = newSocketIO(cfg, log)
+	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
+	a.sio = newSocketIO(cfg, log, dir)
 	var comments *api.Comments
 	a.feed = a.buf.NewFanout(func(postID string, payload []byte) { comments.Deliver(postID, payload) })
 	comments, err = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{
@@ -109,6 +110,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.closeClients()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	dir.self.Store(advertiseAddr(cfg.HTTP.AdvertiseAddr, a.ln))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)

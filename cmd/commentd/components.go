@@ -80,13 +80,14 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 }
 
 // newSocketIO returns the Socket.IO server of the socketio.* and cors.* keys.
-func newSocketIO(cfg *config.Config, log *slog.Logger) *socketio.Server {
+func newSocketIO(cfg *config.Config, log *slog.Logger, dir engineio.Directory) *socketio.Server {
 	return socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
 			PingInterval:  cfg.SocketIO.PingInterval,
 			PingTimeout:   cfg.SocketIO.PingTimeout,
 			MaxPayload:    cfg.SocketIO.MaxPayload,
 			MaxConnsPerIP: cfg.Limits.ConnectionsPerIP,
+			Directory:     dir,
 			CheckOrigin:   originChecker(cfg.CORS.Origins),
 			Logger:        log,
 		},

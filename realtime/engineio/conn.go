@@ -62,6 +62,8 @@ type Conn struct {
 	probed    bool          // "3probe" sent: polling is paused
 	upgraded  chan struct{} // closed when the session moved to WebSocket
 
+	claimed bool // recorded in the Directory
+
 	hmu   sync.Mutex // serializes Handler calls of polling requests and the end
 	ended bool       // Closed was called; guarded by hmu
 }

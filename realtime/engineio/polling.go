@@ -77,7 +77,18 @@ func (s *Server) corsHeaders(w http.ResponseWriter, r *http.Request) {
 // openPolling opens a session on polling; the open packet is the body.
 func (s *Server) openPolling(w http.ResponseWriter, r *http.Request) {
 	c := s.newConn(r)
+	if d := s.cfg.Directory; d != nil {
+		if err := d.Claim(c.id); err != nil {
+			s.cfg.Logger.Warn("engineio: session directory", "err", err)
+			writeError(w, http.StatusServiceUnavailable, codeBadRequest, "session directory unavailable")
+			return
+		}
+		c.claimed = true
+	}
 	if !s.register(c) {
+		if c.claimed {
+			s.cfg.Directory.Release(c.id)
+		}
 		writeError(w, http.StatusServiceUnavailable, codeBadRequest, "server shutting down")
 		return
 	}

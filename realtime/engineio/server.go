@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +27,11 @@ type Config struct {
 	// CheckOrigin decides whether a browser origin may connect; nil allows
 	// requests without an Origin header and same-origin ones.
 	CheckOrigin func(r *http.Request) bool
-	Logger      *slog.Logger // slog.Default()
+	// Directory, if set, records which node holds each long-polling
+	// session, so that a request for a session held elsewhere is forwarded
+	// there: no sticky sessions needed behind a load balancer.
+	Directory Directory
+	Logger    *slog.Logger // slog.Default()
 }
 
 func (c *Config) setDefaults() {
@@ -49,6 +54,21 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 }
+
+// Directory maps session ids to the nodes that hold them.
+type Directory interface {
+	// Self is this node's address as other nodes reach it (host:port).
+	Self() string
+	// Claim records that this node holds sid; Release forgets it.
+	Claim(sid string) error
+	Release(sid string)
+	// Owner returns the address of the node holding sid ("" if unknown).
+	Owner(sid string) (string, error)
+}
+
+// forwardedHeader marks a request one node forwarded to another, so that it
+// is never forwarded again.
+const forwardedHeader = "X-Commentd-Forwarded"
 
 // Handler receives a server's sessions and messages.
 type Handler interface {
@@ -179,6 +199,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sid := q.Get("sid")
+	if sid != "" && s.session(sid) == nil && s.forward(w, r, sid) {
+		return
+	}
 	if sid == "" && s.overIPLimit(r) {
 		writeError(w, http.StatusTooManyRequests, codeBadRequest, "too many connections from this address")
 		return
@@ -244,6 +267,9 @@ func (s *Server) register(c *Conn) bool {
 }
 
 func (s *Server) unregister(c *Conn) {
+	if c.claimed {
+		s.cfg.Directory.Release(c.id)
+	}
 	s.mu.Lock()
 	if _, ok := s.sessions[c.id]; ok {
 		delete(s.sessions, c.id)
@@ -365,4 +391,36 @@ func (s *Server) finish(c *Conn) {
 	c.hmu.Unlock()
 	s.h.Closed(c, c.closeReason())
 	s.wg.Done()
+}
+
+// forward proxies a request for a session this node does not hold to the
+// node that does; false when there is none to forward to.
+func (s *Server) forward(w http.ResponseWriter, r *http.Request, sid string) bool {
+	d := s.cfg.Directory
+	if d == nil || r.Header.Get(forwardedHeader) != "" {
+		return false
+	}
+	owner, err := d.Owner(sid)
+	if err != nil {
+		s.cfg.Logger.Warn("engineio: session directory", "err", err)
+		return false
+	}
+	if owner == "" || owner == d.Self() {
+		return false
+	}
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = owner
+			pr.Out.Header.Set(forwardedHeader, d.Self())
+			pr.SetXForwarded()
+		},
+		FlushInterval: -1, // long-polling answers go out at once
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.cfg.Logger.Warn("engineio: forward to session owner", "owner", owner, "err", err)
+			writeError(w, http.StatusBadRequest, codeUnknownSID, "its node is unreachable")
+		},
+	}
+	proxy.ServeHTTP(w, r)
+	return true
 }
