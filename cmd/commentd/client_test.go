@@ -14,15 +14,22 @@ import (
 	"time"
 )
 
-// nodeSuiteTimeout bounds the whole Node run; the suite takes seconds.
+// nodeSuiteTimeout bounds one Node run; the suite takes seconds.
 const nodeSuiteTimeout = 5 * time.Minute
 
+// allowedOrigin is the browser origin the contract suite's server allows
+// (cors.origins); origin.test.mjs checks it, a refused one, and the
+// server's own.
+const allowedOrigin = "http://allowed.example"
+
 // TestSocketIOClientContract proves the wire contract of DESIGN.md with the
-// official socket.io-client: it starts a real App on Redis and devmongo and
-// runs the node:test suite of web/test against it. The suite stops and
-// starts the backends through a control server of this test (POST
-// /mongo/stop, /mongo/start, /redis/stop, /redis/start at COMMENTD_CONTROL);
-// they run on this goroutine, as testsvc requires.
+// official socket.io-client: it runs the node:test suite of web/test once
+// per transport, WebSocket and long-polling that is never upgraded
+// (COMMENTD_TRANSPORT), each against a real App of its own on Redis and
+// devmongo. The suite stops and starts the backends through a control
+// server of this test (POST /mongo/stop, /mongo/start, /redis/stop,
+// /redis/start at COMMENTD_CONTROL); they run on the subtest's goroutine,
+// as testsvc requires.
 func TestSocketIOClientContract(t *testing.T) {
 	dir := filepath.Join(commentdRoot(t), "web", "test")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err != nil {
@@ -36,12 +43,25 @@ func TestSocketIOClientContract(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no *.test.mjs in %s (%v)", dir, err)
 	}
+	// The two runs share nothing (an App, Redis and devmongo each), so
+	// they run side by side: the suite spends most of its time waiting.
+	for _, transport := range []string{"websocket", "polling"} {
+		t.Run(transport, func(t *testing.T) {
+			t.Parallel()
+			runContractSuite(t, node, dir, files, transport)
+		})
+	}
+}
 
+// runContractSuite runs the suite's files with node --test against a new
+// App, its clients on transport only.
+func runContractSuite(t *testing.T, node, dir string, files []string, transport string) {
 	e := newEnv(t, 2)
 	cfg := e.config(2)
 	// Rate limits are not what this suite is about: 20 clients fire 10
 	// comments each at once, and the error cases post back to back.
 	cfg.Limits.CommentsPerSecond = 0
+	cfg.CORS.Origins = []string{allowedOrigin}
 	app, stop := startApp(t, cfg)
 	t.Cleanup(stop)
 
@@ -55,6 +75,8 @@ func TestSocketIOClientContract(t *testing.T) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(),
 		"COMMENTD_URL=http://"+app.Addr(),
+		"COMMENTD_TRANSPORT="+transport,
+		"COMMENTD_ALLOWED_ORIGIN="+allowedOrigin,
 		"COMMENTD_CONTROL="+ctl.url,
 		"NO_COLOR=1",
 	)
@@ -67,6 +89,7 @@ func TestSocketIOClientContract(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 
+	var err error
 	for {
 		select {
 		case req := <-ctl.reqs:
@@ -85,7 +108,7 @@ func TestSocketIOClientContract(t *testing.T) {
 		}
 	}
 	if err != nil {
-		t.Fatalf("node --test %s: %v (its output is above)", strings.Join(relative(dir, files), " "), err)
+		t.Fatalf("COMMENTD_TRANSPORT=%s node --test %s: %v (its output is above)", transport, strings.Join(relative(dir, files), " "), err)
 	}
 	for _, s := range []string{"mongo", "redis"} {
 		if ctl.down[s] {

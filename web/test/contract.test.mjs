@@ -1,13 +1,32 @@
 // The wire contract of DESIGN.md, row by row, with the official
-// socket.io-client over WebSocket. Run by TestSocketIOClientContract
-// (cmd/commentd/client_test.go), which starts the server and sets
-// COMMENTD_URL. Every test uses rooms of its own.
+// socket.io-client on one transport: WebSocket, or long-polling that is
+// never upgraded (COMMENTD_TRANSPORT). Run by TestSocketIOClientContract
+// (cmd/commentd/client_test.go), which starts the server, sets COMMENTD_URL
+// and runs this suite once per transport. Every test uses rooms of its own.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  GRACE_MS, WAIT_MS, ack, assertComment, collect, connect, connectN, ids, join, post, postId,
-  quiet, until, userId, waitFor,
+  GRACE_MS, TRANSPORT, WAIT_MS, ack, assertComment, assertTransport, collect, connect, connectN, ids, join,
+  post, postId, quiet, until, userId, waitFor,
 } from './helpers.mjs';
+
+test(`the session stays on ${TRANSPORT}, and works there`, async (t) => {
+  const [writer, reader] = await connectN(t, 2);
+  // The server offers the upgrade to WebSocket on every polling handshake;
+  // a client limited to polling must never take it. An upgrade takes a
+  // round trip and the server's noop (100ms): give it ample time.
+  await sleep(1000);
+  assertTransport(writer);
+  assertTransport(reader);
+  const p = postId();
+  await join(reader, p);
+  const got = waitFor(reader, 'comment_added');
+  const c = await post(writer, { postId: p, userId: userId(), content: `over ${TRANSPORT}` });
+  assert.deepEqual(await got, c);
+  assertTransport(writer);
+  assertTransport(reader);
+});
 
 test('join_post with a post id string: load_comments oldest first, and the ack', async (t) => {
   const [writer, reader] = await connectN(t, 2);
@@ -303,6 +322,7 @@ test('20 clients posting concurrently all see every comment, once, in one order'
   // A late joiner's load_comments has the same order.
   const late = await join(await connect(t), p);
   assert.deepEqual(ids(late.loaded), order.slice(-late.loaded.length), 'history is in the broadcast order');
+  sockets.forEach((s) => assertTransport(s));
 });
 
 test('script content comes back verbatim, as text', async (t) => {

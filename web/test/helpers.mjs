@@ -1,6 +1,7 @@
 // Helpers of the contract suite: clients of the official socket.io-client
-// against the commentd at COMMENTD_URL, waits that always time out, and
-// checks of the wire forms of DESIGN.md ("Wire contract").
+// against the commentd at COMMENTD_URL, on the transport COMMENTD_TRANSPORT,
+// waits that always time out, and checks of the wire forms of DESIGN.md
+// ("Wire contract").
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +9,16 @@ import { io } from 'socket.io-client';
 
 /** The commentd under test, e.g. http://127.0.0.1:8080. */
 export const URL = required('COMMENTD_URL');
+
+/**
+ * The transport of this run: 'websocket' (the default), or 'polling' for
+ * HTTP long-polling that is never upgraded. The Go test runs the suite once
+ * with each.
+ */
+export const TRANSPORT = transport(process.env.COMMENTD_TRANSPORT || 'websocket');
+
+/** A browser origin the server under test allows (cors.origins), if any. */
+export const ALLOWED_ORIGIN = process.env.COMMENTD_ALLOWED_ORIGIN ?? '';
 
 /** The test process's control server (POST /mongo/stop, ...), if any. */
 export const CONTROL = process.env.COMMENTD_CONTROL ?? '';
@@ -27,6 +38,13 @@ function required(name) {
   return v;
 }
 
+function transport(name) {
+  if (name !== 'websocket' && name !== 'polling') {
+    throw new Error(`COMMENTD_TRANSPORT is ${JSON.stringify(name)}: websocket or polling`);
+  }
+  return name;
+}
+
 /** A post id of its own for one test: tests never share a room. */
 export function postId(label = 'post') {
   return `${label}-${randomBytes(6).toString('hex')}`;
@@ -38,27 +56,54 @@ export function userId(label = 'user') {
 }
 
 /**
- * connect opens a new client (its own Manager, its own WebSocket), waits for
- * it to be connected and disconnects it when the test t ends. No automatic
- * reconnection: a connection the server drops fails the test visibly.
+ * connect opens a new client (its own Manager, its own Engine.IO session) on
+ * TRANSPORT only, waits for it to be connected and disconnects it when the
+ * test t ends. No automatic reconnection: a connection the server drops
+ * fails the test visibly. nsp is the namespace ('/chat'); before(socket)
+ * runs before the connection starts, so that listeners it adds miss
+ * nothing, not even what the server sends along with the CONNECT reply.
  */
-export async function connect(t, opts = {}) {
-  const socket = io(URL, {
-    transports: ['websocket'],
+export async function connect(t, opts = {}, { nsp = '/', before } = {}) {
+  const socket = io(nsp === '/' ? URL : URL + nsp, {
+    transports: [TRANSPORT],
     forceNew: true,
     reconnection: false,
     timeout: WAIT_MS,
     ...opts,
+    autoConnect: false,
   });
   t.after(() => socket.disconnect());
-  if (!socket.connected) {
-    await new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no connection to ${URL} within ${WAIT_MS}ms`)), WAIT_MS);
-      socket.once('connect', () => { clearTimeout(timer); resolve(); });
-      socket.once('connect_error', (err) => { clearTimeout(timer); reject(new Error(`connect_error from ${URL}: ${err.message}`)); });
-    });
-  }
+  before?.(socket);
+  socket.connect();
+  await connected(socket);
   return socket;
+}
+
+/** connected resolves once socket is connected, or rejects on connect_error or after WAIT_MS. */
+export function connected(socket) {
+  if (socket.connected) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`no connection to ${URL} within ${WAIT_MS}ms`)); }, WAIT_MS);
+    const onConnect = () => { off(); resolve(); };
+    const onError = (err) => { off(); reject(new Error(`connect_error from ${URL}: ${err.message}`, { cause: err })); };
+    const off = () => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('connect_error', onError);
+    };
+    socket.once('connect', onConnect);
+    socket.once('connect_error', onError);
+  });
+}
+
+/** transportOf names the Engine.IO transport socket is on now: 'websocket' or 'polling'. */
+export function transportOf(socket) {
+  return socket.io.engine?.transport?.name;
+}
+
+/** assertTransport checks that socket is (still) on the transport want, TRANSPORT by default. */
+export function assertTransport(socket, want = TRANSPORT) {
+  assert.equal(transportOf(socket), want, `socket ${socket.id} is on ${transportOf(socket)}, want ${want}`);
 }
 
 /** connectN opens n clients at once. */
