@@ -113,9 +113,50 @@ func (a *Comments) connect(s *socketio.Socket, auth json.RawMessage) error {
 
 // Deliver broadcasts a comment (its JSON, as published) to the post's room
 // on this node: encoded once, whatever the number of readers.
+//
+// The comment's id goes last, as the event's offset for connection state
+// recovery: a client that reconnects sends the last one it got.
 func (a *Comments) Deliver(postID string, payload []byte) {
-	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload))
+	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload), offsetArg(idOf(payload)))
 	a.streams.deliver(postID, payload)
+}
+
+func offsetArg(id string) json.RawMessage { return json.RawMessage(`"` + id + `"`) }
+
+// EnableRecovery turns on connection state recovery with store: a client
+// that comes back within the window gets its rooms back and the comments
+// it missed, in order.
+func (a *Comments) EnableRecovery(store socketio.RecoveryStore) {
+	a.nsp.EnableRecovery(store, a.recover)
+}
+
+// recover resubscribes a recovered socket's posts and replays what it
+// missed: the comments after its offset, or, without one, those created
+// since it went away.
+func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
+	if !comment.ValidID(offset) {
+		offset = comment.NewID(since.Add(-time.Second))[:12] + "000000000000"
+	}
+	for _, room := range s.Rooms() {
+		postID, ok := strings.CutPrefix(room, "post_")
+		if !ok {
+			continue
+		}
+		ctx, cancel := a.ctx()
+		if err := a.feed.Subscribe(ctx, postID); err != nil {
+			a.log.Warn("recover: subscribe failed", "post", postID, "err", err)
+		}
+		missed, err := a.svc.Join(ctx, postID, offset)
+		cancel()
+		if err != nil {
+			a.log.Warn("recover: history failed", "post", postID, "err", err)
+			continue
+		}
+		for _, c := range missed {
+			b, _ := json.Marshal(c)
+			s.EmitRaw("comment_added", json.RawMessage(b), offsetArg(c.ID))
+		}
+	}
 }
 
 func (a *Comments) ctx() (context.Context, context.CancelFunc) {

@@ -86,6 +86,7 @@ type SocketIO struct {
 	PingTimeout    time.Duration `mapstructure:"ping_timeout"`    // socketio.ping_timeout; 20s
 	MaxPayload     int64         `mapstructure:"max_payload"`     // socketio.max_payload; 65536 bytes
 	ConnectTimeout time.Duration `mapstructure:"connect_timeout"` // socketio.connect_timeout; 10s
+	RecoveryWindow time.Duration `mapstructure:"recovery_window"` // socketio.recovery_window; 2m (0 = off)
 }
 
 // CORS lists the browser origins allowed.
@@ -161,6 +162,7 @@ func Default() *Config {
 			PingTimeout:    20 * time.Second,
 			MaxPayload:     65536,
 			ConnectTimeout: 10 * time.Second,
+			RecoveryWindow: 2 * time.Minute,
 		},
 		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token"},
 		Limits: Limits{

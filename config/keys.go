@@ -37,6 +37,7 @@ var usage = map[string]string{
 	"socketio.ping_timeout":      "Engine.IO ping timeout",
 	"socketio.max_payload":       "largest Engine.IO packet in bytes",
 	"socketio.connect_timeout":   "a connection that joins no namespace within this is closed",
+	"socketio.recovery_window":   "a client that reconnects within this gets its state back (0 = off)",
 	"cors.origins":               "allowed browser origins, comma-separated; empty = same origin, * = any",
 	"auth.mode":                  "none or jwt",
 	"auth.jwt_secret":            "HS256 secret (auth.mode jwt)",

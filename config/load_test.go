@@ -75,6 +75,7 @@ var keyCases = []keyCase{
 	{key: "limits.connections_per_ip", value: "0", want: 0, get: func(c *Config) any { return c.Limits.ConnectionsPerIP }},
 	{key: "limits.rooms_per_socket", value: "5", want: 5, get: func(c *Config) any { return c.Limits.RoomsPerSocket }},
 	{key: "socketio.connect_timeout", value: "3s", want: 3 * time.Second, get: func(c *Config) any { return c.SocketIO.ConnectTimeout }},
+	{key: "socketio.recovery_window", value: "30s", want: 30 * time.Second, get: func(c *Config) any { return c.SocketIO.RecoveryWindow }},
 	{key: "log.level", value: "debug", want: "debug", get: func(c *Config) any { return c.Log.Level }},
 	{key: "log.format", value: "json", want: "json", get: func(c *Config) any { return c.Log.Format }},
 	{key: "admin.addr", value: "127.0.0.1:6060", want: "127.0.0.1:6060", get: func(c *Config) any { return c.Admin.Addr }},

@@ -114,6 +114,7 @@ func (c *Config) Validate() error {
 	check(c.Limits.ConnectionsPerIP >= 0, "limits.connections_per_ip", c.Limits.ConnectionsPerIP, "must not be negative (0 = off)")
 	check(c.Limits.RoomsPerSocket >= 1, "limits.rooms_per_socket", c.Limits.RoomsPerSocket, "must be at least 1")
 	positive("socketio.connect_timeout", c.SocketIO.ConnectTimeout)
+	check(c.SocketIO.RecoveryWindow >= 0, "socketio.recovery_window", c.SocketIO.RecoveryWindow, "must not be negative (0 = off)")
 
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")

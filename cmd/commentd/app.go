@@ -120,6 +120,9 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", web.Handler())
 	a.comments = comments
+	if w := cfg.SocketIO.RecoveryWindow; w > 0 {
+		comments.EnableRecovery(&recoveryStore{rdb: a.rdb, prefix: cfg.Redis.Prefix, window: w})
+	}
 	if cfg.Admin.Addr != "" {
 		if a.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
 			a.ln.Close()

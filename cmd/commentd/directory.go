@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/realtime/engineio"
+	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -75,4 +77,41 @@ func advertiseAddr(configured string, ln net.Listener) string {
 		}
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// recoveryStore keeps the state of sockets that went away in Redis, for
+// socketio.recovery_window: <prefix>:csr:<pid>, read and deleted at once.
+type recoveryStore struct {
+	rdb    redis.UniversalClient
+	prefix string
+	window time.Duration
+}
+
+var _ socketio.RecoveryStore = (*recoveryStore)(nil)
+
+func (r *recoveryStore) Save(pid string, st socketio.SessionState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), directoryTimeout)
+	defer cancel()
+	return r.rdb.Set(ctx, r.prefix+":csr:"+pid, b, r.window).Err()
+}
+
+func (r *recoveryStore) Take(pid string) (socketio.SessionState, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), directoryTimeout)
+	defer cancel()
+	b, err := r.rdb.GetDel(ctx, r.prefix+":csr:"+pid).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return socketio.SessionState{}, false, nil
+	}
+	if err != nil {
+		return socketio.SessionState{}, false, err
+	}
+	var st socketio.SessionState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, false, err
+	}
+	return st, true, nil
 }

@@ -175,8 +175,8 @@ var (
 	buildErr  error
 )
 
-// binary builds commentd once for the tests that run it as a process.
-func binary(t *testing.T) string {
+// commentdBinary builds commentd once for the tests that run it as a process.
+func commentdBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "commentd-bin")
@@ -204,7 +204,7 @@ type proc struct {
 
 func startBinary(t *testing.T, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(binary(t), args...)
+	cmd := exec.Command(commentdBinary(t), args...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	p := &proc{cmd: cmd, stdout: bufio.NewScanner(out), stderr: &lockedBuf{}, done: make(chan error, 1)}

@@ -138,6 +138,24 @@ func (cl *client) connect(p *Packet) {
 		auth = json.RawMessage("{}")
 	}
 	s := newSocket(nsp, cl, auth)
+	var restored SessionState
+	var offset string
+	if nsp.recovery != nil {
+		var pid string
+		pid, offset = recoveryFields(auth)
+		if pid != "" {
+			st, ok, err := nsp.recovery.Take(pid)
+			if err != nil {
+				cl.srv.log.Warn("socketio: recovery store", "err", err)
+			}
+			if ok && nsp.Socket(st.SID) == nil {
+				s.id, s.pid, s.recovered, restored = st.SID, pid, true, st
+			}
+		}
+		if s.pid == "" {
+			s.pid = newID()
+		}
+	}
 	if nsp.onConnect != nil {
 		if err := nsp.onConnect(s, auth); err != nil {
 			data := connectErrorData(err)
@@ -150,10 +168,19 @@ func (cl *client) connect(p *Packet) {
 	cl.mu.Unlock()
 	cl.timer.Stop()
 	nsp.add(s)
+	if s.recovered {
+		for _, room := range restored.Rooms {
+			s.Join(room)
+		}
+	}
 	sid, _ := json.Marshal(struct {
 		SID string `json:"sid"`
-	}{s.id})
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid})
 	cl.sendPacket(&Packet{Type: PacketConnect, Namespace: p.Namespace, ID: -1, Data: sid}, nil)
+	if s.recovered && nsp.onRecover != nil {
+		nsp.onRecover(s, offset, restored.DisconnectedAt)
+	}
 	if nsp.onConnection != nil {
 		nsp.onConnection(s)
 	}

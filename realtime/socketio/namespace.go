@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/commentd/commentd/realtime/engineio"
 )
@@ -23,6 +24,8 @@ type Namespace struct {
 	onLeaving    func(s *Socket, reason string)
 	handlers     map[string]EventHandler
 	onAny        EventHandler
+	recovery     RecoveryStore
+	onRecover    func(s *Socket, offset string, since time.Time)
 
 	deliveries atomic.Uint64 // broadcast packets queued, one per receiver
 

@@ -21,6 +21,9 @@ type Socket struct {
 
 	rooms map[string]struct{} // guarded by nsp.mu
 
+	pid       string // private id for recovery; "" when recovery is off
+	recovered bool
+
 	mu     sync.Mutex
 	data   any
 	closed bool
@@ -65,6 +68,11 @@ func (s *Socket) Emit(event string, args ...any) error {
 		return err
 	}
 	return s.client.send(AppendEvent(nil, s.nsp.name, -1, event, raw...))
+}
+
+// EmitRaw sends an event whose arguments are JSON already.
+func (s *Socket) EmitRaw(event string, args ...json.RawMessage) error {
+	return s.client.send(AppendEvent(nil, s.nsp.name, -1, event, args...))
 }
 
 // EmitWithAck sends an event that asks for an acknowledgement; f gets the
@@ -177,6 +185,12 @@ func (s *Socket) close(reason string, notify bool) {
 	}
 	if s.nsp.onLeaving != nil {
 		s.nsp.onLeaving(s, reason)
+	}
+	if s.nsp.recovery != nil && s.pid != "" && recoverable(reason) {
+		st := SessionState{SID: s.id, Rooms: s.Rooms(), DisconnectedAt: time.Now()}
+		if err := s.nsp.recovery.Save(s.pid, st); err != nil {
+			s.nsp.srv.log.Warn("socketio: recovery store", "err", err)
+		}
 	}
 	s.nsp.mu.Lock()
 	s.nsp.removeLocked(s)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/gorilla/websocket"
+	"github.com/stretchr/testify/require"
+)
+
+// Connection state recovery across nodes: a client that drops and
+// reconnects to another node within the window gets its socket id and
+// rooms back (the same pid: socket.recovered) and every comment it missed,
+// in order; events carry their offset as last argument.
+func TestRecoveryAcrossNodes(t *testing.T) {
+	e := newEnv(t, 2)
+	a, stopA := startApp(t, e.config(2))
+	b, stopB := startApp(t, e.config(2))
+	writer := dialSIO(t, a.Addr())
+
+	connect := func(addr, auth string) (*websocket.Conn, string, string) {
+		ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
+		require.NoError(t, err)
+		ws.ReadMessage()
+		require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte("40"+auth)))
+		_, reply, err := ws.ReadMessage()
+		require.NoError(t, err)
+		var v struct{ SID, PID string }
+		require.NoError(t, json.Unmarshal(reply[2:], &v))
+		require.NotEmpty(t, v.PID, "the CONNECT reply carries a pid: %s", reply)
+		return ws, v.SID, v.PID
+	}
+	// readAdded returns the comment and offset of the next comment_added.
+	readAdded := func(ws *websocket.Conn) (comment.Comment, string) {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		for {
+			_, m, err := ws.ReadMessage()
+			require.NoError(t, err)
+			s := string(m)
+			if s == "2" {
+				ws.WriteMessage(websocket.TextMessage, []byte("3"))
+				continue
+			}
+			if !strings.HasPrefix(s, `42["comment_added"`) {
+				continue
+			}
+			var args []json.RawMessage
+			require.NoError(t, json.Unmarshal(m[2:], &args))
+			require.Len(t, args, 3, "name, comment, offset")
+			var c comment.Comment
+			var off string
+			require.NoError(t, json.Unmarshal(args[1], &c))
+			require.NoError(t, json.Unmarshal(args[2], &off))
+			require.Equal(t, c.ID, off, "the offset is the comment id")
+			return c, off
+		}
+	}
+
+	ws, sid, pid := connect(a.Addr(), "")
+	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte(`421["join_post","rec"]`)))
+	first := writer.post("rec", "before")
+	_, offset := readAdded(ws)
+	require.Equal(t, first.ID, offset)
+	ws.Close() // the network drops
+
+	var missed []string
+	for i := range 5 {
+		missed = append(missed, writer.post("rec", fmt.Sprint("missed ", i)).ID)
+	}
+	time.Sleep(100 * time.Millisecond) // the server notices the drop
+
+	ws2, sid2, pid2 := connect(b.Addr(), fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))
+	defer ws2.Close()
+	require.Equal(t, sid, sid2, "same socket id")
+	require.Equal(t, pid, pid2, "same pid: socket.recovered")
+	for _, id := range missed {
+		c, _ := readAdded(ws2)
+		require.Equal(t, id, c.ID)
+	}
+	// Still in the room, on the new node.
+	live := writer.post("rec", "live")
+	c, _ := readAdded(ws2)
+	require.Equal(t, live.ID, c.ID)
+
+	// A pid is good once; an unknown one gets a fresh session.
+	ws3, sid3, pid3 := connect(b.Addr(), fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))
+	ws3.Close()
+	require.NotEqual(t, sid, sid3)
+	require.NotEqual(t, pid, pid3)
+	stopB()
+	stopA()
+}
