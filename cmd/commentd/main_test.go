@@ -41,7 +41,7 @@ type env struct {
 	store *store.Store   // to check what reached MongoDB
 }
 
-func newEnv(t *testing.T, shards int) *env {
+func newEnv(t testing.TB, shards int) *env {
 	t.Helper()
 	e := &env{redis: testsvc.StartRedis(t), mongo: testsvc.StartMongo(t)}
 	e.rdb = redis.NewClient(&redis.Options{Addr: e.redis.Addr})
@@ -156,7 +156,7 @@ func (e *env) requireStoredExactly(t *testing.T, want []string, within time.Dura
 	}
 }
 
-func startApp(t *testing.T, cfg *config.Config) (*App, func()) {
+func startApp(t testing.TB, cfg *config.Config) (*App, func()) {
 	t.Helper()
 	app, err := NewApp(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	require.NoError(t, err)

@@ -19,7 +19,7 @@ import (
 // sioClient is a small Socket.IO client for Go tests: events arrive on a
 // channel; acks come back by id.
 type sioClient struct {
-	t      *testing.T
+	t      testing.TB
 	ws     *websocket.Conn
 	mu     sync.Mutex
 	nextID int
@@ -33,7 +33,7 @@ type sioEvent struct {
 	Args []json.RawMessage
 }
 
-func dialSIO(t *testing.T, addr string) *sioClient {
+func dialSIO(t testing.TB, addr string) *sioClient {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
 	require.NoError(t, err)
@@ -123,6 +123,35 @@ func (c *sioClient) emit(ack bool, event string, args ...any) json.RawMessage {
 	case <-time.After(10 * time.Second):
 		c.t.Fatalf("no ack for %s", event)
 		return nil
+	}
+}
+
+// ack emits an event with an ack and waits for it; safe from any
+// goroutine, it reports errors instead of failing the test.
+func (c *sioClient) ack(event string, args ...any) (json.RawMessage, error) {
+	b, err := json.Marshal(append([]any{event}, args...))
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	ch := make(chan json.RawMessage, 1)
+	c.acks[id] = ch
+	err = c.ws.WriteMessage(websocket.TextMessage, append([]byte("42"+strconv.Itoa(id)), b...))
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case a := <-ch:
+		var arr []json.RawMessage
+		if err := json.Unmarshal(a, &arr); err != nil || len(arr) == 0 {
+			return nil, fmt.Errorf("bad ack %s", a)
+		}
+		return arr[0], nil
+	case <-time.After(10 * time.Second):
+		return nil, fmt.Errorf("no ack for %s", event)
 	}
 }
 
