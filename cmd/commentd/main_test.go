@@ -149,9 +149,18 @@ func (e *env) requireStoredExactly(t *testing.T, want []string, within time.Dura
 			t.Fatalf("MongoDB differs from what was confirmed at sorted index %d: want %s, got %s", i, w[i], got[i])
 		}
 	}
+	// The last batch may be stored and not yet acked: wait for the ack.
 	for s := range e.buf.Shards() {
-		n, err := e.buf.Pending(context.Background(), s)
-		require.NoError(t, err)
+		var n int64
+		for {
+			var err error
+			n, err = e.buf.Pending(context.Background(), s)
+			require.NoError(t, err)
+			if n == 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		require.Zero(t, n, "shard %d still holds comments", s)
 	}
 }

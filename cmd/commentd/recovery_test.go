@@ -62,6 +62,14 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 
 	ws, sid, pid := connect(a.Addr(), "")
 	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte(`421["join_post","rec"]`)))
+	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for { // the join's ack: from now on the room gets every comment
+		_, m, err := ws.ReadMessage()
+		require.NoError(t, err)
+		if strings.HasPrefix(string(m), "431") {
+			break
+		}
+	}
 	first := writer.post("rec", "before")
 	_, offset := readAdded(ws)
 	require.Equal(t, first.ID, offset)
@@ -71,7 +79,9 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	for i := range 5 {
 		missed = append(missed, writer.post("rec", fmt.Sprint("missed ", i)).ID)
 	}
-	time.Sleep(100 * time.Millisecond) // the server notices the drop
+	require.Eventually(t, func() bool { // the server noticed the drop and kept the state
+		return e.rdb.Exists(t.Context(), "cmt:csr:"+pid).Val() == 1
+	}, 10*time.Second, 10*time.Millisecond)
 
 	ws2, sid2, pid2 := connect(b.Addr(), fmt.Sprintf(`{"pid":%q,"offset":%q}`, pid, offset))
 	defer ws2.Close()
