@@ -29,10 +29,14 @@ type Config struct {
 	Logger  *slog.Logger  // slog.Default()
 	// OnComment, if set, is told the outcome of every new_comment: code
 	// "" for accepted (for metrics).
-	OnComment      func(code comment.Code)
-	Auth           AuthConfig
-	Limits         Limits // comment rate limits per socket and per user
-	RoomsPerSocket int    // posts a socket may have joined at once; 0 = no limit
+	OnComment       func(code comment.Code)
+	Auth            AuthConfig
+	Limits          Limits // comment rate limits per socket and per user
+	RoomsPerSocket  int    // posts a socket may have joined at once; 0 = no limit
+	MaxStreamsPerIP int    // SSE streams per client address; 0 = no limit
+	// SocketsFrom, if set, counts a client address's socket connections,
+	// which share MaxStreamsPerIP with its streams.
+	SocketsFrom func(ip string) int
 }
 
 // Comments serves the live-comment events on a namespace.

@@ -61,7 +61,28 @@ func (a *Comments) writeError(w http.ResponseWriter, err error) {
 	writeJSON(w, statusOf(e.Code), map[string]any{"ok": false, "error": map[string]any{"code": e.Code, "message": e.Message}})
 }
 
+// mayRead reports whether r may read comments: always without auth or with
+// auth.anonymous_read, else with a valid token (Bearer, cookie, or a token
+// query parameter, for EventSource which cannot set headers).
+func (a *Comments) mayRead(w http.ResponseWriter, r *http.Request) bool {
+	if !a.auth.on() || a.cfg.Auth.AnonymousRead {
+		return true
+	}
+	tok := a.auth.requestToken(r, nil)
+	if tok == "" {
+		tok = r.URL.Query().Get("token")
+	}
+	if _, err := a.auth.verify(tok); err != nil {
+		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to read comments"))
+		return false
+	}
+	return true
+}
+
 func (a *Comments) getComments(w http.ResponseWriter, r *http.Request) {
+	if !a.mayRead(w, r) {
+		return
+	}
 	limit := defaultPageLimit
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
@@ -158,10 +179,35 @@ const sseWriteTimeout = 10 * time.Second
 // further behind is closed (it reconnects with Last-Event-ID).
 const sseQueue = 256
 
-// streams are the SSE clients of this node, by post.
+// streams are the SSE clients of this node, by post, and their count by
+// client address.
 type streams struct {
 	mu    sync.Mutex
 	posts map[string]map[chan []byte]struct{}
+	perIP map[string]int
+}
+
+// enter counts a stream of ip; false when its streams and its other
+// connections reach limit (0: no limit).
+func (s *streams) enter(ip string, limit, others int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP == nil {
+		s.perIP = make(map[string]int)
+	}
+	if limit > 0 && s.perIP[ip]+others >= limit {
+		return false
+	}
+	s.perIP[ip]++
+	return true
+}
+
+func (s *streams) leave(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 }
 
 func (s *streams) add(postID string, ch chan []byte) {
@@ -213,6 +259,19 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, err)
 		return
 	}
+	if !a.mayRead(w, r) {
+		return
+	}
+	ip := clientHost(r)
+	others := 0
+	if a.cfg.SocketsFrom != nil {
+		others = a.cfg.SocketsFrom(ip)
+	}
+	if !a.streams.enter(ip, a.cfg.MaxStreamsPerIP, others) {
+		a.writeError(w, comment.Errorf(comment.CodeRateLimited, "too many streams from this address"))
+		return
+	}
+	defer a.streams.leave(ip)
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
 		last = r.URL.Query().Get("lastEventId")

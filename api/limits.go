@@ -94,10 +94,7 @@ func (l *limiters) allow(sb *socketBucket, user string) bool {
 // restBucket returns the bucket of a REST client, by remote address: the
 // "socket" of a client that has none.
 func (a *Comments) restBucket(r *http.Request) *socketBucket {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
+	host := clientHost(r)
 	a.limits.mu.Lock()
 	defer a.limits.mu.Unlock()
 	if a.limits.hosts == nil {
@@ -112,6 +109,16 @@ func (a *Comments) restBucket(r *http.Request) *socketBucket {
 		a.limits.hosts[host] = b
 	}
 	return b
+}
+
+// clientHost is the peer's address; forwarded headers are the client's to
+// forge and are not trusted.
+func clientHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // maxRESTHosts bounds the per-address buckets of REST clients.

@@ -96,8 +96,10 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 			Cookie:        cfg.Auth.Cookie,
 			AnonymousRead: cfg.Auth.AnonymousRead,
 		},
-		Limits:         rateLimits(cfg),
-		RoomsPerSocket: cfg.Limits.RoomsPerSocket,
+		Limits:          rateLimits(cfg),
+		RoomsPerSocket:  cfg.Limits.RoomsPerSocket,
+		MaxStreamsPerIP: cfg.Limits.ConnectionsPerIP,
+		SocketsFrom:     a.sio.ConnsFrom,
 	})
 	if err != nil {
 		a.closeClients()

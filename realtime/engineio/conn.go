@@ -90,6 +90,12 @@ func (c *Conn) SetData(v any) { c.mu.Lock(); c.data = v; c.mu.Unlock() }
 // Data returns what SetData attached.
 func (c *Conn) Data() any { c.mu.Lock(); defer c.mu.Unlock(); return c.data }
 
+func (c *Conn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}
+
 // Done is closed when the connection is closed.
 func (c *Conn) Done() <-chan struct{} { return c.done }
 

@@ -255,7 +255,7 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, c *Conn) {
 	}
 	c.hmu.Lock()
 	for _, p := range ps {
-		if c.ended || !s.handlePolled(c, p) {
+		if c.ended || c.isClosed() || !s.handlePolled(c, p) {
 			break
 		}
 	}

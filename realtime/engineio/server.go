@@ -291,6 +291,13 @@ func clientIP(r *http.Request) string {
 	return host
 }
 
+// ConnsFrom returns how many sessions the client address ip has open.
+func (s *Server) ConnsFrom(ip string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.perIP[ip]
+}
+
 // overIPLimit reports whether r's address has MaxConnsPerIP sessions open.
 func (s *Server) overIPLimit(r *http.Request) bool {
 	if s.cfg.MaxConnsPerIP <= 0 {

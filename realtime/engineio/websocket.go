@@ -68,7 +68,9 @@ func (s *Server) readWS(c *Conn) {
 		c.hmu.Lock()
 		ok := s.handleFrame(c, mt == websocket.BinaryMessage, data)
 		c.hmu.Unlock()
-		if !ok {
+		// A handler may have closed the connection (a protocol violation):
+		// frames already buffered behind it are not handled.
+		if !ok || c.isClosed() {
 			break
 		}
 	}

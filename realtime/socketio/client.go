@@ -2,6 +2,8 @@ package socketio
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -68,6 +70,10 @@ func (cl *client) onMessage(data []byte, binary bool) {
 		if len(cl.attachments) == cl.partial.Attachments {
 			p, atts := cl.partial, cl.attachments
 			cl.partial, cl.attachments = nil, nil
+			if err := checkPlaceholders(p.Data, len(atts)); err != nil {
+				cl.protocolError(err.Error())
+				return
+			}
 			cl.dispatch(p, atts)
 		}
 		return
@@ -138,6 +144,15 @@ func (cl *client) connect(p *Packet) {
 		auth = json.RawMessage("{}")
 	}
 	s := newSocket(nsp, cl, auth)
+	if nsp.onConnect != nil {
+		if err := nsp.onConnect(s, auth); err != nil {
+			data := connectErrorData(err)
+			cl.sendPacket(&Packet{Type: PacketConnectError, Namespace: p.Namespace, ID: -1, Data: data}, nil)
+			return
+		}
+	}
+	// Only an accepted CONNECT may take a recovery state: a refused one
+	// must not spend its owner's.
 	var restored SessionState
 	var offset string
 	if nsp.recovery != nil {
@@ -154,13 +169,6 @@ func (cl *client) connect(p *Packet) {
 		}
 		if s.pid == "" {
 			s.pid = newID()
-		}
-	}
-	if nsp.onConnect != nil {
-		if err := nsp.onConnect(s, auth); err != nil {
-			data := connectErrorData(err)
-			cl.sendPacket(&Packet{Type: PacketConnectError, Namespace: p.Namespace, ID: -1, Data: data}, nil)
-			return
 		}
 	}
 	cl.mu.Lock()
@@ -264,4 +272,40 @@ func disconnectReason(eio string) string {
 	default:
 		return ReasonTransportError
 	}
+}
+
+// checkPlaceholders refuses a binary packet whose placeholders do not each
+// name one of its attachments by an integer index (socket.io-parser
+// CVE-2022-2421: "num" of "__proto__", "splice", -1 or out of range).
+func checkPlaceholders(data json.RawMessage, attachments int) error {
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadPacket, err)
+	}
+	var walk func(any) error
+	walk = func(v any) error {
+		switch x := v.(type) {
+		case []any:
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		case map[string]any:
+			if ph, ok := x["_placeholder"]; ok {
+				num, isNum := x["num"].(float64)
+				if ph != true || !isNum || num != math.Trunc(num) || num < 0 || int(num) >= attachments {
+					return fmt.Errorf("%w: invalid attachment placeholder", ErrBadPacket)
+				}
+				return nil
+			}
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v)
 }

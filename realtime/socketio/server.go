@@ -58,6 +58,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.eio.Serve
 // Close closes every connection and waits for their goroutines.
 func (s *Server) Close() { s.eio.Close() }
 
+// ConnsFrom returns how many connections the client address ip has open.
+func (s *Server) ConnsFrom(ip string) int { return s.eio.ConnsFrom(ip) }
+
 // Conns returns the number of open Engine.IO connections.
 func (s *Server) Conns() int { return s.eio.Len() }
 
