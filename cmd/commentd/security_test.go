@@ -1,9 +1,17 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -244,4 +252,46 @@ func TestInvalidUTF8Frame(t *testing.T) {
 	}
 	good.post("u", "still fine")
 	stop()
+}
+
+// RS256 and ES256 with a public key file; an HS256 token "signed" with the
+// public key (algorithm confusion) is refused.
+func TestJWTPublicKeys(t *testing.T) {
+	ecKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		pub    any
+		method jwt.SigningMethod
+		priv   any
+	}{
+		{"ES256", &ecKey.PublicKey, jwt.SigningMethodES256, ecKey},
+		{"RS256", &rsaKey.PublicKey, jwt.SigningMethodRS256, rsaKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			der, err := x509.MarshalPKIXPublicKey(tc.pub)
+			require.NoError(t, err)
+			pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+			file := filepath.Join(t.TempDir(), "jwt.pem")
+			require.NoError(t, os.WriteFile(file, pemBytes, 0o600))
+			e := newEnv(t, 1)
+			cfg := e.config(1)
+			cfg.Auth.Mode = config.AuthJWT
+			cfg.Auth.JWTPublicKeyFile = file
+			app, stop := startApp(t, cfg)
+			claims := jwt.MapClaims{"sub": "carol", "exp": time.Now().Add(time.Hour).Unix()}
+			_, c := connectWith(t, app.Addr(), fmt.Sprintf(`{"token":%q}`, token(t, tc.method, tc.priv, claims)), nil)
+			require.NotNil(t, c)
+			ok, user, _ := postResult(t, c, map[string]string{"postId": "pk", "content": "signed"})
+			require.True(t, ok)
+			require.Equal(t, "carol", user)
+			confused := token(t, jwt.SigningMethodHS256, pemBytes, claims)
+			reply, c2 := connectWith(t, app.Addr(), fmt.Sprintf(`{"token":%q}`, confused), nil)
+			require.Nil(t, c2)
+			require.True(t, strings.HasPrefix(reply, "44"), reply)
+			stop()
+		})
+	}
 }
