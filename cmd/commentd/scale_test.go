@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -72,4 +73,33 @@ func TestFlushSharesSpreadOverNodes(t *testing.T) {
 	e.requireStoredExactly(t, ids, time.Minute)
 	stops[1]()
 	stops[0]()
+}
+
+// Roles: a socket-only node (flush.enabled false) buffers; a separate
+// `commentd flush` worker moves the buffer into MongoDB, and drains on
+// SIGTERM.
+func TestFlushWorkerRole(t *testing.T) {
+	e := newEnv(t, 2)
+	cfg := e.config(2)
+	cfg.Flush.Enabled = false
+	app, stop := startApp(t, cfg)
+	c := dialSIO(t, app.Addr())
+	var ids []string
+	for i := range 20 {
+		ids = append(ids, c.post("roles", fmt.Sprint(i)).ID)
+	}
+	time.Sleep(300 * time.Millisecond)
+	n, err := e.store.Count(context.Background(), "")
+	require.NoError(t, err)
+	require.Zero(t, n, "a socket-only node does not flush")
+
+	w := startBinary(t, append([]string{"flush"}, e.args(2, "--flush.interval", "100ms", "--log.level", "info")...)...)
+	e.requireStoredExactly(t, ids, time.Minute)
+	for i := range 5 {
+		ids = append(ids, c.post("roles", fmt.Sprint("more ", i)).ID)
+	}
+	e.requireStoredExactly(t, ids, time.Minute)
+	require.NoError(t, w.cmd.Process.Signal(syscall.SIGTERM))
+	require.Equal(t, 0, w.wait(t, 30*time.Second))
+	stop()
 }
