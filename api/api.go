@@ -309,7 +309,7 @@ func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	c, err := a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content})
+	c, err := a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID})
 	if err != nil {
 		a.fail(s, ev, "Failed to post comment", err)
 		return

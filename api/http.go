@@ -155,7 +155,7 @@ func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	c, err := a.svc.Post(ctx, comment.Input{PostID: r.PathValue("postId"), UserID: user, Content: req.Content})
+	c, err := a.svc.Post(ctx, comment.Input{PostID: r.PathValue("postId"), UserID: user, Content: req.Content, ClientID: req.ClientID})
 	if err != nil {
 		var e *comment.Error
 		if errors.As(err, &e) {

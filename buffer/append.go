@@ -14,6 +14,8 @@ type request struct {
 	shard   int
 	postID  string
 	payload string
+	dedupe  string // idempotency key, "" for none
+	first   string // the payload appended earlier under dedupe (a retry)
 	err     error
 	done    chan struct{}
 }
@@ -27,14 +29,24 @@ type request struct {
 // (c may have been accepted), ErrClosed after Close, or ctx's error (c may
 // have been accepted).
 func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
+	_, _, err := b.AppendOnce(ctx, c, "")
+	return err
+}
+
+// AppendOnce is Append with an idempotency key (the client's id of the
+// comment, with its user): within Config.DedupeWindow, a second comment
+// under the same key is not appended, and the first one is returned with
+// dup true, so a retried or double-clicked post is stored once. Every node
+// shares the keys.
+func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) (stored comment.Comment, dup bool, err error) {
 	payload, err := json.Marshal(c)
 	if err != nil {
-		return fmt.Errorf("buffer: encode: %w", err)
+		return c, false, fmt.Errorf("buffer: encode: %w", err)
 	}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return ErrClosed
+		return c, false, ErrClosed
 	}
 	b.pending.Add(1)
 	b.mu.RUnlock()
@@ -44,19 +56,30 @@ func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
 		shard:   b.Shard(c.PostID),
 		postID:  c.PostID,
 		payload: string(payload),
+		dedupe:  key,
 		done:    make(chan struct{}),
 	}
 	select {
 	case b.reqs <- r:
 	case <-ctx.Done():
-		return ctx.Err()
+		return c, false, ctx.Err()
 	}
 	select {
 	case <-r.done:
-		return r.err
 	case <-ctx.Done():
-		return ctx.Err()
+		return c, false, ctx.Err()
 	}
+	if r.err != nil {
+		return c, false, r.err
+	}
+	if r.first != "" {
+		var first comment.Comment
+		if err := json.Unmarshal([]byte(r.first), &first); err != nil {
+			return c, false, fmt.Errorf("buffer: decode the first comment of a retry: %w", err)
+		}
+		return first, true, nil
+	}
+	return c, false, nil
 }
 
 // commitLoop takes whatever requests are queued, up to MaxBatch, and commits
@@ -105,7 +128,7 @@ func (b *Buffer) commit(batch []*request) {
 	}
 	for shard, rs := range byShard {
 		cmd := cmds[shard]
-		res, cerr := cmd.Int64Slice()
+		res, cerr := cmd.Slice()
 		if cerr == nil && len(res) != len(rs) {
 			cerr = fmt.Errorf("buffer: append script returned %d results for %d comments", len(res), len(rs))
 		}
@@ -116,8 +139,15 @@ func (b *Buffer) commit(batch []*request) {
 			}
 		} else {
 			for i, r := range rs {
-				if res[i] != 1 {
-					r.err = ErrBusy
+				switch v := res[i].(type) {
+				case int64:
+					if v != 1 {
+						r.err = ErrBusy
+					}
+				case string:
+					r.first = v
+				default:
+					r.err = fmt.Errorf("buffer: append script returned %T", v)
 				}
 			}
 		}
@@ -132,13 +162,17 @@ func (b *Buffer) runAppend(ctx context.Context, byShard map[int][]*request) (map
 	ttl := b.cfg.RecentTTL.Milliseconds()
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard, rs := range byShard {
-			keys := make([]string, 2, 2+len(rs))
+			keys := make([]string, 2, 2+2*len(rs))
 			keys[0], keys[1] = b.key(shard, "buf"), b.key(shard, "inflight")
-			args := make([]any, 3, 3+2*len(rs))
-			args[0], args[1], args[2] = b.shardMax, b.cfg.RecentLen, ttl
+			args := make([]any, 4, 4+3*len(rs))
+			args[0], args[1], args[2], args[3] = b.shardMax, b.cfg.RecentLen, ttl, b.cfg.DedupeWindow.Milliseconds()
 			for _, r := range rs {
-				keys = append(keys, b.recentKey(shard, r.postID))
-				args = append(args, r.payload, b.key(shard, "post:"+r.postID))
+				dk, has := b.key(shard, "nodedupe"), "0"
+				if r.dedupe != "" {
+					dk, has = b.key(shard, "dedupe:"+r.dedupe), "1"
+				}
+				keys = append(keys, b.recentKey(shard, r.postID), dk)
+				args = append(args, r.payload, b.key(shard, "post:"+r.postID), has)
 			}
 			cmds[shard] = appendScript.EvalSha(ctx, p, keys, args...)
 		}

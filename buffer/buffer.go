@@ -41,7 +41,9 @@ type Config struct {
 	MaxBatch   int           // comments per group-commit round trip; 512
 	Committers int           // round trips in flight at once; 2
 	Timeout    time.Duration // limit of one round trip; 5s
-	Logger     *slog.Logger  // slog.Default()
+	// DedupeWindow is how long an idempotency key of AppendOnce holds; 10m.
+	DedupeWindow time.Duration
+	Logger       *slog.Logger // slog.Default()
 }
 
 func (c *Config) setDefaults() {
@@ -68,6 +70,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
+	}
+	if c.DedupeWindow <= 0 {
+		c.DedupeWindow = 10 * time.Minute
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

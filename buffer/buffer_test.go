@@ -282,3 +282,52 @@ func TestUnavailableAndClosed(t *testing.T) {
 	require.NoError(t, b.Close())
 	require.ErrorIs(t, b.Append(ctx, mk(t, "p", "closed")), buffer.ErrClosed)
 }
+
+func TestAppendOnceIdempotent(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 2, DedupeWindow: time.Minute})
+	ctx := context.Background()
+	first := mk(t, "p", "hello")
+	got, dup, err := b.AppendOnce(ctx, first, "alice:k1")
+	require.NoError(t, err)
+	require.False(t, dup)
+	require.Equal(t, first, got)
+
+	retry := mk(t, "p", "hello") // a new id, as a retry would get
+	got, dup, err = b.AppendOnce(ctx, retry, "alice:k1")
+	require.NoError(t, err)
+	require.True(t, dup, "the same key: a retry")
+	require.Equal(t, first, got, "the first comment comes back")
+
+	other, dup, err := b.AppendOnce(ctx, mk(t, "p", "hello"), "alice:k2")
+	require.NoError(t, err)
+	require.False(t, dup)
+	require.NotEqual(t, first.ID, other.ID)
+
+	recent, _, err := b.Recent(ctx, "p", 10)
+	require.NoError(t, err)
+	require.Len(t, recent, 2, "the retry appended nothing")
+
+	// Concurrent duplicates in one round trip: still once.
+	var wg sync.WaitGroup
+	ids := make(chan string, 10)
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _, err := b.AppendOnce(ctx, mk(t, "p", "burst"), "bob:k")
+			if err == nil {
+				ids <- c.ID
+			}
+		}()
+	}
+	wg.Wait()
+	close(ids)
+	seen := map[string]bool{}
+	for id := range ids {
+		seen[id] = true
+	}
+	require.Len(t, seen, 1, "every caller got the same comment")
+	recent, _, err = b.Recent(ctx, "p", 20)
+	require.NoError(t, err)
+	require.Len(t, recent, 3)
+}

@@ -22,6 +22,8 @@
 //	<prefix>:{n}:leasegen         counter behind the tokens
 //	<prefix>:{n}:dead             dead letters (JSON, see DeadLetter)
 //	<prefix>:{n}:recent:<postId>  the post's latest comments
+//	<prefix>:{n}:complete:<postId> set when recent holds the post's whole history
+//	<prefix>:{n}:dedupe:<key>     a comment appended with an idempotency key
 //	<prefix>:{n}:post:<postId>    sharded pub/sub channel of the post
 //
 // Buffer is safe for concurrent use.

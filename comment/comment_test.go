@@ -17,23 +17,23 @@ func TestNewValidates(t *testing.T) {
 		in   Input
 		code Code
 	}{
-		{"ok", Input{"post-1", "alice", "hello"}, ""},
-		{"ok multiline", Input{"p:1.2_3", "bob@example.com", "line\n\tindented"}, ""},
-		{"ok script is text", Input{"p", "u", "<script>alert(1)</script>"}, ""},
-		{"ok 2000 runes", Input{"p", "u", strings.Repeat("é", 2000)}, ""},
-		{"empty post", Input{"", "u", "x"}, CodeInvalidPostID},
-		{"post with space", Input{"a b", "u", "x"}, CodeInvalidPostID},
-		{"post too long", Input{strings.Repeat("p", 129), "u", "x"}, CodeInvalidPostID},
-		{"post object-ish", Input{`{"$gt":""}`, "u", "x"}, CodeInvalidPostID},
-		{"empty user", Input{"p", "", "x"}, CodeInvalidUserID},
-		{"user with slash", Input{"p", "a/b", "x"}, CodeInvalidUserID},
-		{"empty content", Input{"p", "u", ""}, CodeEmptyContent},
-		{"blank content", Input{"p", "u", " \n\t "}, CodeEmptyContent},
-		{"too long", Input{"p", "u", long}, CodeContentTooLong},
-		{"invalid utf8", Input{"p", "u", "a\xffb"}, CodeInvalidPayload},
-		{"nul", Input{"p", "u", "a\x00b"}, CodeInvalidPayload},
-		{"escape", Input{"p", "u", "a\x1b[31m"}, CodeInvalidPayload},
-		{"c1 control", Input{"p", "u", "a\u0085"}, CodeInvalidPayload},
+		{"ok", Input{PostID: "post-1", UserID: "alice", Content: "hello"}, ""},
+		{"ok multiline", Input{PostID: "p:1.2_3", UserID: "bob@example.com", Content: "line\n\tindented"}, ""},
+		{"ok script is text", Input{PostID: "p", UserID: "u", Content: "<script>alert(1)</script>"}, ""},
+		{"ok 2000 runes", Input{PostID: "p", UserID: "u", Content: strings.Repeat("é", 2000)}, ""},
+		{"empty post", Input{PostID: "", UserID: "u", Content: "x"}, CodeInvalidPostID},
+		{"post with space", Input{PostID: "a b", UserID: "u", Content: "x"}, CodeInvalidPostID},
+		{"post too long", Input{PostID: strings.Repeat("p", 129), UserID: "u", Content: "x"}, CodeInvalidPostID},
+		{"post object-ish", Input{PostID: `{"$gt":""}`, UserID: "u", Content: "x"}, CodeInvalidPostID},
+		{"empty user", Input{PostID: "p", UserID: "", Content: "x"}, CodeInvalidUserID},
+		{"user with slash", Input{PostID: "p", UserID: "a/b", Content: "x"}, CodeInvalidUserID},
+		{"empty content", Input{PostID: "p", UserID: "u", Content: ""}, CodeEmptyContent},
+		{"blank content", Input{PostID: "p", UserID: "u", Content: " \n\t "}, CodeEmptyContent},
+		{"too long", Input{PostID: "p", UserID: "u", Content: long}, CodeContentTooLong},
+		{"invalid utf8", Input{PostID: "p", UserID: "u", Content: "a\xffb"}, CodeInvalidPayload},
+		{"nul", Input{PostID: "p", UserID: "u", Content: "a\x00b"}, CodeInvalidPayload},
+		{"escape", Input{PostID: "p", UserID: "u", Content: "a\x1b[31m"}, CodeInvalidPayload},
+		{"c1 control", Input{PostID: "p", UserID: "u", Content: "a\u0085"}, CodeInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,7 +54,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestJSONWireForm(t *testing.T) {
 	at := time.Date(2026, 11, 25, 22, 47, 33, 123456789, time.FixedZone("x", 3600))
-	c, err := New(Input{"p", "u", "hi \"there\""}, at, 0)
+	c, err := New(Input{PostID: "p", UserID: "u", Content: "hi \"there\""}, at, 0)
 	require.NoError(t, err)
 	b, err := json.Marshal(c)
 	require.NoError(t, err)

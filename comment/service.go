@@ -10,8 +10,10 @@ import (
 
 // Buffer is the write-behind buffer as the Service needs it.
 type Buffer interface {
-	// Append buffers c and publishes it to the post's readers.
-	Append(ctx context.Context, c Comment) error
+	// AppendOnce buffers c and publishes it to the post's readers. With a
+	// key, a second comment under the same key within the buffer's window
+	// is not appended: the first one is returned, with dup true.
+	AppendOnce(ctx context.Context, c Comment, key string) (stored Comment, dup bool, err error)
 	// Recent returns up to n of the post's latest comments, oldest first,
 	// and whether they are known to be all the post has.
 	Recent(ctx context.Context, postID string, n int) (cs []Comment, complete bool, err error)
@@ -94,10 +96,15 @@ func (s *Service) Post(ctx context.Context, in Input) (Comment, error) {
 		}
 		return c, nil
 	}
-	if err := s.buf.Append(ctx, c); err != nil {
+	key := ""
+	if in.ClientID != "" {
+		key = in.UserID + ":" + in.ClientID
+	}
+	stored, _, err := s.buf.AppendOnce(ctx, c, key)
+	if err != nil {
 		return Comment{}, s.clientError(err)
 	}
-	return c, nil
+	return stored, nil
 }
 
 // clientError turns an internal error into what a client is told, and logs

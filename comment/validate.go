@@ -20,10 +20,14 @@ const DefaultMaxRunes = 2000
 
 // Input is a comment as a client submits it.
 type Input struct {
-	PostID  string
-	UserID  string
-	Content string
+	PostID   string
+	UserID   string
+	Content  string
+	ClientID string // optional idempotency key chosen by the client
 }
+
+// MaxClientIDLen bounds a client's idempotency key, in bytes.
+const MaxClientIDLen = 64
 
 // New validates in and returns the comment to store, with a fresh id and
 // createdAt = now truncated to milliseconds. maxRunes <= 0 means
@@ -37,6 +41,9 @@ func New(in Input, now time.Time, maxRunes int) (Comment, error) {
 	}
 	if err := ValidateContent(in.Content, maxRunes); err != nil {
 		return Comment{}, err
+	}
+	if in.ClientID != "" && !validName(in.ClientID, MaxClientIDLen, "-_.:") {
+		return Comment{}, Errorf(CodeInvalidPayload, "clientId must be 1 to 64 letters, digits or -_.:")
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	return Comment{

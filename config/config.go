@@ -27,6 +27,12 @@ type Config struct {
 	Limits   Limits   `mapstructure:"limits"`
 	Log      Log      `mapstructure:"log"`
 	Admin    Admin    `mapstructure:"admin"`
+	Comment  Comment  `mapstructure:"comment"`
+}
+
+// Comment holds settings of comments themselves.
+type Comment struct {
+	DedupeWindow time.Duration `mapstructure:"dedupe_window"` // comment.dedupe_window; 10m
 }
 
 // HTTP configures the listener.
@@ -172,6 +178,7 @@ func Default() *Config {
 			ConnectionsPerIP:  1000,
 			RoomsPerSocket:    50,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Comment: Comment{DedupeWindow: 10 * time.Minute},
 	}
 }

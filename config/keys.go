@@ -53,6 +53,7 @@ var usage = map[string]string{
 	"limits.rooms_per_socket":    "posts one socket may have joined at once",
 	"log.level":                  "debug, info, warn or error",
 	"log.format":                 "text or json",
+	"comment.dedupe_window":      "a new_comment repeating a clientId within this returns the first comment",
 	"admin.addr":                 "listen address of the admin server with pprof; empty = off",
 }
 

@@ -78,6 +78,7 @@ var keyCases = []keyCase{
 	{key: "socketio.recovery_window", value: "30s", want: 30 * time.Second, get: func(c *Config) any { return c.SocketIO.RecoveryWindow }},
 	{key: "log.level", value: "debug", want: "debug", get: func(c *Config) any { return c.Log.Level }},
 	{key: "log.format", value: "json", want: "json", get: func(c *Config) any { return c.Log.Format }},
+	{key: "comment.dedupe_window", value: "1m", want: time.Minute, get: func(c *Config) any { return c.Comment.DedupeWindow }},
 	{key: "admin.addr", value: "127.0.0.1:6060", want: "127.0.0.1:6060", get: func(c *Config) any { return c.Admin.Addr }},
 }
 

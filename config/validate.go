@@ -118,6 +118,7 @@ func (c *Config) Validate() error {
 
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
+	positive("comment.dedupe_window", c.Comment.DedupeWindow)
 	if c.Admin.Addr != "" {
 		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)
 	}

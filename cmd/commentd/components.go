@@ -53,12 +53,13 @@ func newRedis(cfg *config.Config) redis.UniversalClient {
 
 func newBuffer(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) *buffer.Buffer {
 	return buffer.New(rdb, buffer.Config{
-		Prefix:    cfg.Redis.Prefix,
-		Shards:    cfg.Buffer.Shards,
-		MaxLen:    cfg.Buffer.MaxLen,
-		RecentLen: cfg.History.RecentLen,
-		RecentTTL: cfg.History.RecentTTL,
-		Logger:    log,
+		Prefix:       cfg.Redis.Prefix,
+		Shards:       cfg.Buffer.Shards,
+		MaxLen:       cfg.Buffer.MaxLen,
+		RecentLen:    cfg.History.RecentLen,
+		RecentTTL:    cfg.History.RecentTTL,
+		DedupeWindow: cfg.Comment.DedupeWindow,
+		Logger:       log,
 	})
 }
 

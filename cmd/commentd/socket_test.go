@@ -363,3 +363,39 @@ func TestBusyOnTheWire(t *testing.T) {
 	require.EqualValues(t, 3, n)
 	stop()
 }
+
+// A new_comment retried with the same clientId (a lost ack, a double
+// click) is stored and broadcast once; the retry gets the first comment.
+func TestClientIDIdempotent(t *testing.T) {
+	e := newEnv(t, 2)
+	a, stopA := startApp(t, e.config(2))
+	b, stopB := startApp(t, e.config(2))
+	reader := dialSIO(t, a.Addr())
+	reader.join("idem")
+	w1, w2 := dialSIO(t, a.Addr()), dialSIO(t, b.Addr())
+	body := map[string]string{"postId": "idem", "userId": "u1", "content": "once", "clientId": "c-123"}
+	post := func(c *sioClient) comment.Comment {
+		a := c.emit(true, "new_comment", body)
+		var res struct {
+			OK      bool
+			Comment comment.Comment
+		}
+		require.NoError(t, json.Unmarshal(a, &res))
+		require.True(t, res.OK, string(a))
+		return res.Comment
+	}
+	first := post(w1)
+	again := post(w1)
+	elsewhere := post(w2) // another node shares the key
+	require.Equal(t, first, again)
+	require.Equal(t, first, elsewhere)
+	var added comment.Comment
+	require.NoError(t, json.Unmarshal(reader.next("comment_added", 5*time.Second).Args[0], &added))
+	require.Equal(t, first.ID, added.ID)
+	e.requireStoredExactly(t, []string{first.ID}, 30*time.Second)
+
+	bad := w1.emit(true, "new_comment", map[string]string{"postId": "idem", "userId": "u1", "content": "x", "clientId": "no spaces allowed"})
+	require.Contains(t, string(bad), "INVALID_PAYLOAD")
+	stopB()
+	stopA()
+}
