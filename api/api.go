@@ -3,6 +3,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +121,20 @@ func (a *Comments) connect(s *socketio.Socket, auth json.RawMessage) error {
 //
 // The comment's id goes last, as the event's offset for connection state
 // recovery: a client that reconnects sends the last one it got.
+//
+// A message {"persisted":[ids]} (the flusher's, once a batch is in MongoDB)
+// goes to the room as comment_persisted {ids}.
 func (a *Comments) Deliver(postID string, payload []byte) {
+	if bytes.HasPrefix(payload, []byte(`{"persisted":`)) {
+		var p struct {
+			Persisted []string `json:"persisted"`
+		}
+		if json.Unmarshal(payload, &p) == nil {
+			b, _ := json.Marshal(map[string][]string{"ids": p.Persisted})
+			a.nsp.EmitToRaw(Room(postID), nil, "comment_persisted", json.RawMessage(b))
+		}
+		return
+	}
 	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload), offsetArg(idOf(payload)))
 	a.streams.deliver(postID, payload)
 }

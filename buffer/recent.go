@@ -116,3 +116,28 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('SPUBLISH', ARGV[4], ARGV[3])
 return 1
 `)
+
+// PublishPersisted tells each post's readers which of its comments are now
+// in MongoDB: one message {"persisted":[ids]} per post, on the post's
+// channel, pipelined.
+func (b *Buffer) PublishPersisted(ctx context.Context, byPost map[string][]string) error {
+	if len(byPost) == 0 {
+		return nil
+	}
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for postID, ids := range byPost {
+			msg, err := json.Marshal(struct {
+				Persisted []string `json:"persisted"`
+			}{ids})
+			if err != nil {
+				return err
+			}
+			p.SPublish(ctx, b.Channel(postID), msg)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("publish persisted: %w", classify(err))
+	}
+	return nil
+}

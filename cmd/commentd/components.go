@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/config"
 	"github.com/commentd/commentd/flusher"
 	"github.com/commentd/commentd/realtime/engineio"
@@ -63,6 +65,12 @@ func newBuffer(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) 
 	})
 }
 
+// persistedPublisher tells readers which comments reached MongoDB
+// (*buffer.Buffer).
+type persistedPublisher interface {
+	PublishPersisted(ctx context.Context, byPost map[string][]string) error
+}
+
 // newFlusher returns the flusher of the flush.* keys; m may be nil.
 func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *slog.Logger, m *metrics) *flusher.Flusher {
 	fc := flusher.Config{
@@ -74,8 +82,26 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 		Logger:       log,
 		IsLeaseLost:  isLeaseLost,
 	}
+	pub, _ := src.(persistedPublisher)
+	fc.OnFlush = func(shard int, stored []comment.Comment, dead []comment.Rejected, took time.Duration) {
+		if m != nil {
+			m.onFlush(shard, stored, dead, took)
+		}
+		if pub != nil && len(stored) > 0 {
+			// Readers learn which comments are saved: comment_persisted.
+			byPost := make(map[string][]string)
+			for _, c := range stored {
+				byPost[c.PostID] = append(byPost[c.PostID], c.ID)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			if err := pub.PublishPersisted(ctx, byPost); err != nil {
+				log.Warn("comment_persisted not published", "err", err)
+			}
+			cancel()
+		}
+	}
 	if m != nil {
-		fc.OnFlush, fc.OnInsertError = m.onFlush, m.onInsertError
+		fc.OnInsertError = m.onInsertError
 	}
 	return flusher.New(src, sink, fc)
 }

@@ -399,3 +399,38 @@ func TestClientIDIdempotent(t *testing.T) {
 	stopB()
 	stopA()
 }
+
+// Two-stage confirmation: once the batch holding a comment is in MongoDB,
+// the room gets comment_persisted {ids}, one event per post per batch.
+func TestCommentPersisted(t *testing.T) {
+	e := newEnv(t, 2)
+	app, stop := startApp(t, e.config(2))
+	reader := dialSIO(t, app.Addr())
+	reader.join("saved")
+	other := dialSIO(t, app.Addr())
+	other.join("elsewhere")
+	w := dialSIO(t, app.Addr())
+	want := map[string]bool{}
+	for i := range 5 {
+		want[w.post("saved", fmt.Sprint(i)).ID] = true
+	}
+	got := map[string]bool{}
+	for len(got) < len(want) {
+		ev := reader.next("comment_persisted", 30*time.Second)
+		var p struct{ IDs []string }
+		require.NoError(t, json.Unmarshal(ev.Args[0], &p))
+		for _, id := range p.IDs {
+			require.True(t, want[id], "only this post's comments")
+			got[id] = true
+		}
+	}
+	n, err := e.store.Count(context.Background(), "saved")
+	require.NoError(t, err)
+	require.EqualValues(t, 5, n, "persisted means stored")
+	select {
+	case ev := <-other.events:
+		require.NotEqual(t, "comment_persisted", ev.Name, "another post's room hears nothing")
+	case <-time.After(300 * time.Millisecond):
+	}
+	stop()
+}

@@ -75,6 +75,17 @@
   });
   socket.on("comment_added", (c) => { if (c.postId === postId) render(c); });
   socket.on("comment_confirmed", () => { $("content").value = ""; showError(""); });
+  // Second stage: the comment is in the database.
+  socket.on("comment_persisted", ({ ids }) => ids.forEach((id) => {
+    const li = document.querySelector('li.comment[data-id="' + id + '"]');
+    if (li && !li.classList.contains("saved")) {
+      li.classList.add("saved");
+      const mark = document.createElement("span");
+      mark.className = "saved-mark";
+      mark.textContent = " · saved";
+      li.querySelector(".meta").append(mark);
+    }
+  }));
   socket.on("comment_error", (e) => showError(e.message + ": " + e.error + " (" + e.code + ")"));
 
   $("post-id").value = postId;
