@@ -295,3 +295,29 @@ func TestJWTPublicKeys(t *testing.T) {
 		})
 	}
 }
+
+// auth.audience: a token for another audience is refused.
+func TestJWTAudience(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := jwtConfig(e, false)
+	cfg.Auth.Audience = "commentd"
+	app, stop := startApp(t, cfg)
+	exp := time.Now().Add(time.Hour).Unix()
+	for _, tc := range []struct {
+		aud any
+		ok  bool
+	}{
+		{"commentd", true},
+		{[]string{"other", "commentd"}, true},
+		{"other", false},
+		{nil, false},
+	} {
+		claims := jwt.MapClaims{"sub": "dave", "iss": "https://id.example", "exp": exp}
+		if tc.aud != nil {
+			claims["aud"] = tc.aud
+		}
+		reply, c := connectWith(t, app.Addr(), fmt.Sprintf(`{"token":%q}`, token(t, jwt.SigningMethodHS256, []byte(testSecret), claims)), nil)
+		require.Equal(t, tc.ok, c != nil, "aud %v: %s", tc.aud, reply)
+	}
+	stop()
+}
