@@ -22,6 +22,7 @@ deps devmongo:
 # on real WebSocket connections.
 bench: deps
 	go test -run '^$$' -bench . -benchtime 2s -count 3 ./buffer/ ./store/ ./realtime/socketio/
+	go test -run '^$$' -bench BenchmarkNodes -benchtime 10000x -count 3 ./cmd/commentd/
 
 # Fuzz the parsers for a while each.
 fuzz:
