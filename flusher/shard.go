@@ -172,7 +172,7 @@ func (r *shardRun) flushBatch(ctx context.Context) (int, error) {
 			if r.f.cfg.OnInsertError != nil && ctx.Err() == nil {
 				r.f.cfg.OnInsertError(r.shard, err)
 			}
-			if failures == 1 || failures%10 == 0 {
+			if ctx.Err() == nil && (failures == 1 || failures%10 == 0) {
 				r.f.log.Warn("flusher: insert failed, retrying", "shard", r.shard,
 					"comments", len(docs), "failures", failures, "err", err)
 			}
