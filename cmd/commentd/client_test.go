@@ -28,7 +28,7 @@ const allowedOrigin = "http://allowed.example"
 // (COMMENTD_TRANSPORT), each against a real App of its own on Redis and
 // devmongo. The suite stops and starts the backends through a control
 // server of this test (POST /mongo/stop, /mongo/start, /redis/stop,
-// /redis/start at COMMENTD_CONTROL); they run on the subtest's goroutine,
+// /redis/start, /redis/pause, /redis/resume at COMMENTD_CONTROL); they run on the subtest's goroutine,
 // as testsvc requires.
 func TestSocketIOClientContract(t *testing.T) {
 	dir := filepath.Join(commentdRoot(t), "web", "test")
@@ -166,6 +166,15 @@ func newControl(t *testing.T) *control {
 // do runs one control request on the test's goroutine.
 func (c *control) do(t *testing.T, e *env, op string) error {
 	svc, action, _ := strings.Cut(op, "/")
+	if svc == "redis" && (action == "pause" || action == "resume") {
+		if action == "pause" {
+			e.redis.Pause()
+		} else {
+			e.redis.Resume()
+		}
+		t.Logf("control: %s", op)
+		return nil
+	}
 	type server interface {
 		Stop()
 		Start()

@@ -56,3 +56,10 @@ func (r *Redis) Kill() { r.p.stop(syscall.SIGKILL) }
 
 // Start starts a stopped server again.
 func (r *Redis) Start() { r.p.t.Helper(); r.p.start() }
+
+// Pause freezes the server (SIGSTOP): connections stay open, nothing is
+// answered, as with a stalled host. Resume thaws it.
+func (r *Redis) Pause() { r.p.cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume thaws a paused server (SIGCONT).
+func (r *Redis) Resume() { r.p.cmd.Process.Signal(syscall.SIGCONT) }
