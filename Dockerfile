@@ -20,14 +20,16 @@ ARG TARGETOS
 ARG TARGETARCH
 ARG VERSION=dev
 WORKDIR /src
+# Caches in folders of our own, mounted between builds.
+ENV GOCACHE=/cache/go-build GOMODCACHE=/cache/go-mod
 # Modules first: this layer is rebuilt only when go.mod or go.sum change.
 COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+RUN --mount=type=cache,target=/cache/go-mod go mod download
 COPY . .
 # CGO_ENABLED=0: no libc, so the binary runs on distroless/static (no
 # dynamic loader there). Cross-compiled for the target platform, so an
 # arm64 image builds without emulation.
-RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+RUN --mount=type=cache,target=/cache/go-mod --mount=type=cache,target=/cache/go-build \
     GOOS=$TARGETOS GOARCH=$TARGETARCH \
     CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/commentd ./cmd/commentd
 
