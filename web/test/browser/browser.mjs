@@ -15,7 +15,7 @@ export const URL = required('COMMENTD_URL');
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 /**
- * How chromium must start on these machines (.library/env/machines/go.md):
+ * How chromium must start on a closed machine (no network, as root):
  * without the background-networking flags it keeps trying Google's hosts,
  * which the closed network refuses. Playwright adds --headless and a fresh
  * temporary --user-data-dir itself (it refuses one in args).
