@@ -3,7 +3,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,26 +116,19 @@ func (a *Comments) connect(s *socketio.Socket, auth json.RawMessage) error {
 }
 
 // Deliver broadcasts a comment (its JSON, as published) to the post's room
-// on this node: encoded once, whatever the number of readers.
-//
-// The comment's id goes last, as the event's offset for connection state
-// recovery: a client that reconnects sends the last one it got.
-//
-// A message {"persisted":[ids]} (the flusher's, once a batch is in MongoDB)
-// goes to the room as comment_persisted {ids}.
-func (a *Comments) Deliver(postID string, payload []byte) {
-	if bytes.HasPrefix(payload, []byte(`{"persisted":`)) {
-		var p struct {
-			Persisted []string `json:"persisted"`
-		}
-		if json.Unmarshal(payload, &p) == nil {
-			b, _ := json.Marshal(map[string][]string{"ids": p.Persisted})
-			a.nsp.EmitToRaw(Room(postID), nil, "comment_persisted", json.RawMessage(b))
-		}
-		return
-	}
-	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload), offsetArg(idOf(payload)))
-	a.streams.deliver(postID, payload)
+// on this node: encoded once, whatever the number of readers. The comment's
+// id goes last, as the event's offset for connection state recovery: a
+// client that reconnects sends the last one it got.
+func (a *Comments) Deliver(postID, id string, payload []byte) {
+	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload), offsetArg(id))
+	a.streams.deliver(postID, streamEvent{id: id, payload: payload})
+}
+
+// Persisted tells the post's room that comments are in MongoDB:
+// comment_persisted {ids}.
+func (a *Comments) Persisted(postID string, ids []string) {
+	b, _ := json.Marshal(map[string][]string{"ids": ids})
+	a.nsp.EmitToRaw(Room(postID), nil, "comment_persisted", json.RawMessage(b))
 }
 
 func offsetArg(id string) json.RawMessage { return json.RawMessage(`"` + id + `"`) }
@@ -153,7 +145,7 @@ func (a *Comments) EnableRecovery(store socketio.RecoveryStore) {
 // since it went away.
 func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
 	if !comment.ValidID(offset) {
-		offset = comment.NewID(since.Add(-time.Second))[:12] + "000000000000"
+		offset = comment.IDFloor(since.Add(-time.Second))
 	}
 	for _, room := range s.Rooms() {
 		postID, ok := strings.CutPrefix(room, "post_")

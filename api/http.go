@@ -183,8 +183,14 @@ const sseQueue = 256
 // client address.
 type streams struct {
 	mu    sync.Mutex
-	posts map[string]map[chan []byte]struct{}
+	posts map[string]map[chan streamEvent]struct{}
 	perIP map[string]int
+}
+
+// streamEvent is a comment for the streams: its id and JSON.
+type streamEvent struct {
+	id      string
+	payload []byte
 }
 
 // enter counts a stream of ip; false when its streams and its other
@@ -210,21 +216,21 @@ func (s *streams) leave(ip string) {
 	}
 }
 
-func (s *streams) add(postID string, ch chan []byte) {
+func (s *streams) add(postID string, ch chan streamEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.posts == nil {
-		s.posts = make(map[string]map[chan []byte]struct{})
+		s.posts = make(map[string]map[chan streamEvent]struct{})
 	}
 	m := s.posts[postID]
 	if m == nil {
-		m = make(map[chan []byte]struct{})
+		m = make(map[chan streamEvent]struct{})
 		s.posts[postID] = m
 	}
 	m[ch] = struct{}{}
 }
 
-func (s *streams) remove(postID string, ch chan []byte) {
+func (s *streams) remove(postID string, ch chan streamEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m := s.posts[postID]; m != nil {
@@ -235,14 +241,14 @@ func (s *streams) remove(postID string, ch chan []byte) {
 	}
 }
 
-// deliver queues payload on the post's streams; a full one is dropped and
+// deliver queues ev on the post's streams; a full one is dropped and
 // closed.
-func (s *streams) deliver(postID string, payload []byte) {
+func (s *streams) deliver(postID string, ev streamEvent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for ch := range s.posts[postID] {
 		select {
-		case ch <- payload:
+		case ch <- ev:
 		default:
 			delete(s.posts[postID], ch)
 			close(ch)
@@ -296,7 +302,7 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer a.feed.Unsubscribe(postID)
-	ch := make(chan []byte, sseQueue)
+	ch := make(chan streamEvent, sseQueue)
 	a.streams.add(postID, ch)
 	defer a.streams.remove(postID, ch)
 
@@ -339,18 +345,17 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 			if !flush() {
 				return
 			}
-		case payload, ok := <-ch:
+		case ev, ok := <-ch:
 			if !ok {
 				return // fell behind: the client reconnects with Last-Event-ID
 			}
-			id := idOf(payload)
 			if len(sent) > 0 {
-				if sent[id] {
+				if sent[ev.id] {
 					continue
 				}
 				sent = map[string]bool{} // past the replay's overlap
 			}
-			writeEvent(w, id, payload)
+			writeEvent(w, ev.id, ev.payload)
 			if !flush() {
 				return
 			}
@@ -362,12 +367,4 @@ func writeEvent(w io.Writer, id string, data []byte) {
 	io.WriteString(w, "id: "+id+"\nevent: comment_added\ndata: ")
 	w.Write(data)
 	io.WriteString(w, "\n\n")
-}
-
-func idOf(payload []byte) string {
-	var c struct {
-		ID string `json:"_id"`
-	}
-	json.Unmarshal(payload, &c)
-	return c.ID
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/commentd/commentd/comment"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -24,7 +25,7 @@ import (
 // one handled before, so readers miss none.
 type Fanout struct {
 	b       *Buffer
-	handler func(postID string, payload []byte)
+	handler func(postID string, m Message)
 
 	mu     sync.Mutex
 	refs   map[string]int
@@ -40,9 +41,17 @@ type fanShard struct {
 	waiters map[string][]chan struct{} // channel → waiting for its confirmation
 }
 
-// NewFanout returns a Fanout that calls handler with each comment (its JSON)
-// published for a subscribed post.
-func (b *Buffer) NewFanout(handler func(postID string, payload []byte)) *Fanout {
+// Message is what the Fanout hands over for a post: a comment, or the
+// notice that comments of it are now in MongoDB.
+type Message struct {
+	ID        string   // the comment's id ("" for a notice)
+	Payload   []byte   // the comment's JSON, as published
+	Persisted []string // a notice: ids now stored (PublishPersisted)
+}
+
+// NewFanout returns a Fanout that calls handler with each message published
+// for a subscribed post.
+func (b *Buffer) NewFanout(handler func(postID string, m Message)) *Fanout {
 	return &Fanout{b: b, handler: handler, refs: make(map[string]int), last: make(map[string]string),
 		skip:   make(map[string]map[string]bool),
 		shards: make(map[int]*fanShard)}
@@ -61,7 +70,7 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 	}
 	f.refs[postID]++
 	if f.refs[postID] == 1 {
-		f.last[postID] = idFloor(time.Now())
+		f.last[postID] = comment.IDFloor(time.Now())
 	}
 	wait := make(chan struct{})
 	sh, created := f.shardLocked(ctx, shard, ch, wait)
@@ -222,10 +231,18 @@ func (f *Fanout) receive(sh *fanShard) {
 	}
 }
 
-// deliver hands a comment to the handler and remembers its id. Comments
-// that a catch-up handled already are skipped: after a resubscribe, the
-// first live messages may be the last ones of the recent list.
+// deliver hands a message to the handler and remembers the id of a
+// comment. Comments that a catch-up handled already are skipped: after a
+// resubscribe, the first live messages may be the last ones of the recent
+// list.
 func (f *Fanout) deliver(postID, payload string) {
+	if strings.HasPrefix(payload, persistedPrefix) {
+		var n persistedNotice
+		if json.Unmarshal([]byte(payload), &n) == nil {
+			f.handler(postID, Message{Persisted: n.Persisted})
+		}
+		return
+	}
 	id := commentID(payload)
 	f.mu.Lock()
 	if seen := f.skip[postID]; seen != nil {
@@ -239,15 +256,7 @@ func (f *Fanout) deliver(postID, payload string) {
 		f.last[postID] = id
 	}
 	f.mu.Unlock()
-	f.handler(postID, []byte(payload))
-}
-
-// idFloor returns an id that sorts before the id of any comment created at
-// t or later (ids start with seconds and milliseconds, see comment.NewID),
-// for a post subscribed before any comment was handled.
-func idFloor(t time.Time) string {
-	ms := t.UnixMilli()
-	return fmt.Sprintf("%08x%04x%012x", uint32(ms/1000), uint16(ms%1000), 0)
+	f.handler(postID, Message{ID: id, Payload: []byte(payload)})
 }
 
 // commentID reads the _id of a published comment, which comes first.

@@ -117,6 +117,14 @@ redis.call('SPUBLISH', ARGV[4], ARGV[3])
 return 1
 `)
 
+// persistedNotice is the message PublishPersisted sends; comments start
+// with {"_id", so the prefix tells them apart.
+type persistedNotice struct {
+	Persisted []string `json:"persisted"`
+}
+
+const persistedPrefix = `{"persisted":`
+
 // PublishPersisted tells each post's readers which of its comments are now
 // in MongoDB: one message {"persisted":[ids]} per post, on the post's
 // channel, pipelined.
@@ -126,9 +134,7 @@ func (b *Buffer) PublishPersisted(ctx context.Context, byPost map[string][]strin
 	}
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for postID, ids := range byPost {
-			msg, err := json.Marshal(struct {
-				Persisted []string `json:"persisted"`
-			}{ids})
+			msg, err := json.Marshal(persistedNotice{ids})
 			if err != nil {
 				return err
 			}

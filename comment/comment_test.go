@@ -95,3 +95,11 @@ func FuzzValidateContent(f *testing.F) {
 		require.ErrorAs(t, err, &e)
 	})
 }
+
+func TestIDFloor(t *testing.T) {
+	at := time.Now()
+	floor := IDFloor(at)
+	require.True(t, ValidID(floor))
+	require.Less(t, floor, NewID(at), "an id of that millisecond sorts after")
+	require.Greater(t, floor, NewID(at.Add(-time.Millisecond)), "an id of the millisecond before sorts before")
+}

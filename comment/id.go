@@ -57,3 +57,13 @@ func ValidID(s string) bool {
 	}
 	return true
 }
+
+// IDFloor returns an id that sorts before the id of every comment created
+// at t or later: its seconds and milliseconds, then zeros.
+func IDFloor(t time.Time) string {
+	var b [12]byte
+	ms := t.UnixMilli()
+	binary.BigEndian.PutUint32(b[0:4], uint32(ms/1000))
+	binary.BigEndian.PutUint16(b[4:6], uint16(ms%1000))
+	return hex.EncodeToString(b[:])
+}

@@ -83,7 +83,13 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
 	a.sio = newSocketIO(cfg, log, dir)
 	var comments *api.Comments
-	a.feed = a.buf.NewFanout(func(postID string, payload []byte) { comments.Deliver(postID, payload) })
+	a.feed = a.buf.NewFanout(func(postID string, m buffer.Message) {
+		if m.Persisted != nil {
+			comments.Persisted(postID, m.Persisted)
+			return
+		}
+		comments.Deliver(postID, m.ID, m.Payload)
+	})
 	comments, err = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{
 		Logger:    log,
 		OnComment: a.metrics.onComment,
