@@ -295,34 +295,55 @@ func parseNewComment(args []json.RawMessage) (newCommentRequest, error) {
 }
 
 func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
-	req, err := parseNewComment(ev.Args)
-	if err != nil {
-		a.fail(s, ev, "Failed to post comment", err)
-		return
-	}
 	sess, _ := s.Data().(*session)
 	if sess == nil {
 		sess = &session{}
 	}
-	user, err := a.auth.poster(sess.user, req.UserID)
-	if err != nil {
-		a.fail(s, ev, "Failed to post comment", err)
-		return
-	}
-	if !a.limits.allow(&sess.bucket, user) {
-		a.fail(s, ev, "Failed to post comment", comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
-		return
-	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	c, err := a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID})
+	c, err := a.post(ctx, ev.Args, "", sess.user, &sess.bucket)
 	if err != nil {
 		a.fail(s, ev, "Failed to post comment", err)
 		return
 	}
-	a.count("")
 	s.Emit("comment_confirmed", map[string]any{"message": "Comment posted", "comment": c})
 	ev.Ack(map[string]any{"ok": true, "comment": c})
+}
+
+// post is the one pipeline of a new comment, for the socket and for REST:
+// parse, the poster (the token's subject with auth), the rate limits, the
+// Service, and the count of the outcome. pathPost is the URL's post ("" on
+// a socket); bucket is the socket's (the address's, over REST).
+func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket) (c comment.Comment, err error) {
+	defer func() {
+		var e *comment.Error
+		switch {
+		case err == nil:
+			a.count("")
+		case errors.As(err, &e):
+			a.count(e.Code)
+		default:
+			a.count(comment.CodeInternal)
+		}
+	}()
+	req, err := parseNewComment(args)
+	if err != nil {
+		return c, err
+	}
+	if pathPost != "" {
+		if req.PostID != "" && req.PostID != pathPost {
+			return c, comment.Errorf(comment.CodeInvalidPostID, "postId in the body differs from the URL")
+		}
+		req.PostID = pathPost
+	}
+	user, err := a.auth.poster(sub, req.UserID)
+	if err != nil {
+		return c, err
+	}
+	if !a.limits.allow(bucket, user) {
+		return c, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down")
+	}
+	return a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID})
 }
 
 func (a *Comments) count(code comment.Code) {
@@ -366,9 +387,6 @@ func (a *Comments) fail(s *socketio.Socket, ev *socketio.Event, what string, err
 	if !ok {
 		a.log.Error("request failed", "event", ev.Name, "err", err)
 		e = comment.Errorf(comment.CodeInternal, "internal error")
-	}
-	if ev.Name == "new_comment" {
-		a.count(e.Code)
 	}
 	s.Emit("comment_error", map[string]any{"message": what, "error": e.Message, "code": e.Code})
 	ev.Ack(map[string]any{"ok": false, "error": map[string]any{"code": e.Code, "message": e.Message}})

@@ -117,54 +117,26 @@ func pageJSON(p comment.Page) map[string]any {
 func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
-		a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body is too large or unreadable"))
-		return
-	}
-	req, err := parseNewComment([]json.RawMessage{body})
-	if err != nil {
 		a.count(comment.CodeInvalidPayload)
-		a.writeError(w, err)
-		return
-	}
-	if req.PostID != "" && req.PostID != r.PathValue("postId") {
-		a.count(comment.CodeInvalidPostID)
-		a.writeError(w, comment.Errorf(comment.CodeInvalidPostID, "postId in the body differs from the URL"))
+		a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body is too large or unreadable"))
 		return
 	}
 	sub := ""
 	if a.auth.on() {
-		s, err := a.auth.verify(a.auth.requestToken(r, nil))
-		if err != nil {
+		if sub, err = a.auth.verify(a.auth.requestToken(r, nil)); err != nil {
 			a.count(comment.CodeUnauthorized)
 			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to comment"))
 			return
 		}
-		sub = s
-	}
-	user, err := a.auth.poster(sub, req.UserID)
-	if err != nil {
-		a.count(comment.CodeUnauthorized)
-		a.writeError(w, err)
-		return
-	}
-	// Without a socket, the client's address stands for it.
-	if !a.limits.allow(a.restBucket(r), user) {
-		a.count(comment.CodeRateLimited)
-		a.writeError(w, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
-		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	c, err := a.svc.Post(ctx, comment.Input{PostID: r.PathValue("postId"), UserID: user, Content: req.Content, ClientID: req.ClientID})
+	// Without a socket, the client's address stands for it.
+	c, err := a.post(ctx, []json.RawMessage{body}, r.PathValue("postId"), sub, a.restBucket(r))
 	if err != nil {
-		var e *comment.Error
-		if errors.As(err, &e) {
-			a.count(e.Code)
-		}
 		a.writeError(w, err)
 		return
 	}
-	a.count("")
 	writeJSON(w, http.StatusCreated, map[string]any{"ok": true, "comment": c})
 }
 
