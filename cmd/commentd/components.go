@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -115,29 +113,12 @@ func newSocketIO(cfg *config.Config, log *slog.Logger, dir engineio.Directory) *
 			MaxPayload:    cfg.SocketIO.MaxPayload,
 			MaxConnsPerIP: cfg.Limits.ConnectionsPerIP,
 			Directory:     dir,
-			CheckOrigin:   originChecker(cfg.CORS.Origins),
+			Origins:       cfg.CORS.Origins,
 			Logger:        log,
 		},
 		ConnectTimeout: cfg.SocketIO.ConnectTimeout,
 		Logger:         log,
 	})
-}
-
-// originChecker allows same-origin requests, requests without Origin, and
-// the origins listed ("*" for any).
-func originChecker(origins []string) func(r *http.Request) bool {
-	allowed := make(map[string]bool, len(origins))
-	for _, o := range origins {
-		allowed[strings.TrimSuffix(o, "/")] = true
-	}
-	return func(r *http.Request) bool {
-		o := r.Header.Get("Origin")
-		if o == "" || allowed["*"] || allowed[o] {
-			return true
-		}
-		u, err := url.Parse(o)
-		return err == nil && u.Host == r.Host
-	}
 }
 
 func openStore(cfg *config.Config) (*store.Store, error) {

@@ -46,7 +46,7 @@ func run() error {
 		PingInterval: 300 * time.Millisecond,
 		PingTimeout:  200 * time.Millisecond,
 		MaxPayload:   1_000_000,
-		CheckOrigin:  func(*http.Request) bool { return true },
+		Origins:      []string{"*"},
 		Logger:       log,
 	}
 	mux := http.NewServeMux()

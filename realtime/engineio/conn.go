@@ -90,10 +90,15 @@ func (c *Conn) SetData(v any) { c.mu.Lock(); c.data = v; c.mu.Unlock() }
 // Data returns what SetData attached.
 func (c *Conn) Data() any { c.mu.Lock(); defer c.mu.Unlock(); return c.data }
 
+// isClosed reports whether closeWith ran; lock-free, as the reader asks
+// after every frame.
 func (c *Conn) isClosed() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closed
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
 }
 
 // Done is closed when the connection is closed.

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,9 +25,10 @@ type Config struct {
 	MaxQueueBytes int           // outgoing queue per connection, bytes; 1 MiB
 	WriteTimeout  time.Duration // one write system call; 10s
 	MaxConnsPerIP int           // open sessions per client IP address; 0 = no limit
-	// CheckOrigin decides whether a browser origin may connect; nil allows
-	// requests without an Origin header and same-origin ones.
-	CheckOrigin func(r *http.Request) bool
+	// Origins are the browser origins allowed besides the server's own
+	// ("*" for any); requests without an Origin header are always allowed.
+	// A refused origin gets 403.
+	Origins []string
 	// Directory, if set, records which node holds each long-polling
 	// session, so that a request for a session held elsewhere is forwarded
 	// there: no sticky sessions needed behind a load balancer.
@@ -226,10 +228,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) originAllowed(r *http.Request) bool {
-	if s.cfg.CheckOrigin != nil {
-		return s.cfg.CheckOrigin(r)
+	if sameOrigin(r) {
+		return true
 	}
-	return sameOrigin(r)
+	o := r.Header.Get("Origin")
+	for _, allowed := range s.cfg.Origins {
+		if allowed == "*" || strings.TrimSuffix(allowed, "/") == o {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOrigin allows requests without Origin and those whose Origin's host is
