@@ -246,7 +246,11 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				if err := b.Append(ctx, mk(t, fmt.Sprintf("post%d", (w+i)%7), "x")); err != nil {
+				c, err := comment.New(comment.Input{PostID: fmt.Sprintf("post%d", (w+i)%7), UserID: "u", Content: "x"}, time.Now(), 0)
+				if err == nil {
+					err = b.Append(ctx, c)
+				}
+				if err != nil {
 					errs <- err
 					return
 				}
@@ -311,10 +315,11 @@ func TestAppendOnceIdempotent(t *testing.T) {
 	var wg sync.WaitGroup
 	ids := make(chan string, 10)
 	for range 10 {
+		burst := mk(t, "p", "burst") // on the test's goroutine: mk may fail it
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, _, err := b.AppendOnce(ctx, mk(t, "p", "burst"), "bob:k")
+			c, _, err := b.AppendOnce(ctx, burst, "bob:k")
 			if err == nil {
 				ids <- c.ID
 			}
