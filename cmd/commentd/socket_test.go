@@ -150,6 +150,8 @@ func (c *sioClient) ack(event string, args ...any) (json.RawMessage, error) {
 			return nil, fmt.Errorf("bad ack %s", a)
 		}
 		return arr[0], nil
+	case <-c.done:
+		return nil, fmt.Errorf("connection closed before the ack of %s", event)
 	case <-time.After(10 * time.Second):
 		return nil, fmt.Errorf("no ack for %s", event)
 	}
