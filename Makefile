@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test build devmongo deps bench fuzz clean
+.PHONY: run test build devmongo deps bench chaos fuzz clean
 
 run:
 	scripts/run.sh
@@ -23,6 +23,11 @@ deps devmongo:
 bench: deps
 	go test -run '^$$' -bench . -benchtime 2s -count 3 ./buffer/ ./store/ ./realtime/socketio/
 	go test -run '^$$' -bench BenchmarkNodes -benchtime 10000x -count 3 ./cmd/commentd/
+
+# The long chaos run (~17 min): faults under load, then the queue checker.
+# `make test` runs a 70 s version (TestChaosShort).
+chaos:
+	scripts/chaos.sh
 
 # Fuzz the parsers for a while each.
 fuzz:

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/internal/testsvc"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestChaosShort is the short chaos run of `make test`: three nodes under
+// load from 12 clients, every kind of fault at least twice in about a
+// minute, then the queue checker. `make chaos` is the long run.
+func TestChaosShort(t *testing.T) {
+	devmongo, err := testsvc.DevmongoPath()
+	require.NoError(t, err)
+	cfg := Config{
+		Duration: 70 * time.Second, Nodes: 3, Clients: 12, Posts: 6, Think: 20 * time.Millisecond,
+		Faults: allFaults, FaultGap: time.Second, MongoDown: 4 * time.Second,
+		AppendFsync: "everysec", Shards: 8, MaxLen: 2000, BatchSize: 500, FlushInterval: 200 * time.Millisecond,
+		LeaseTTL: 2 * time.Second, Seed: uint64(time.Now().UnixNano()),
+		Devmongo: devmongo, RedisServer: "redis-server", Dir: t.TempDir(),
+	}
+	require.NoError(t, cfg.prepare())
+	rep, err := run(context.Background(), cfg)
+	if err != nil || !rep.Verdict.OK() {
+		dumpLogs(t, cfg.Dir)
+	}
+	require.NoError(t, err)
+	var out strings.Builder
+	rep.print(&out)
+	t.Log("\n" + out.String())
+	require.True(t, rep.Verdict.OK(), out.String())
+	for _, kind := range allFaults {
+		require.GreaterOrEqual(t, rep.FaultCounts[kind], 1, "fault %s injected", kind)
+	}
+	require.Greater(t, rep.Verdict.Confirmed, 1000)
+	require.Positive(t, rep.RetryCodes["BUSY"], "MongoDB outages fill the buffer past its high-water mark")
+	require.Positive(t, rep.Verdict.Deliveries)
+}
+
+func dumpLogs(t *testing.T, dir string) {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if len(b) > 3000 {
+			b = b[len(b)-3000:]
+		}
+		t.Logf("--- %s\n%s", filepath.Base(f), b)
+	}
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/commentd/commentd/realtime/engineio"
+	"github.com/commentd/commentd/realtime/socketio"
+	"github.com/gorilla/websocket"
+)
+
+// op is one comment a client tried to post: the history the checker reads.
+type op struct {
+	Token     string `json:"token"` // unique content of the comment
+	ClientID  string `json:"clientId"`
+	Post      string `json:"post"`
+	Attempts  int    `json:"attempts"`
+	Confirmed bool   `json:"confirmed"`
+	ID        string `json:"id,omitempty"`   // the confirmed comment's _id
+	Code      string `json:"code,omitempty"` // a final rejection's code
+}
+
+// client is one reader-writer of the chaos run: joined to some posts on a
+// random live node, it posts comments one at a time with a clientId and
+// retries each until confirmed (reconnecting to another node when its own
+// dies). It records what it sent, what was confirmed, and every
+// comment_added and comment_persisted it saw.
+type client struct {
+	id    int
+	nodes func() []string // base URLs of the nodes
+	posts []string
+	think time.Duration
+	rng   *rand.Rand
+
+	ops []op
+
+	mu         sync.Mutex
+	added      map[string][]string // post → ids in arrival order, per connection appended
+	persisted  []string
+	reconnects int
+	conn       *sioConn
+	retryCodes map[string]int // BUSY, UNAVAILABLE, INTERNAL answers, retried
+}
+
+func newClient(id int, nodes func() []string, posts []string, think time.Duration, seed uint64) *client {
+	return &client{id: id, nodes: nodes, posts: posts, think: think,
+		rng: rand.New(rand.NewPCG(seed, uint64(id))), added: map[string][]string{}, retryCodes: map[string]int{}}
+}
+
+// run posts until send is done and finishes the comment in hand (retrying
+// until grace is done). The connection stays open, listening, until
+// closeConn.
+func (c *client) run(send, grace context.Context) {
+	var conn *sioConn
+	defer func() {
+		c.mu.Lock()
+		c.conn = conn
+		c.mu.Unlock()
+	}()
+	for seq := 0; send.Err() == nil; seq++ {
+		o := op{Token: fmt.Sprintf("chaos c%d-%d", c.id, seq), ClientID: fmt.Sprintf("c%d-%d", c.id, seq),
+			Post: c.posts[c.rng.IntN(len(c.posts))]}
+		conn = c.post(grace, conn, &o)
+		c.ops = append(c.ops, o)
+		if c.think > 0 {
+			sleepCtx(send, c.think/2+time.Duration(c.rng.Int64N(int64(c.think))))
+		}
+	}
+}
+
+func (c *client) closeConn() {
+	c.mu.Lock()
+	conn := c.conn
+	c.mu.Unlock()
+	if conn != nil {
+		conn.close()
+	}
+}
+
+// post sends o until it is confirmed or finally rejected, or until ctx is
+// done (then o stays unconfirmed: indeterminate).
+func (c *client) post(ctx context.Context, conn *sioConn, o *op) *sioConn {
+	body, _ := json.Marshal(map[string]string{"postId": o.Post, "content": o.Token, "clientId": o.ClientID, "userId": "chaos"})
+	backoff := 50 * time.Millisecond
+	for ctx.Err() == nil {
+		if conn == nil || conn.isDead() {
+			conn = c.connect(ctx)
+			if conn == nil {
+				return nil
+			}
+		}
+		o.Attempts++
+		res, err := conn.emitAck(ctx, "new_comment", body, 5*time.Second)
+		switch {
+		case err != nil: // timeout or connection lost: the comment may exist
+			conn.close()
+			conn = nil
+		case res.OK:
+			o.Confirmed, o.ID = true, res.Comment.ID
+			return conn
+		case res.Error.Code == "BUSY" || res.Error.Code == "UNAVAILABLE" || res.Error.Code == "INTERNAL":
+			c.retryCodes[res.Error.Code]++
+			sleepCtx(ctx, backoff)
+			backoff = min(backoff*2, time.Second)
+		default:
+			o.Code = res.Error.Code
+			return conn
+		}
+	}
+	return conn
+}
+
+// connect dials a random node until one accepts, then joins the posts.
+func (c *client) connect(ctx context.Context) *sioConn {
+	for ctx.Err() == nil {
+		nodes := c.nodes()
+		base := nodes[c.rng.IntN(len(nodes))]
+		conn, err := dialSIO(ctx, base, c.event)
+		if err == nil {
+			for _, p := range c.posts {
+				arg, _ := json.Marshal(p)
+				conn.emit("join_post", arg)
+			}
+			c.mu.Lock()
+			c.reconnects++
+			c.mu.Unlock()
+			return conn
+		}
+		sleepCtx(ctx, 100*time.Millisecond+time.Duration(c.rng.Int64N(int64(200*time.Millisecond))))
+	}
+	return nil
+}
+
+func (c *client) event(name string, arg json.RawMessage) {
+	switch name {
+	case "comment_added":
+		var cm struct {
+			ID     string `json:"_id"`
+			PostID string `json:"postId"`
+		}
+		if json.Unmarshal(arg, &cm) == nil {
+			c.mu.Lock()
+			c.added[cm.PostID] = append(c.added[cm.PostID], cm.ID)
+			c.mu.Unlock()
+		}
+	case "comment_persisted":
+		var p struct {
+			IDs []string `json:"ids"`
+		}
+		if json.Unmarshal(arg, &p) == nil {
+			c.mu.Lock()
+			c.persisted = append(c.persisted, p.IDs...)
+			c.mu.Unlock()
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// ackResult is new_comment's ack.
+type ackResult struct {
+	OK      bool `json:"ok"`
+	Comment struct {
+		ID string `json:"_id"`
+	} `json:"comment"`
+	Error struct {
+		Code string `json:"code"`
+	} `json:"error"`
+}
+
+var errConnLost = errors.New("connection lost")
+
+// sioConn is a lean Socket.IO client over WebSocket on the project's
+// codecs: one reader goroutine, writes under a lock, acks matched by id.
+type sioConn struct {
+	ws      *websocket.Conn
+	onEvent func(string, json.RawMessage)
+	dead    chan struct{}
+
+	mu      sync.Mutex
+	nextID  int64
+	pending map[int64]chan json.RawMessage
+	closed  bool
+}
+
+var dialer = websocket.Dialer{HandshakeTimeout: 3 * time.Second}
+
+func dialSIO(ctx context.Context, base string, onEvent func(string, json.RawMessage)) (*sioConn, error) {
+	url := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
+	ws, _, err := dialer.DialContext(ctx, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := ws.ReadMessage(); err != nil { // open
+		ws.Close()
+		return nil, err
+	}
+	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+		ws.Close()
+		return nil, err
+	}
+	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40") {
+		ws.Close()
+		return nil, fmt.Errorf("connect: %q %v", m, err)
+	}
+	ws.SetReadDeadline(time.Time{})
+	c := &sioConn{ws: ws, onEvent: onEvent, dead: make(chan struct{}), pending: map[int64]chan json.RawMessage{}}
+	go c.read()
+	return c, nil
+}
+
+func (c *sioConn) isDead() bool {
+	select {
+	case <-c.dead:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *sioConn) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.ws.Close()
+	<-c.dead
+}
+
+func (c *sioConn) write(frame []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	return c.ws.WriteMessage(websocket.TextMessage, frame)
+}
+
+func (c *sioConn) emit(name string, arg []byte) error {
+	return c.write(append([]byte("4"), socketio.AppendEvent(nil, "/", -1, name, arg)...))
+}
+
+// emitAck sends an event with an ack id and waits for the ack.
+func (c *sioConn) emitAck(ctx context.Context, name string, arg []byte, timeout time.Duration) (ackResult, error) {
+	ch := make(chan json.RawMessage, 1)
+	c.mu.Lock()
+	c.nextID++
+	id := c.nextID
+	c.pending[id] = ch
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}()
+	if err := c.write(append([]byte("4"), socketio.AppendEvent(nil, "/", id, name, arg)...)); err != nil {
+		return ackResult{}, err
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case data := <-ch:
+		var args []ackResult
+		if err := json.Unmarshal(data, &args); err != nil || len(args) == 0 {
+			return ackResult{}, fmt.Errorf("bad ack %s", data)
+		}
+		return args[0], nil
+	case <-c.dead:
+		return ackResult{}, errConnLost
+	case <-t.C:
+		return ackResult{}, errors.New("ack timeout")
+	case <-ctx.Done():
+		return ackResult{}, ctx.Err()
+	}
+}
+
+func (c *sioConn) read() {
+	defer close(c.dead)
+	for {
+		_, m, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		p, err := engineio.DecodeText(m)
+		if err != nil {
+			continue
+		}
+		switch p.Type {
+		case engineio.Ping:
+			c.write([]byte("3"))
+		case engineio.Close:
+			return
+		case engineio.Message:
+			pk, err := socketio.Decode(p.Data, socketio.Limits{})
+			if err != nil {
+				continue
+			}
+			switch pk.Type {
+			case socketio.PacketAck:
+				c.mu.Lock()
+				ch := c.pending[pk.ID]
+				c.mu.Unlock()
+				if ch != nil {
+					select {
+					case ch <- pk.Data:
+					default:
+					}
+				}
+			case socketio.PacketEvent:
+				name, args, err := socketio.EventName(pk.Data)
+				if err == nil && len(args) > 0 {
+					c.onEvent(name, args[0])
+				}
+			case socketio.PacketDisconnect:
+				c.ws.Close()
+			}
+		}
+	}
+}
