@@ -402,6 +402,52 @@ func TestClientIDIdempotent(t *testing.T) {
 	stopA()
 }
 
+// comment_persisted never comes before the comments are in MongoDB: with
+// MongoDB stopped the comments are confirmed and broadcast but not
+// persisted; once it is back, each id an event names is already stored.
+func TestCommentPersistedNeverBefore(t *testing.T) {
+	e := newEnv(t, 2)
+	app, stop := startApp(t, e.config(2))
+	defer stop()
+	reader := dialSIO(t, app.Addr())
+	reader.join("later")
+	w := dialSIO(t, app.Addr())
+	e.mongo.Stop()
+	want := map[string]bool{}
+	for i := range 5 {
+		want[w.post("later", fmt.Sprint(i)).ID] = true
+	}
+	added := 0
+	for quiet := time.After(1500 * time.Millisecond); ; { // 15 flush intervals
+		select {
+		case ev := <-reader.events:
+			require.NotEqual(t, "comment_persisted", ev.Name, "persisted while MongoDB is down")
+			if ev.Name == "comment_added" {
+				added++
+			}
+			continue
+		case <-quiet:
+		}
+		break
+	}
+	require.Equal(t, 5, added, "confirmed comments are broadcast while MongoDB is down")
+	e.mongo.Start()
+	got := map[string]bool{}
+	for len(got) < len(want) {
+		ev := reader.next("comment_persisted", 30*time.Second)
+		var p struct{ IDs []string }
+		require.NoError(t, json.Unmarshal(ev.Args[0], &p))
+		ids, err := e.store.IDs(context.Background())
+		require.NoError(t, err)
+		for _, id := range p.IDs {
+			require.True(t, want[id])
+			require.Contains(t, ids, id, "stored when its comment_persisted arrives")
+			require.False(t, got[id], "one comment_persisted per comment")
+			got[id] = true
+		}
+	}
+}
+
 // Two-stage confirmation: once the batch holding a comment is in MongoDB,
 // the room gets comment_persisted {ids}, one event per post per batch.
 func TestCommentPersisted(t *testing.T) {
