@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,65 +40,86 @@ type injector struct {
 	start   time.Time
 	sampler *sampler
 
+	outage atomic.Bool // the long MongoDB outage is on
+
 	mu      sync.Mutex
 	records []faultRecord
 }
 
 func (in *injector) run(ctx context.Context) {
-	longMongoDone := in.cfg.LongMongoDown <= 0
+	var long sync.WaitGroup
+	defer long.Wait()
+	longDue := in.cfg.LongMongoDown > 0
 	var round []string // every kind once per round, in a random order
 	for ctx.Err() == nil {
 		sleepCtx(ctx, in.cfg.FaultGap/2+time.Duration(in.rng.Int64N(int64(in.cfg.FaultGap))))
 		if ctx.Err() != nil {
 			return
 		}
+		if longDue && time.Since(in.start) > in.cfg.Duration/3 {
+			// The one long MongoDB outage, a third into the run; the other
+			// faults go on meanwhile.
+			longDue = false
+			in.outage.Store(true)
+			long.Add(1)
+			go func() {
+				defer long.Done()
+				defer in.outage.Store(false)
+				in.do(ctx, faultMongoDown+"-long")
+			}()
+			continue
+		}
 		if len(round) == 0 {
 			round = append(round, in.cfg.Faults...)
 			in.rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
 		}
-		if len(round) == 0 && longMongoDone {
-			return
-		}
-		var kind string
-		if !longMongoDone && time.Since(in.start) > in.cfg.Duration/3 {
-			// The one long MongoDB outage, a third into the run.
-			kind, longMongoDone = faultMongoDown+"-long", true
-		} else if len(round) > 0 {
-			kind, round = round[0], round[1:]
-		} else {
+		if len(round) == 0 {
+			if !longDue {
+				return
+			}
 			continue
 		}
-		rec := faultRecord{Kind: kind, Node: -1, At: time.Since(in.start)}
-		t0 := time.Now()
-		var err error
-		switch kind {
-		case faultKillNode:
-			err = in.killNode(ctx, &rec)
-		case faultTermNode:
-			err = in.termNode(ctx, &rec)
-		case faultKillFlusher:
-			err = in.killFlusher(ctx, &rec)
-		case faultPauseHolder:
-			err = in.pauseHolder(ctx, &rec)
-		case faultMongoDown:
-			err = in.mongoDown(ctx, &rec, in.cfg.MongoDown/2+time.Duration(in.rng.Int64N(int64(in.cfg.MongoDown))))
-		case faultMongoDown + "-long":
-			err = in.mongoDown(ctx, &rec, in.cfg.LongMongoDown)
-		case faultRedisRestart:
-			err = in.redisCrash(ctx, &rec)
-		case faultLatency:
-			err = in.latency(ctx, &rec)
+		kind := round[0]
+		round = round[1:]
+		if in.outage.Load() && (kind == faultMongoDown || kind == faultKillFlusher || kind == faultPauseHolder) {
+			continue // these need MongoDB up
 		}
-		rec.Took = time.Since(t0)
-		if err != nil {
-			rec.Detail += " error: " + err.Error()
-			slog.Warn("chaos: fault did not complete", "kind", kind, "err", err)
-		}
-		slog.Info("chaos: fault", "kind", rec.Kind, "node", rec.Node, "took", rec.Took.Round(time.Millisecond), "detail", rec.Detail)
-		in.mu.Lock()
-		in.records = append(in.records, rec)
-		in.mu.Unlock()
+		in.do(ctx, kind)
 	}
+}
+
+// do injects one fault, heals it, and records it.
+func (in *injector) do(ctx context.Context, kind string) {
+	rec := faultRecord{Kind: kind, Node: -1, At: time.Since(in.start)}
+	t0 := time.Now()
+	var err error
+	switch kind {
+	case faultKillNode:
+		err = in.killNode(ctx, &rec)
+	case faultTermNode:
+		err = in.termNode(ctx, &rec)
+	case faultKillFlusher:
+		err = in.killFlusher(ctx, &rec)
+	case faultPauseHolder:
+		err = in.pauseHolder(ctx, &rec)
+	case faultMongoDown:
+		err = in.mongoDown(ctx, &rec, in.cfg.MongoDown/2+time.Duration(in.rng.Int64N(int64(in.cfg.MongoDown))), in.rng.IntN(2) == 0)
+	case faultMongoDown + "-long":
+		err = in.mongoDown(ctx, &rec, in.cfg.LongMongoDown, true)
+	case faultRedisRestart:
+		err = in.redisCrash(ctx, &rec)
+	case faultLatency:
+		err = in.latency(ctx, &rec)
+	}
+	rec.Took = time.Since(t0)
+	if err != nil {
+		rec.Detail += " error: " + err.Error()
+		slog.Warn("chaos: fault did not complete", "kind", kind, "err", err)
+	}
+	slog.Info("chaos: fault", "kind", rec.Kind, "node", rec.Node, "took", rec.Took.Round(time.Millisecond), "detail", rec.Detail)
+	in.mu.Lock()
+	in.records = append(in.records, rec)
+	in.mu.Unlock()
 }
 
 func (in *injector) Records() []faultRecord {
@@ -207,8 +229,10 @@ func (in *injector) pauseHolder(ctx context.Context, rec *faultRecord) error {
 	return nil
 }
 
-func (in *injector) mongoDown(ctx context.Context, rec *faultRecord, d time.Duration) error {
-	if in.rng.IntN(2) == 0 {
+// mongoDown stops MongoDB (SIGKILL, or SIGTERM) for d. The long outage
+// runs beside other faults, so it must not use in.rng.
+func (in *injector) mongoDown(ctx context.Context, rec *faultRecord, d time.Duration, kill bool) error {
+	if kill {
 		in.c.mongo.Kill()
 		rec.Detail = "SIGKILL"
 	} else {
