@@ -22,7 +22,7 @@ func TestChaosShort(t *testing.T) {
 	devmongo, err := testsvc.DevmongoPath()
 	require.NoError(t, err)
 	cfg := Config{
-		Duration: 70 * time.Second, Nodes: 3, Clients: 12, Posts: 6, Think: 20 * time.Millisecond,
+		Duration: 70 * time.Second, Nodes: 3, Clients: 12, Posts: 6, Think: 20 * time.Millisecond, AckTimeout: 2 * time.Second,
 		Faults: allFaults, FaultGap: time.Second, MongoDown: 4 * time.Second,
 		AppendFsync: "everysec", Shards: 8, MaxLen: 2000, BatchSize: 500, FlushInterval: 200 * time.Millisecond,
 		LeaseTTL: 2 * time.Second, Seed: uint64(time.Now().UnixNano()),

@@ -36,7 +36,10 @@ type client struct {
 	nodes func() []string // base URLs of the nodes
 	posts []string
 	think time.Duration
-	rng   *rand.Rand
+	// ackTimeout is shorter than a paused node's pause: its clients retry
+	// elsewhere while the node still holds their first attempt.
+	ackTimeout time.Duration
+	rng        *rand.Rand
 
 	ops []op
 
@@ -48,8 +51,8 @@ type client struct {
 	retryCodes map[string]int // BUSY, UNAVAILABLE, INTERNAL answers, retried
 }
 
-func newClient(id int, nodes func() []string, posts []string, think time.Duration, seed uint64) *client {
-	return &client{id: id, nodes: nodes, posts: posts, think: think,
+func newClient(id int, nodes func() []string, posts []string, think, ackTimeout time.Duration, seed uint64) *client {
+	return &client{id: id, nodes: nodes, posts: posts, think: think, ackTimeout: ackTimeout,
 		rng: rand.New(rand.NewPCG(seed, uint64(id))), added: map[string][]string{}, retryCodes: map[string]int{}}
 }
 
@@ -96,7 +99,7 @@ func (c *client) post(ctx context.Context, conn *sioConn, o *op) *sioConn {
 			}
 		}
 		o.Attempts++
-		res, err := conn.emitAck(ctx, "new_comment", body, 5*time.Second)
+		res, err := conn.emitAck(ctx, "new_comment", body, c.ackTimeout)
 		switch {
 		case err != nil: // timeout or connection lost: the comment may exist
 			conn.close()

@@ -36,6 +36,7 @@ type Config struct {
 	Clients       int
 	Posts         int
 	Think         time.Duration // pause between a client's comments
+	AckTimeout    time.Duration // a client retries after this
 	Faults        []string
 	FaultGap      time.Duration // mean pause between faults
 	MongoDown     time.Duration // mean short MongoDB outage
@@ -70,6 +71,7 @@ func cli(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.IntVar(&cfg.Clients, "clients", 24, "Socket.IO clients")
 	fs.IntVar(&cfg.Posts, "posts", 6, "posts")
 	fs.DurationVar(&cfg.Think, "think", 20*time.Millisecond, "mean pause between a client's comments")
+	fs.DurationVar(&cfg.AckTimeout, "ack-timeout", 2*time.Second, "a client resends (same clientId) after this")
 	faults := fs.String("faults", strings.Join(allFaults, ","), "faults to inject, comma-separated: "+strings.Join(allFaults, ", "))
 	fs.DurationVar(&cfg.FaultGap, "fault-gap", 2*time.Second, "mean pause between faults")
 	fs.DurationVar(&cfg.MongoDown, "mongo-down", 8*time.Second, "mean short MongoDB outage")
@@ -129,8 +131,8 @@ func (cfg *Config) prepare() error {
 	if cfg.MaxLen < 1 || cfg.Shards < 1 || cfg.BatchSize < 1 {
 		return errors.New("-max-len, -shards and -batch must be positive")
 	}
-	if cfg.FaultGap <= 0 || cfg.MongoDown <= 0 {
-		return errors.New("-fault-gap and -mongo-down must be positive")
+	if cfg.FaultGap <= 0 || cfg.MongoDown <= 0 || cfg.AckTimeout <= 0 {
+		return errors.New("-fault-gap, -mongo-down and -ack-timeout must be positive")
 	}
 	for _, f := range cfg.Faults {
 		if !contains(allFaults, f) {

@@ -63,7 +63,7 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	for i := range clients {
 		mine := append([]string(nil), posts...)
 		rng.Shuffle(len(mine), func(a, b int) { mine[a], mine[b] = mine[b], mine[a] })
-		clients[i] = newClient(i, urls, mine[:min(len(mine), 3)], cfg.Think, cfg.Seed)
+		clients[i] = newClient(i, urls, mine[:min(len(mine), 3)], cfg.Think, cfg.AckTimeout, cfg.Seed)
 	}
 
 	start := time.Now()
