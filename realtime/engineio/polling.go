@@ -323,7 +323,7 @@ func (s *Server) upgradeSession(w http.ResponseWriter, r *http.Request, sid stri
 	}
 	s.attachWS(c, ws)
 	close(c.upgraded)
-	s.readWS(c)
+	go s.readWS(c)
 }
 
 // probe runs the upgrade handshake on ws; true when the client sent "5".
