@@ -102,6 +102,23 @@ func (s *perfServer) memstats(b *testing.B) map[string]float64 {
 	return m
 }
 
+// gc runs a garbage collection in the server when COMMENTD_BENCH_GC is set
+// (and COMMENTD_BENCH_ADMIN): what an idle server reaches by itself within
+// two minutes, its forced GC, which shrinks goroutine stacks too.
+func (s *perfServer) gc(b *testing.B) {
+	admin := os.Getenv("COMMENTD_BENCH_ADMIN")
+	if admin == "" || os.Getenv("COMMENTD_BENCH_GC") == "" {
+		return
+	}
+	resp, err := http.Get("http://" + admin + "/debug/pprof/heap?gc=1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	time.Sleep(time.Second)
+}
+
 // cpu returns the CPU time the server has used.
 func (s *perfServer) cpu(b *testing.B) time.Duration { return procCPU(b, s.pid) }
 
@@ -298,6 +315,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			c.nc.Close()
 		}
 		time.Sleep(2 * time.Second)
+		srv.gc(b)
 		before, ms0 := srv.rss(b), srv.memstats(b)
 		conns := dialMany(b, srv.addr, n)
 		var readers sync.WaitGroup
@@ -306,6 +324,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 			go func() { defer readers.Done(); c.run(nil) }()
 		}
 		time.Sleep(5 * time.Second)
+		srv.gc(b)
 		after, ms1 := srv.rss(b), srv.memstats(b)
 		per := func(k string) float64 { return (ms1[k] - ms0[k]) / float64(n) }
 		b.ReportMetric(float64(after-before)/float64(n), "B/conn")

@@ -140,9 +140,8 @@ func NewServer(cfg Config, h Handler) *Server {
 	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn), perIP: make(map[string]int),
 		writeQ: make(chan *Conn), stop: make(chan struct{})}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize: 1024,
-		// Writes bypass gorilla's buffer (see writeLoop); only its control
-		// writes on protocol errors use one, from a pool.
+		// gorilla answers the handshake only (see upgrade): it takes no
+		// buffers of its own, reusing net/http's reader and a pool.
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked in ServeHTTP
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
