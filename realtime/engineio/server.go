@@ -23,7 +23,7 @@ type Config struct {
 	PingTimeout   time.Duration // wait for the pong; 20s
 	MaxPayload    int64         // largest packet or polling body, bytes; 1,000,000
 	MaxQueueBytes int           // outgoing queue per connection, bytes; 1 MiB
-	WriteTimeout  time.Duration // one write system call; 10s
+	WriteTimeout  time.Duration // one write system call, at most (at least half of it); 10s
 	MaxConnsPerIP int           // open sessions per client IP address; 0 = no limit
 	// Origins are the browser origins allowed besides the server's own
 	// ("*" for any); requests without an Origin header are always allowed.
