@@ -74,29 +74,30 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 	}
 	wait := make(chan struct{})
 	sh, created := f.shardLocked(ctx, shard, ch, wait)
+	first := f.refs[postID] == 1 && !created
+	if !created && !first && len(sh.waiters[ch]) == 0 {
+		// Subscribed and confirmed: the first subscriber's waiter is
+		// there until the confirmation. Decided under the same lock as
+		// the waiter is added: a waiter added after the confirmation
+		// would wait for one that never comes.
+		f.mu.Unlock()
+		return nil
+	}
 	if !created {
+		// The first subscriber, or a later one whose confirmation is on
+		// its way: wait for it, so both see the same stream.
 		sh.waiters[ch] = append(sh.waiters[ch], wait)
 	}
-	first := f.refs[postID] == 1 && !created
 	f.mu.Unlock()
 
-	switch {
-	case created: // shardLocked subscribed already
-	case first:
+	if first {
 		if err := sh.ps.SSubscribe(ctx, ch); err != nil {
+			f.mu.Lock()
+			f.dropWaiterLocked(sh, ch, wait)
+			f.mu.Unlock()
 			f.Unsubscribe(postID)
 			return fmt.Errorf("subscribe to post: %w", classify(err))
 		}
-	default:
-		// Subscribed already, or the first subscriber's confirmation is on
-		// its way: wait for a confirmation so both see the same stream.
-		f.mu.Lock()
-		if f.confirmedLocked(sh, ch) {
-			f.dropWaiterLocked(sh, ch, wait)
-			f.mu.Unlock()
-			return nil
-		}
-		f.mu.Unlock()
 	}
 	select {
 	case <-wait:
@@ -108,12 +109,6 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 		f.Unsubscribe(postID)
 		return fmt.Errorf("subscribe to post: %w", ctx.Err())
 	}
-}
-
-// confirmedLocked reports whether ch is subscribed and confirmed: no
-// confirmation is pending for it but the caller's own.
-func (f *Fanout) confirmedLocked(sh *fanShard, ch string) bool {
-	return len(sh.waiters[ch]) == 1
 }
 
 func (f *Fanout) dropWaiterLocked(sh *fanShard, ch string, w chan struct{}) {

@@ -178,29 +178,45 @@ func startApp(t testing.TB, cfg *config.Config) (*App, func()) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// build is one build of the commentd binary, made once per test process.
+type build struct {
+	once sync.Once
+	path string
+	err  error
+}
 
-// commentdBinary builds commentd once for the tests that run it as a process.
-func commentdBinary(t *testing.T) string {
+var raceBuild, plainBuild build
+
+// commentdBinary builds commentd once, with -race, for the tests that run
+// it as a process.
+func commentdBinary(t testing.TB) string {
 	t.Helper()
-	buildOnce.Do(func() {
+	return raceBuild.get(t, "-race")
+}
+
+// plainBinary builds commentd once without -race, for measurements.
+func plainBinary(t testing.TB) string {
+	t.Helper()
+	return plainBuild.get(t)
+}
+
+func (b *build) get(t testing.TB, flags ...string) string {
+	t.Helper()
+	b.once.Do(func() {
 		dir, err := os.MkdirTemp("", "commentd-bin")
 		if err != nil {
-			buildErr = err
+			b.err = err
 			return
 		}
-		binPath = filepath.Join(dir, "commentd")
-		out, err := exec.Command("go", "build", "-race", "-o", binPath, ".").CombinedOutput()
+		b.path = filepath.Join(dir, "commentd")
+		args := append(append([]string{"build"}, flags...), "-o", b.path, ".")
+		out, err := exec.Command("go", args...).CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			b.err = fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	})
-	require.NoError(t, buildErr)
-	return binPath
+	require.NoError(t, b.err)
+	return b.path
 }
 
 // proc is a commentd process of a test.
@@ -211,9 +227,15 @@ type proc struct {
 	done   chan error
 }
 
-func startBinary(t *testing.T, args ...string) *proc {
+func startBinary(t testing.TB, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(commentdBinary(t), args...)
+	return startBinaryAt(t, commentdBinary(t), args...)
+}
+
+// startBinaryAt runs the commentd binary at path.
+func startBinaryAt(t testing.TB, path string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(path, args...)
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	p := &proc{cmd: cmd, stdout: bufio.NewScanner(out), stderr: &lockedBuf{}, done: make(chan error, 1)}
@@ -229,7 +251,7 @@ func startBinary(t *testing.T, args ...string) *proc {
 
 // waitLine waits for a stdout line containing s; the rest of stdout is
 // drained. Call it once per process.
-func (p *proc) waitLine(t *testing.T, s string) string {
+func (p *proc) waitLine(t testing.TB, s string) string {
 	t.Helper()
 	lines := make(chan string, 1)
 	go func() {

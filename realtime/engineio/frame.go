@@ -79,4 +79,5 @@ func controlFrame(op byte, payload []byte) *Prepared {
 var (
 	pingPrepared = Prepare(Packet{Type: Ping})
 	noopPrepared = Prepare(Packet{Type: Noop})
+	probeReply   = Prepare(Packet{Type: Pong, Data: []byte("probe")})
 )

@@ -3,10 +3,9 @@ package engineio
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // upgradeTimeout bounds the WebSocket upgrade of a polling session, from
@@ -198,11 +197,11 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
 	}
 	c.pollNoop = false
 	c.polling = false
-	closeAfter := c.closeAfter && !c.closed
+	closeAfter, why := c.closeAfter && !c.closed, c.afterWhy
 	c.mu.Unlock()
 	writePayload(w, ps)
 	if closeAfter {
-		c.closeWith(ReasonServerClose)
+		c.closeWith(why)
 	}
 }
 
@@ -302,37 +301,38 @@ func (s *Server) upgradeSession(w http.ResponseWriter, r *http.Request, sid stri
 	c.mu.Unlock()
 	if busy {
 		// As the reference server does: accept the WebSocket, then close it.
-		if ws, err := s.upgrader.Upgrade(w, r, nil); err == nil {
-			ws.Close()
+		if nc, err := s.upgrade(w, r); err == nil {
+			nc.Close()
 		}
 		return
 	}
-	ws, err := s.upgrader.Upgrade(w, r, nil)
+	nc, err := s.upgrade(w, r)
 	if err != nil {
 		c.mu.Lock()
 		c.upgrading = false
 		c.mu.Unlock()
 		return
 	}
-	if !s.probe(c, ws) {
-		ws.Close()
+	rd := s.newReader(c, nc)
+	if !s.probe(c, nc, rd) {
+		nc.Close()
 		c.mu.Lock()
 		c.upgrading = false
 		c.mu.Unlock()
 		return
 	}
-	s.attachWS(c, ws)
+	s.attachWS(c, nc)
 	close(c.upgraded)
-	s.readWS(c)
+	go s.readWS(c, rd)
 }
 
-// probe runs the upgrade handshake on ws; true when the client sent "5".
-func (s *Server) probe(c *Conn, ws *websocket.Conn) bool {
-	ws.SetReadLimit(s.cfg.MaxPayload + 1)
-	ws.SetReadDeadline(time.Now().Add(upgradeTimeout))
+// probe runs the upgrade handshake on nc; true when the client sent "5".
+// Nothing else writes to nc yet: the session is still on polling.
+func (s *Server) probe(c *Conn, nc net.Conn, rd *wsReader) bool {
+	nc.SetReadDeadline(time.Now().Add(upgradeTimeout))
 	for {
-		mt, data, err := ws.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
+		op, data, err := rd.next()
+		if err != nil || op != opText {
 			return false
 		}
 		p, err := DecodeText(data)
@@ -341,8 +341,8 @@ func (s *Server) probe(c *Conn, ws *websocket.Conn) bool {
 		}
 		switch {
 		case p.Type == Ping && string(p.Data) == "probe":
-			ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
-			if ws.WriteMessage(websocket.TextMessage, []byte("3probe")) != nil {
+			nc.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout))
+			if _, err := nc.Write(probeReply.ws); err != nil {
 				return false
 			}
 			// As the reference server: a GET still waiting gets a noop

@@ -23,7 +23,7 @@ type Config struct {
 	PingTimeout   time.Duration // wait for the pong; 20s
 	MaxPayload    int64         // largest packet or polling body, bytes; 1,000,000
 	MaxQueueBytes int           // outgoing queue per connection, bytes; 1 MiB
-	WriteTimeout  time.Duration // one write system call; 10s
+	WriteTimeout  time.Duration // one write system call, at most (at least half of it); 10s
 	MaxConnsPerIP int           // open sessions per client IP address; 0 = no limit
 	// Origins are the browser origins allowed besides the server's own
 	// ("*" for any); requests without an Origin header are always allowed.
@@ -140,9 +140,8 @@ func NewServer(cfg Config, h Handler) *Server {
 	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn), perIP: make(map[string]int),
 		writeQ: make(chan *Conn), stop: make(chan struct{})}
 	s.upgrader = websocket.Upgrader{
-		ReadBufferSize: 1024,
-		// Writes bypass gorilla's buffer (see writeLoop); only its control
-		// writes on protocol errors use one, from a pool.
+		// gorilla answers the handshake only (see upgrade): it takes no
+		// buffers of its own, reusing net/http's reader and a pool.
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // checked in ServeHTTP
 		Error: func(w http.ResponseWriter, r *http.Request, status int, reason error) {
