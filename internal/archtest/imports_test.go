@@ -16,7 +16,7 @@ const mod = "github.com/commentd/commentd"
 // This is the "Layout" table of DESIGN.md; a new package needs a row here.
 var allowed = map[string][]string{
 	"cmd/commentd":         {"*"},
-	"cmd/commentbench":     {"realtime/", "github.com/gorilla/websocket", "github.com/HdrHistogram/", "gonum.org/"},
+	"cmd/commentbench":     {"realtime/", "github.com/gorilla/websocket", "github.com/HdrHistogram/", "gonum.org/", "go.mongodb.org/mongo-driver"},
 	"config":               {"github.com/spf13/viper", "github.com/spf13/pflag", "github.com/fsnotify/fsnotify", "github.com/go-viper/mapstructure"},
 	"comment":              {},
 	"api":                  {"comment", "realtime/socketio", "golang.org/x/time/rate", "github.com/golang-jwt/jwt/v5"},
