@@ -16,16 +16,18 @@ import (
 // the size of a short real comment.
 const benchContent = "a comment of some fifty bytes, give or take a few"
 
-// poster is a connection that joins one post and posts comments to it with
-// acks, keeping at most window outstanding. Its reader records confirm
+// poster is a connection that joins one post (and waits for the join's ack,
+// so that the history load is not timed as comments) and posts comments to
+// it with acks, keeping at most window outstanding. Its reader records confirm
 // latency (from the time the comment was due, so a late send counts) and
 // the comment_added deliveries it receives.
 type poster struct {
 	c     *conn
 	post  string
 	body  json.RawMessage
-	slots chan struct{}
-	done  chan struct{} // closed when the reader ends
+	slots  chan struct{}
+	done   chan struct{} // closed when the reader ends
+	joined chan bool     // the join_post ack (id 0): ok or not
 
 	mu      sync.Mutex
 	nextID  int64
@@ -44,15 +46,31 @@ func newPoster(ctx context.Context, d dialer, local net.IP, post string, window 
 	}
 	body, _ := json.Marshal(map[string]string{"postId": post, "userId": "bench", "content": benchContent})
 	p := &poster{c: c, post: post, body: body, slots: make(chan struct{}, window), done: make(chan struct{}),
-		pending: map[int64]time.Time{}, confirm: newLatency(), delivery: newLatency()}
-	if err := c.emit(-1, "join_post", quoted(post)); err != nil {
-		c.close()
-		return nil, fmt.Errorf("join: %w", err)
-	}
+		joined: make(chan bool, 1), pending: map[int64]time.Time{}, confirm: newLatency(), delivery: newLatency()}
 	go func() {
 		defer close(p.done)
 		c.readLoop(p.packet)
 	}()
+	fail := func(err error) (*poster, error) {
+		c.close()
+		<-p.done
+		return nil, fmt.Errorf("join_post %s: %w", post, err)
+	}
+	if err := c.emit(0, "join_post", quoted(post)); err != nil {
+		return fail(err)
+	}
+	select {
+	case ok := <-p.joined:
+		if !ok {
+			return fail(fmt.Errorf("refused"))
+		}
+	case <-p.done:
+		return fail(fmt.Errorf("connection closed"))
+	case <-time.After(handshakeTimeout):
+		return fail(fmt.Errorf("no ack in %s", handshakeTimeout))
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
 	return p, nil
 }
 
@@ -134,6 +152,10 @@ func (p *poster) drain(timeout time.Duration) {
 func (p *poster) packet(data []byte) {
 	now := time.Now()
 	if id, payload, ok := decodeAck(data); ok {
+		if id == 0 {
+			p.joined <- ackOK(payload)
+			return
+		}
 		p.mu.Lock()
 		due, ok := p.pending[id]
 		delete(p.pending, id)
