@@ -96,6 +96,9 @@ func drain(ctx context.Context, e *env, cfg drainConfig) (*Result, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("flush-cmd: %w", err)
 	}
+	if e.procs != nil {
+		e.procs.add("commentd-flush", cmd.Process.Pid)
+	}
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 	var once sync.Once

@@ -109,6 +109,7 @@ func TestDrainSmoke(t *testing.T) {
 	require.Positive(t, res.Values["drainPerSec"])
 	require.Positive(t, res.Values["rawInsertPerSec"])
 	require.Contains(t, res.Procs, "commentbench")
+	require.Contains(t, res.Procs, "commentd-flush")
 	_, err = os.Stat(out)
 	require.NoError(t, err)
 }

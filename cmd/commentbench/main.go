@@ -55,6 +55,7 @@ type env struct {
 	serverPID int           // commentd's PID, for conns; 0 if unknown
 	mongo     *mongoCounter // nil without -mongo
 	quiet     bool          // no progress bar
+	procs     *procSampler  // samples the processes of -server-pid and -procs
 }
 
 func run(ctx context.Context, args []string) error {
@@ -102,15 +103,15 @@ func run(ctx context.Context, args []string) error {
 		e.mongo = &mongoCounter{client: client}
 	}
 
-	sampler := newProcSampler(pids)
+	e.procs = newProcSampler(pids)
 	stop := make(chan struct{})
-	go sampler.run(stop, time.Second)
+	go e.procs.run(stop, time.Second)
 	res, err := runScenario(ctx, e)
 	close(stop)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	res.Procs = sampler.usage()
+	res.Procs = e.procs.usage()
 	res.print(os.Stdout)
 	if *jsonOut != "" {
 		return res.writeJSON(*jsonOut)

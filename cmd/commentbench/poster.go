@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,11 +38,9 @@ type poster struct {
 	confirmed, failed, deliveries atomic.Int64
 }
 
-func newPoster(ctx context.Context, d dialer, local net.IP, post string, window int) (*poster, error) {
-	c, err := d.dial(ctx, local)
-	if err != nil {
-		return nil, err
-	}
+// newPoster joins post on c and waits for the join's ack; c is closed on
+// failure.
+func newPoster(ctx context.Context, c *conn, post string, window int) (*poster, error) {
 	body, _ := json.Marshal(map[string]string{"postId": post, "userId": "bench", "content": benchContent})
 	p := &poster{c: c, post: post, body: body, slots: make(chan struct{}, window), done: make(chan struct{}),
 		joined: make(chan bool, 1), pending: map[int64]time.Time{}, confirm: newLatency(), delivery: newLatency()}
@@ -74,16 +71,24 @@ func newPoster(ctx context.Context, d dialer, local net.IP, post string, window 
 	return p, nil
 }
 
-// dialPosters opens n posters spread over posts post-0..post-(posts-1).
+// dialPosters opens n posters spread over posts prefix-0..prefix-(posts-1),
+// several at a time (a join may wait for a history read).
 func dialPosters(ctx context.Context, d dialer, prefix string, n, posts, window int) ([]*poster, error) {
 	ps := make([]*poster, n)
-	for i := range ps {
-		p, err := newPoster(ctx, d, nil, fmt.Sprintf("%s-%d", prefix, i%posts), window)
-		if err != nil {
-			closePosters(ps[:i])
-			return nil, fmt.Errorf("client %d: %w", i, err)
-		}
+	_, err := dialMany(ctx, d, n, sourceAddrs(1), func(i int, c *conn) error {
+		p, err := newPoster(ctx, c, fmt.Sprintf("%s-%d", prefix, i%posts), window)
 		ps[i] = p
+		return err
+	}, nil)
+	if err != nil {
+		var made []*poster
+		for _, p := range ps {
+			if p != nil {
+				made = append(made, p)
+			}
+		}
+		closePosters(made)
+		return nil, err
 	}
 	return ps, nil
 }

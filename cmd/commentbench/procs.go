@@ -33,6 +33,7 @@ type procSampler struct {
 
 type procTrack struct {
 	pid      int
+	start    time.Time // zero: the sampler's start
 	cpu0     float64
 	usage    ProcUsage
 	sampled  bool
@@ -64,6 +65,15 @@ func newProcSampler(pids map[string]int) *procSampler {
 	}
 	s.sample()
 	return s
+}
+
+// add starts sampling one more process, e.g. one a scenario started; its
+// CPU share counts from now.
+func (s *procSampler) add(name string, pid int) {
+	s.mu.Lock()
+	s.procs[name] = &procTrack{pid: pid, usage: ProcUsage{PID: pid}, start: time.Now()}
+	s.mu.Unlock()
+	s.sample()
 }
 
 // sample reads every process once; a process that is gone keeps its last
@@ -117,7 +127,11 @@ func (s *procSampler) usage() map[string]ProcUsage {
 		}
 		u := p.usage
 		u.CPUSeconds = p.lastCPU - p.cpu0
-		if d := p.lastSeen.Sub(s.start).Seconds(); d > 0 {
+		start := s.start
+		if !p.start.IsZero() {
+			start = p.start
+		}
+		if d := p.lastSeen.Sub(start).Seconds(); d > 0 {
 			u.CPUPercent = 100 * u.CPUSeconds / d
 		}
 		out[name] = u
