@@ -68,6 +68,7 @@ cleanup() {
 	done
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT
 
 wait_port() {
 	for _ in $(seq 1 300); do
@@ -88,9 +89,12 @@ wait_port "$REDIS_PORT"
 wait_port "$MONGO_PORT"
 
 # The flags every commentd of the run gets; the limits are off, since one
-# client machine sends for many users.
+# client machine sends for many users. Each run has its own Redis prefix and
+# MongoDB database: devmongo pushes no filter down to SQLite, so a history
+# read scans the whole collection, and a collection grown by earlier runs
+# would slow the later ones.
 common_flags() {
-	echo --redis.addrs "127.0.0.1:$REDIS_PORT" --mongo.uri "$MONGO_URI" --redis.prefix "$1" \
+	echo --redis.addrs "127.0.0.1:$REDIS_PORT" --mongo.uri "$MONGO_URI" --redis.prefix "$1" --mongo.database "${1//-/_}" \
 		--limits.comments_per_second 0 --limits.connections_per_ip 0 --buffer.max_len 3000000 --log.level warn
 }
 
@@ -153,7 +157,7 @@ for scenario in $SCENARIOS; do
 			prefix="drain$run"
 			start_server write-behind "$prefix" "$run" --flush.enabled=false
 			# shellcheck disable=SC2046
-			bench drain write-behind "$run" "${DRAIN[@]}" -flush-cmd "bin/commentd flush $(common_flags "$prefix")"
+			bench drain write-behind "$run" "${DRAIN[@]}" -database "$prefix" -flush-cmd "bin/commentd flush $(common_flags "$prefix")"
 			stop_server
 			continue
 		fi
