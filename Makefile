@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 
-.PHONY: run test build devmongo deps bench chaos fuzz clean
+.PHONY: run test build devmongo deps bench bench-go chaos fuzz clean
 
 run:
 	scripts/run.sh
@@ -18,9 +18,15 @@ build:
 deps devmongo:
 	scripts/deps.sh
 
-# Benchmarks: append and flush against real Redis and devmongo, broadcast
-# on real WebSocket connections.
-bench: deps
+# Benchmark suite (bench/run.sh): every commentbench scenario against
+# commentd in write-behind and write-through mode; writes BENCHMARKS.md and
+# bench/report/. BENCH_QUICK=1 for small sizes.
+bench:
+	bench/run.sh
+
+# Go micro-benchmarks: append and flush against real Redis and devmongo,
+# broadcast on real WebSocket connections.
+bench-go: deps
 	go test -run '^$$' -bench . -benchtime 2s -count 3 ./buffer/ ./store/ ./realtime/socketio/
 	go test -run '^$$' -bench BenchmarkNodes -benchtime 10000x -count 3 ./cmd/commentd/
 

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,37 +15,101 @@ func TestLoopbackOnly(t *testing.T) {
 	for _, ok := range []string{"http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:80", "http://127.9.9.9:1"} {
 		require.NoError(t, loopbackOnly(ok), ok)
 	}
-	for _, bad := range []string{"http://10.0.0.1:8080", "http://example.com", "http://0.0.0.0:80", "::"} {
+	for _, bad := range []string{"http://10.0.0.1:8080", "http://example.com", "http://0.0.0.0:80", "::", "http://192.168.1.2:8080"} {
 		require.Error(t, loopbackOnly(bad), bad)
 	}
+	require.NoError(t, loopbackMongo("mongodb://127.0.0.1:27017"))
+	for _, bad := range []string{"mongodb://10.1.2.3:27017", "mongodb+srv://cluster.example.com", "http://127.0.0.1:1"} {
+		require.Error(t, loopbackMongo(bad), bad)
+	}
+	// The command refuses before it connects anywhere.
+	err := run(context.Background(), []string{"ingest", "-url", "http://10.0.0.1:8080", "-quiet"})
+	require.ErrorContains(t, err, "only loopback")
+	err = run(context.Background(), []string{"join", "-url", "http://127.0.0.1:1", "-mongo", "mongodb://10.0.0.1:27017"})
+	require.ErrorContains(t, err, "only loopback")
 }
 
-// The ingest client against a Socket.IO server that acks every comment and
-// broadcasts it to the post's room, as commentd does.
-func TestIngestAgainstSocketIOServer(t *testing.T) {
-	srv := socketio.NewServer(socketio.Config{})
-	nsp := srv.Of("/")
-	nsp.On("join_post", func(s *socketio.Socket, ev *socketio.Event) {
-		var post string
-		json.Unmarshal(ev.Args[0], &post)
-		s.Join("post_" + post)
-	})
-	nsp.On("new_comment", func(s *socketio.Socket, ev *socketio.Event) {
-		var in struct{ PostID string }
-		json.Unmarshal(ev.Args[0], &in)
-		c := map[string]string{"postId": in.PostID, "createdAt": time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}
-		nsp.EmitTo("post_"+in.PostID, nil, "comment_added", c)
-		ev.Ack(map[string]any{"ok": true, "comment": c})
-	})
-	hs := httptest.NewServer(srv)
-	defer func() { hs.Close(); srv.Close() }()
+// Every scenario but drain, tiny, against one real commentd (write-behind,
+// fast flushes) on real redis-server and devmongo.
+func TestScenariosSmoke(t *testing.T) {
+	b := startBackend(t)
+	url, pid := startCommentd(t, b, "smoke", "--flush.interval", "100ms")
+	ctx := context.Background()
+	counter := func() *mongoCounter {
+		c, err := openMongo(ctx, b.mongo.URI)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Disconnect(context.Background()) })
+		return &mongoCounter{client: c}
+	}()
+	e := &env{url: url, label: "write-behind", serverPID: pid, mongo: counter, quiet: true}
 
-	res, err := ingest(context.Background(), ingestConfig{URL: hs.URL, Clients: 4, Posts: 2, Window: 2, Duration: 500 * time.Millisecond, Max: 2000})
+	t.Run("ingest", func(t *testing.T) {
+		res, err := ingest(ctx, e, ingestConfig{Clients: 4, Posts: 2, Window: 2, Duration: 500 * time.Millisecond, Max: 2000})
+		require.NoError(t, err)
+		v := res.Values
+		require.Positive(t, v["confirmed"])
+		require.Zero(t, v["failed"])
+		require.LessOrEqual(t, v["confirmed"], 2000.0)
+		// Each comment reaches the 2 members of its post's room.
+		require.InDelta(t, 2*v["confirmed"], v["deliveries"], 2*4*2)
+		require.Greater(t, res.Latency["confirm"].Max, 0.0)
+	})
+	t.Run("sustained", func(t *testing.T) {
+		res, err := sustained(ctx, e, sustainedConfig{Rate: 200, Clients: 4, Posts: 2, Window: 16,
+			Duration: 1500 * time.Millisecond, Settle: 20 * time.Second})
+		require.NoError(t, err)
+		v := res.Values
+		require.InDelta(t, 300, v["confirmed"], 60)
+		require.Zero(t, v["notEmptied"])
+		require.Positive(t, v["insertCommands"])
+		require.Less(t, v["insertsPer1000"], 1000.0, "write-behind inserts in batches")
+		require.NotEmpty(t, res.Series)
+		require.Contains(t, res.Series[0].Values, "depth")
+	})
+	t.Run("fanout", func(t *testing.T) {
+		res, err := fanout(ctx, e, fanoutConfig{Subscribers: 20, Rate: 50, Duration: time.Second, Grace: 10 * time.Second})
+		require.NoError(t, err)
+		v := res.Values
+		require.InDelta(t, 50, v["published"], 2)
+		require.Equal(t, 20*v["confirmed"], v["deliveries"])
+		require.Zero(t, v["misses"])
+		require.Zero(t, v["disconnected"])
+		require.Equal(t, int64(v["deliveries"]), res.Latency["delivery"].Count)
+	})
+	t.Run("conns", func(t *testing.T) {
+		res, err := conns(ctx, e, connsConfig{Conns: 60, Sources: 3, Posts: 2, Hold: 200 * time.Millisecond})
+		require.NoError(t, err)
+		require.Equal(t, 60.0, res.Values["conns"])
+		require.GreaterOrEqual(t, res.Values["serverConns"], 60.0)
+		require.Positive(t, res.Values["rssHeldMB"])
+	})
+	t.Run("join", func(t *testing.T) {
+		res, err := join(ctx, e, joinConfig{Clients: 4, Posts: 2, Warm: 20, Duration: 500 * time.Millisecond})
+		require.NoError(t, err)
+		require.Positive(t, res.Values["loads"])
+		require.Zero(t, res.Values["failed"])
+		require.Contains(t, res.Values, "mongoReads")
+	})
+}
+
+// drain: a commentd without a flusher fills the buffer, a `commentd flush`
+// worker empties it, then the raw insert runs.
+func TestDrainSmoke(t *testing.T) {
+	b := startBackend(t)
+	url, _ := startCommentd(t, b, "drain", "--flush.enabled=false")
+	flushCmd := commentdBinary(t) + " flush " + strings.Join(b.serviceFlags("drain"), " ")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "drain.json")
+	err := run(context.Background(), []string{"drain", "-url", url, "-mongo", b.mongo.URI, "-quiet", "-n", "3000",
+		"-clients", "8", "-posts", "4", "-flush-cmd", flushCmd, "-label", "write-behind", "-json", out})
 	require.NoError(t, err)
-	require.Positive(t, res.Confirmed)
-	require.Zero(t, res.Failed)
-	require.LessOrEqual(t, res.Confirmed, int64(2000))
-	// Each comment reaches the 2 members of its post's room.
-	require.InDelta(t, 2*res.Confirmed, res.Deliveries, float64(2*4*2), "deliveries of in-flight comments may be cut off")
-	require.Greater(t, res.ConfirmMs.Max, 0.0)
+	res, err := readResult(out)
+	require.NoError(t, err)
+	require.Equal(t, 3000.0, res.Values["backlog"])
+	require.Positive(t, res.Values["drainPerSec"])
+	require.Positive(t, res.Values["rawInsertPerSec"])
+	require.Contains(t, res.Procs, "commentbench")
+	require.Contains(t, res.Procs, "commentd-flush")
+	_, err = os.Stat(out)
+	require.NoError(t, err)
 }

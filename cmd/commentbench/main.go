@@ -1,19 +1,19 @@
 // Command commentbench is the load generator of commentd: Socket.IO clients
 // over WebSocket, its own lean client on the project's codecs, against a
-// server on loopback only, bounded in count and time.
+// server on loopback only, every scenario bounded in count and time.
 //
-//	commentbench -url http://127.0.0.1:8080 -clients 32 -posts 8 -window 4 -duration 10s
+//	commentbench SCENARIO [flags]     run a scenario (ingest if omitted)
+//	commentbench report [flags]       charts, HTML page and BENCHMARKS.md from results
 //
-// Scenario ingest (the only one so far): every client joins one of the
-// posts and keeps -window comments outstanding (closed loop). It reports
-// confirmed comments per second, confirm latency percentiles (HDR), and
-// comment_added deliveries per second with their latency (from the
-// comment's createdAt, millisecond resolution). -json writes the result.
+// Scenarios: ingest (closed loop), sustained (fixed offered rate), fanout
+// (one publisher, many subscribers), conns (idle connections, server
+// memory), join (history loads and MongoDB reads), drain (flush a backlog).
+// `commentbench SCENARIO -h` lists its flags. Each prints its result and,
+// with -json, writes it; bench/run.sh runs them all.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -35,33 +36,85 @@ func main() {
 	}
 }
 
+// scenario registers its flags and returns the function that runs it.
+type scenario func(fs *flag.FlagSet) func(ctx context.Context, e *env) (*Result, error)
+
+var scenarios = map[string]scenario{
+	"ingest":    ingestScenario,
+	"sustained": sustainedScenario,
+	"fanout":    fanoutScenario,
+	"conns":     connsScenario,
+	"join":      joinScenario,
+	"drain":     drainScenario,
+}
+
+// env is what every scenario gets: the target and the optional probes.
+type env struct {
+	url       string
+	label     string
+	serverPID int           // commentd's PID, for conns; 0 if unknown
+	mongo     *mongoCounter // nil without -mongo
+	quiet     bool          // no progress bar
+	procs     *procSampler  // samples the processes of -server-pid and -procs
+}
+
 func run(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("commentbench", flag.ContinueOnError)
-	var cfg ingestConfig
-	fs.StringVar(&cfg.URL, "url", "http://127.0.0.1:8080", "commentd base URL (loopback only)")
-	fs.IntVar(&cfg.Clients, "clients", 32, "concurrent clients")
-	fs.IntVar(&cfg.Posts, "posts", 8, "posts the clients spread over")
-	fs.IntVar(&cfg.Window, "window", 4, "comments each client keeps outstanding")
-	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to send")
-	fs.IntVar(&cfg.Max, "max", 1_000_000, "stop after this many comments")
+	name := "ingest"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		name, args = args[0], args[1:]
+	}
+	if name == "report" {
+		return reportCommand(args)
+	}
+	sc, ok := scenarios[name]
+	if !ok {
+		return fmt.Errorf("unknown scenario %q (ingest, sustained, fanout, conns, join, drain, report)", name)
+	}
+	fs := flag.NewFlagSet("commentbench "+name, flag.ContinueOnError)
+	e := &env{}
+	fs.StringVar(&e.url, "url", "http://127.0.0.1:8080", "commentd base URL (loopback only)")
+	fs.StringVar(&e.label, "label", "", "label of the run in the result, e.g. the server's flush mode")
+	fs.IntVar(&e.serverPID, "server-pid", 0, "commentd's PID: its RSS and CPU are sampled from /proc")
+	procs := fs.String("procs", "", "more processes to sample, name=pid,name=pid (redis=123,devmongo=456)")
+	mongoURI := fs.String("mongo", "", "MongoDB URI of commentd's database, to count insert and read commands (serverStatus)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
+	fs.BoolVar(&e.quiet, "quiet", false, "no progress bar")
+	runScenario := sc(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if err := loopbackOnly(cfg.URL); err != nil {
+	if err := loopbackOnly(e.url); err != nil {
 		return err
 	}
-	if cfg.Clients < 1 || cfg.Posts < 1 || cfg.Window < 1 || cfg.Duration <= 0 || cfg.Duration > time.Hour {
-		return errors.New("clients, posts and window must be positive; duration at most 1h")
-	}
-	res, err := ingest(ctx, cfg)
+	pids, err := parsePIDs(*procs)
 	if err != nil {
 		return err
 	}
+	pids["commentbench"] = os.Getpid()
+	if e.serverPID > 0 {
+		pids["commentd"] = e.serverPID
+	}
+	if *mongoURI != "" {
+		client, err := openMongo(ctx, *mongoURI)
+		if err != nil {
+			return err
+		}
+		defer client.Disconnect(context.Background())
+		e.mongo = &mongoCounter{client: client}
+	}
+
+	e.procs = newProcSampler(pids)
+	stop := make(chan struct{})
+	go e.procs.run(stop, time.Second)
+	res, err := runScenario(ctx, e)
+	close(stop)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	res.Procs = e.procs.usage()
 	res.print(os.Stdout)
 	if *jsonOut != "" {
-		b, _ := json.MarshalIndent(res, "", "  ")
-		return os.WriteFile(*jsonOut, b, 0o644)
+		return res.writeJSON(*jsonOut)
 	}
 	return nil
 }
@@ -82,3 +135,6 @@ func loopbackOnly(raw string) error {
 	}
 	return fmt.Errorf("-url %s: only loopback targets (127.0.0.0/8, ::1, localhost)", raw)
 }
+
+// errBounds reports a flag out of its bounds.
+func errBounds(what string) error { return errors.New(what) }

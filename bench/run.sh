@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# make bench: runs every commentbench scenario against commentd in
+# write-behind and in write-through mode (the naive design), each measured
+# scenario BENCH_RUNS times (3), on a Redis and a devmongo of its own on
+# non-default loopback ports, then writes BENCHMARKS.md and bench/report/.
+#
+#   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
+#   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
+#   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
+#   BENCH_SCENARIOS="ingest sustained fanout conns join drain"
+#   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
+#
+# Data and logs go to .run/bench/ (wiped at start); results to
+# .run/bench/results/<mode>/<scenario>-<run>.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+QUICK=${BENCH_QUICK:-0}
+RUNS=${BENCH_RUNS:-3}
+REDIS_PORT=${BENCH_REDIS_PORT:-16379}
+MONGO_PORT=${BENCH_MONGO_PORT:-37017}
+HTTP_PORT=${BENCH_HTTP_PORT:-18099}
+SCENARIOS=${BENCH_SCENARIOS:-ingest sustained fanout conns join drain}
+OUT=.run/bench
+URL=http://127.0.0.1:$HTTP_PORT
+MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT
+
+# Scenario sizes: the issue's target table, or small ones.
+if [ "$QUICK" = 1 ]; then
+	INGEST=(-clients 20 -posts 4 -window 4 -duration 3s)
+	SUSTAINED=(-rate 200 -clients 10 -posts 5 -duration 5s -settle 30s)
+	FANOUT=(-subscribers 100 -rate 50 -duration 3s)
+	CONNS=(-conns 500 -sources 4 -hold 2s)
+	JOIN=(-clients 10 -posts 5 -warm 100 -duration 2s)
+	DRAIN=(-n 5000 -clients 16 -posts 16)
+else
+	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
+	SUSTAINED=(-rate 2000 -clients 20 -posts 20 -duration 2m -settle 2m)
+	FANOUT=(-subscribers 2000 -rate 200 -duration 20s)
+	CONNS=(-conns 18000 -sources 8 -hold 5s)
+	JOIN=(-clients 50 -posts 20 -warm 100 -duration 10s)
+	DRAIN=(-n 1000000 -clients 64 -posts 64 -window 16)
+fi
+[ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
+[ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
+
+for port in "$REDIS_PORT" "$MONGO_PORT" "$HTTP_PORT"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "bench: port $port is in use; set BENCH_*_PORT" >&2
+		exit 1
+	fi
+done
+
+scripts/deps.sh
+mkdir -p bin
+go build -o bin/commentd ./cmd/commentd
+go build -o bin/commentbench ./cmd/commentbench
+
+rm -rf "$OUT"
+mkdir -p "$OUT/redis" "$OUT/mongo" "$OUT/results"
+
+redis_pid="" mongo_pid="" server_pid=""
+cleanup() {
+	for pid in $server_pid $mongo_pid $redis_pid; do
+		kill "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+trap "exit 143" TERM INT
+
+wait_port() {
+	for _ in $(seq 1 300); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench: nothing listens on port $1 after 30s" >&2
+	return 1
+}
+
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/$OUT/redis" --appendonly yes \
+	--appendfsync everysec --maxmemory-policy noeviction --save "" --daemonize no \
+	--logfile "$PWD/$OUT/redis.log" &
+redis_pid=$!
+bin/devmongo -listen "127.0.0.1:$MONGO_PORT" -data "$OUT/mongo" >"$OUT/devmongo.log" 2>&1 &
+mongo_pid=$!
+wait_port "$REDIS_PORT"
+wait_port "$MONGO_PORT"
+
+# The flags every commentd of the run gets; the limits are off, since one
+# client machine sends for many users. Each run has its own Redis prefix and
+# MongoDB database: devmongo pushes no filter down to SQLite, so a history
+# read scans the whole collection, and a collection grown by earlier runs
+# would slow the later ones.
+common_flags() {
+	echo --redis.addrs "127.0.0.1:$REDIS_PORT" --mongo.uri "$MONGO_URI" --redis.prefix "$1" --mongo.database "${1//-/_}" \
+		--limits.comments_per_second 0 --limits.connections_per_ip 0 --buffer.max_len 3000000 --log.level warn
+}
+
+COMMANDS=()
+note_command() { # the first run of each scenario and mode goes into BENCHMARKS.md
+	[ "$1" = 1 ] && COMMANDS+=("${*:2}")
+	return 0
+}
+
+start_server() { # mode prefix run [extra flags]
+	local mode=$1 prefix=$2 run=$3
+	shift 3
+	# shellcheck disable=SC2046
+	local cmd=(bin/commentd serve --http.addr "127.0.0.1:$HTTP_PORT" --flush.mode "$mode" $(common_flags "$prefix") "$@")
+	note_command "$run" "${cmd[*]}"
+	"${cmd[@]}" >>"$OUT/commentd.log" 2>&1 &
+	server_pid=$!
+	for _ in $(seq 1 300); do
+		curl -fs "$URL/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench: commentd did not start; see $OUT/commentd.log" >&2
+	return 1
+}
+
+stop_server() {
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=""
+}
+
+bench() { # scenario mode run [flags]
+	local scenario=$1 mode=$2 run=$3
+	shift 3
+	mkdir -p "$OUT/results/$mode"
+	local cmd=(bin/commentbench "$scenario" -url "$URL" -label "$mode" -mongo "$MONGO_URI" "$@")
+	note_command "$run" "${cmd[*]} -server-pid \$COMMENTD_PID -procs redis-server=\$REDIS_PID,devmongo=\$MONGO_PID -json $OUT/results/$mode/$scenario-N.json"
+	echo "== $scenario $mode run $run/$RUNS" >&2
+	"${cmd[@]}" -server-pid "$server_pid" -procs "redis-server=$redis_pid,devmongo=$mongo_pid" \
+		-json "$OUT/results/$mode/$scenario-$run.json"
+}
+
+sizes() {
+	case $1 in
+	ingest) echo "${INGEST[@]}" ;;
+	sustained) echo "${SUSTAINED[@]}" ;;
+	fanout) echo "${FANOUT[@]}" ;;
+	conns) echo "${CONNS[@]}" ;;
+	join) echo "${JOIN[@]}" ;;
+	esac
+}
+
+start=$(date +%s)
+for scenario in $SCENARIOS; do
+	for run in $(seq 1 "$RUNS"); do
+		if [ "$scenario" = drain ]; then
+			# A commentd without a flusher fills the buffer; commentbench then
+			# starts a `commentd flush` worker and times the drain. Only
+			# write-behind has a buffer to drain.
+			prefix="drain$run"
+			start_server write-behind "$prefix" "$run" --flush.enabled=false
+			# shellcheck disable=SC2046
+			bench drain write-behind "$run" "${DRAIN[@]}" -database "$prefix" -flush-cmd "bin/commentd flush $(common_flags "$prefix")"
+			stop_server
+			continue
+		fi
+		for mode in write-behind write-through; do
+			start_server "$mode" "$scenario-$mode-$run" "$run"
+			# shellcheck disable=SC2046
+			bench "$scenario" "$mode" "$run" $(sizes "$scenario")
+			stop_server
+		done
+	done
+done
+took=$(($(date +%s) - start))
+
+# The machine and the commands, for the report.
+json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
+{
+	echo '{"machine": {'
+	echo "\"nproc\": $(json_str "$(nproc)"),"
+	echo "\"cpu\": $(json_str "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"),"
+	echo "\"ram\": $(json_str "$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)"),"
+	echo "\"kernel\": $(json_str "$(uname -sr)"),"
+	echo "\"go\": $(json_str "$(go version)"),"
+	echo "\"redis\": $(json_str "$(redis-server --version | cut -d' ' -f1-3)"),"
+	echo "\"commit\": $(json_str "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"),"
+	echo "\"date\": $(json_str "$(date -u +%Y-%m-%dT%H:%MZ)"),"
+	echo "\"sizes\": $(json_str "$([ "$QUICK" = 1 ] && echo "BENCH_QUICK=1 (small)" || echo "full (the issue's target table)"), $RUNS runs each, ${took}s in all")"
+	echo '}, "commands": ['
+	for i in "${!COMMANDS[@]}"; do
+		[ "$i" -gt 0 ] && echo ","
+		json_str "${COMMANDS[$i]}"
+	done
+	echo '], "notes": ['
+	json_str "Regenerate with \`make bench\` (BENCH_QUICK=1 for small sizes). Medians of $RUNS runs; one fresh commentd per run. drain runs in write-behind only: write-through keeps no buffer."
+	echo ']}'
+} >"$OUT/meta.json"
+
+bin/commentbench report -results "$OUT/results" -meta "$OUT/meta.json" -out bench/report -md BENCHMARKS.md
+echo "bench: done in ${took}s; BENCHMARKS.md and bench/report/index.html" >&2

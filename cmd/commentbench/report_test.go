@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The report renders charts, index.html and BENCHMARKS.md from result
+// files, with medians of the runs and write-behind / write-through ratios.
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	require.NoError(t, os.MkdirAll(results, 0o755))
+	write := func(name string, r *Result) {
+		require.NoError(t, r.writeJSON(filepath.Join(results, name)))
+	}
+	for i, rate := range []float64{900, 1000, 1100} {
+		for _, label := range []string{wb, wt} {
+			r := newResult("ingest", label, map[string]any{"clients": 4})
+			k := 1.0
+			if label == wb {
+				k = 30
+			}
+			r.Values["confirmedPerSec"] = k * rate
+			r.Latency["confirm"] = Percentiles{P50: 1, P95: 2, P99: 3 * float64(i+1), Max: 9, Count: 100}
+			r.Series = []Point{{T: 1, Values: map[string]float64{"confirmedPerSec": k * rate}}, {T: 2, Values: map[string]float64{"confirmedPerSec": k * rate}}}
+			r.Procs = map[string]ProcUsage{"commentd": {CPUPercent: 50, RSSPeakMB: 20}}
+			write(label+"-ingest-"+string(rune('0'+i))+".json", r)
+		}
+	}
+	d := newResult("drain", wb, nil)
+	d.Values["drainVsRaw"] = 0.95
+	d.Series = []Point{{T: 0.25, Values: map[string]float64{"depth": 1000}}, {T: 0.5, Values: map[string]float64{"depth": 0}}}
+	write("drain.json", d)
+	meta, _ := json.Marshal(reportMeta{Machine: map[string]string{"nproc": "2"}, Commands: []string{"bench/run.sh"}})
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "meta.json"), meta, 0o644))
+
+	out, md := filepath.Join(dir, "report"), filepath.Join(dir, "BENCHMARKS.md")
+	require.NoError(t, run(context.Background(), []string{"report", "-results", results, "-out", out, "-md", md, "-meta", filepath.Join(dir, "meta.json")}))
+	for _, f := range []string{"index.html", "ingest-throughput.svg", "ingest-latency.svg", "drain-depth.svg"} {
+		b, err := os.ReadFile(filepath.Join(out, f))
+		require.NoError(t, err, f)
+		require.NotEmpty(t, b, f)
+	}
+	svg, _ := os.ReadFile(filepath.Join(out, "ingest-throughput.svg"))
+	require.True(t, strings.HasPrefix(string(svg), "<?xml") || strings.Contains(string(svg), "<svg"))
+	b, err := os.ReadFile(md)
+	require.NoError(t, err)
+	s := string(b)
+	require.Contains(t, s, "| ingest confirmed/s | 1,000 | 30,000 | ≥ 25× write-through | 30.0× — met |")
+	require.Contains(t, s, "| confirmedPerSec | 30,000 | 1,000 | 30.0× |")
+	require.Contains(t, s, "| write-behind | confirm | 1.0 | 2.0 | 6.0 |", "the median p99 of 3, 6, 9")
+	require.Contains(t, s, "(report/ingest-throughput.svg)")
+	require.Contains(t, s, "| ≤ 12 KB | not measured |")
+	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
+	require.Contains(t, string(html), `<img src="ingest-latency.svg"`)
+}
+
+func TestMedian(t *testing.T) {
+	require.Equal(t, 0.0, median(nil))
+	require.Equal(t, 2.0, median([]float64{3, 1, 2}))
+	require.Equal(t, 2.5, median([]float64{4, 1, 2, 3}))
+}

@@ -1,0 +1,317 @@
+package main
+
+import (
+	"fmt"
+	"html"
+	"math"
+	"slices"
+	"strings"
+)
+
+// table is a report table, written both as Markdown and as HTML.
+type table struct {
+	title  string
+	header []string
+	rows   [][]string
+}
+
+const (
+	wb = "write-behind"
+	wt = "write-through"
+)
+
+// num formats a measured number for a table.
+func num(v float64) string {
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "–"
+	case v == 0:
+		return "0"
+	case math.Abs(v) >= 1000:
+		return commas(int64(math.Round(v)))
+	case math.Abs(v) >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case math.Abs(v) >= 1:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.3g", v)
+	}
+}
+
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+// value returns a median value and whether it was measured.
+func (rep *report) value(scenario, label, key string) (float64, bool) {
+	g := rep.get(scenario, label)
+	if g == nil {
+		return 0, false
+	}
+	v, ok := g.values[key]
+	return v, ok
+}
+
+func (rep *report) cell(scenario, label, key string) string {
+	if v, ok := rep.value(scenario, label, key); ok {
+		return num(v)
+	}
+	return "–"
+}
+
+func (rep *report) p99(scenario, label, kind string) (float64, bool) {
+	g := rep.get(scenario, label)
+	if g == nil {
+		return 0, false
+	}
+	p, ok := g.latency[kind]
+	return p.P99, ok && p.Count > 0
+}
+
+func verdict(ok, measured bool) string {
+	switch {
+	case !measured:
+		return "not measured"
+	case ok:
+		return "met"
+	default:
+		return "**not met**"
+	}
+}
+
+// p99cell is the median p99 of a latency, or "–".
+func (rep *report) p99cell(scenario, label, kind string) string {
+	if v, ok := rep.p99(scenario, label, kind); ok {
+		return num(v)
+	}
+	return "–"
+}
+
+// targets is the table of the issue's targets with the medians measured;
+// a target whose scenario did not run says "not measured".
+func (rep *report) targets() table {
+	t := table{title: "Targets", header: []string{"target", wt, wb, "goal", "result"}}
+	add := func(name, a, b, goal, res string) { t.rows = append(t.rows, []string{name, a, b, goal, res}) }
+
+	cwt, okT := rep.value("ingest", wt, "confirmedPerSec")
+	cwb, okB := rep.value("ingest", wb, "confirmedPerSec")
+	res := verdict(false, false)
+	if okT && okB && cwt > 0 {
+		res = fmt.Sprintf("%s× — %s", num(cwb/cwt), verdict(cwb/cwt >= 25, true))
+	}
+	add("ingest confirmed/s", rep.cell("ingest", wt, "confirmedPerSec"), rep.cell("ingest", wb, "confirmedPerSec"), "≥ 25× write-through", res)
+	p, ok := rep.p99("ingest", wb, "confirm")
+	add("ingest confirm p99 ms", rep.p99cell("ingest", wt, "confirm"), rep.p99cell("ingest", wb, "confirm"), "≤ 50 ms", verdict(p <= 50, ok))
+
+	name := "fanout deliveries/s"
+	if off, ok := rep.value("fanout", wb, "offeredDeliveriesPerSec"); ok {
+		name += " (offered " + num(off) + ")"
+	}
+	res = verdict(false, false)
+	if miss, ok := rep.value("fanout", wb, "misses"); ok {
+		res = fmt.Sprintf("%s misses — %s", num(miss), verdict(miss == 0, true))
+	}
+	add(name, rep.cell("fanout", wt, "deliveriesPerSec"), rep.cell("fanout", wb, "deliveriesPerSec"), "every delivery made", res)
+	p, ok = rep.p99("fanout", wb, "delivery")
+	add("fanout delivery p99 ms", rep.p99cell("fanout", wt, "delivery"), rep.p99cell("fanout", wb, "delivery"), "≤ 250 ms", verdict(p <= 250, ok))
+
+	kb, ok := rep.value("conns", wb, "kbPerConn")
+	add("conns: server RSS per idle connection, KB (at "+rep.cell("conns", wb, "conns")+" held)",
+		rep.cell("conns", wt, "kbPerConn"), rep.cell("conns", wb, "kbPerConn"), "≤ 12 KB", verdict(kb <= 12, ok))
+
+	ins, ok := rep.value("sustained", wb, "insertsPer1000")
+	add("MongoDB insert commands per 1,000 comments (sustained)", rep.cell("sustained", wt, "insertsPer1000"),
+		rep.cell("sustained", wb, "insertsPer1000"), "≤ 2", verdict(ins <= 2, ok))
+
+	dr, ok := rep.value("drain", wb, "drainVsRaw")
+	cell := "–"
+	if ok {
+		cell = fmt.Sprintf("%s/s vs raw %s/s = %.0f%%", rep.cell("drain", wb, "drainPerSec"), rep.cell("drain", wb, "rawInsertPerSec"), 100*dr)
+	}
+	add("drain "+rep.cell("drain", wb, "backlog")+" buffered comments: flush rate vs raw InsertMany (batch 1,000)", "–", cell,
+		"≥ 90% of raw", verdict(dr >= 0.9, ok))
+	return t
+}
+
+// scenarioTables are the median values, latencies and process usage of
+// one scenario, per label, with write-behind / write-through ratios.
+func (rep *report) scenarioTables(scenario string) []table {
+	byLabel := rep.groups[scenario]
+	var labels []string
+	for _, l := range rep.labels {
+		if byLabel[l] != nil {
+			labels = append(labels, l)
+		}
+	}
+	ratio := slices.Contains(labels, wb) && slices.Contains(labels, wt)
+	header := append([]string{"median of runs"}, labels...)
+	if ratio {
+		header = append(header, "write-behind / write-through")
+	}
+	runs := []string{"runs"}
+	keys := map[string]bool{}
+	for _, l := range labels {
+		runs = append(runs, fmt.Sprint(len(byLabel[l].runs)))
+		for k := range byLabel[l].values {
+			keys[k] = true
+		}
+	}
+	if ratio {
+		runs = append(runs, "")
+	}
+	values := table{title: scenario, header: header, rows: [][]string{runs}}
+	for _, k := range slices.Sorted(mapKeys(keys)) {
+		row := []string{k}
+		for _, l := range labels {
+			row = append(row, rep.cell(scenario, l, k))
+		}
+		if ratio {
+			a, okA := rep.value(scenario, wb, k)
+			b, okB := rep.value(scenario, wt, k)
+			r := "–"
+			if okA && okB && b != 0 {
+				r = num(a/b) + "×"
+			}
+			row = append(row, r)
+		}
+		values.rows = append(values.rows, row)
+	}
+	out := []table{values}
+
+	lat := table{title: scenario + " latency (ms, median of runs)", header: []string{"run", "latency", "p50", "p95", "p99", "max", "samples"}}
+	for _, l := range labels {
+		g := byLabel[l]
+		for _, k := range slices.Sorted(mapKeys(g.latency)) {
+			p := g.latency[k]
+			lat.rows = append(lat.rows, []string{l, k, num(p.P50), num(p.P95), num(p.P99), num(p.Max), num(float64(p.Count))})
+		}
+	}
+	if len(lat.rows) > 0 {
+		out = append(out, lat)
+	}
+
+	procs := table{title: scenario + " processes (median of runs)", header: []string{"run", "process", "CPU % of one core", "CPU s", "peak RSS MB"}}
+	for _, l := range labels {
+		g := byLabel[l]
+		for _, k := range slices.Sorted(mapKeys(g.procs)) {
+			p := g.procs[k]
+			procs.rows = append(procs.rows, []string{l, k, num(p.CPUPercent), num(p.CPUSeconds), num(p.RSSPeakMB)})
+		}
+	}
+	if len(procs.rows) > 0 {
+		out = append(out, procs)
+	}
+	return out
+}
+
+func (rep *report) machineTable() table {
+	t := table{title: "Machine", header: []string{"", ""}}
+	for _, k := range slices.Sorted(mapKeys(rep.meta.Machine)) {
+		t.rows = append(t.rows, []string{k, rep.meta.Machine[k]})
+	}
+	return t
+}
+
+func (rep *report) markdown(charts []chart, chartDir string) string {
+	var b strings.Builder
+	b.WriteString("# commentd benchmarks\n\n")
+	b.WriteString("Written by `make bench` (bench/run.sh, then `commentbench report`); every number below is measured by that run. " +
+		"Everything runs on one machine: the load generator, commentd, redis-server and devmongo (FerretDB on SQLite) share its cores. " +
+		"`write-through` is the naive design (one insert per comment before the ack), `write-behind` the default. " +
+		"Charts: [" + chartDir + "/index.html](" + chartDir + "/index.html).\n\n")
+	for _, n := range rep.meta.Notes {
+		fmt.Fprintf(&b, "> %s\n\n", n)
+	}
+	writeMD(&b, rep.machineTable())
+	if len(rep.meta.Commands) > 0 {
+		b.WriteString("## Commands\n\n```\n" + strings.Join(rep.meta.Commands, "\n") + "\n```\n\n")
+	}
+	writeMD(&b, rep.targets())
+	for _, s := range scenarioOrder {
+		if rep.groups[s] == nil {
+			continue
+		}
+		for _, t := range rep.scenarioTables(s) {
+			writeMD(&b, t)
+		}
+		for _, c := range charts {
+			if strings.HasPrefix(c.File, s+"-") {
+				fmt.Fprintf(&b, "![%s](%s/%s)\n\n", c.Title, chartDir, c.File)
+			}
+		}
+	}
+	return b.String()
+}
+
+func writeMD(b *strings.Builder, t table) {
+	fmt.Fprintf(b, "## %s\n\n", t.title)
+	b.WriteString("| " + strings.Join(t.header, " | ") + " |\n")
+	b.WriteString("|" + strings.Repeat("---|", len(t.header)) + "\n")
+	for _, r := range t.rows {
+		b.WriteString("| " + strings.Join(r, " | ") + " |\n")
+	}
+	b.WriteString("\n")
+}
+
+func (rep *report) html(charts []chart) string {
+	var b strings.Builder
+	b.WriteString(`<!doctype html><html><head><meta charset="utf-8"><title>commentd benchmarks</title>
+<style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:0 0 1.5em}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;margin:1em 0}</style>
+</head><body><h1>commentd benchmarks</h1>
+<p>write-through: one MongoDB insert per comment before the ack (the naive design); write-behind: Redis buffer, batched inserts. Medians of the runs; one machine for everything.</p>
+`)
+	for _, n := range rep.meta.Notes {
+		fmt.Fprintf(&b, "<p><em>%s</em></p>\n", html.EscapeString(n))
+	}
+	writeHTML(&b, rep.machineTable())
+	writeHTML(&b, rep.targets())
+	for _, s := range scenarioOrder {
+		if rep.groups[s] == nil {
+			continue
+		}
+		for _, c := range charts {
+			if strings.HasPrefix(c.File, s+"-") {
+				fmt.Fprintf(&b, "<img src=\"%s\" alt=\"%s\">\n", html.EscapeString(c.File), html.EscapeString(c.Title))
+			}
+		}
+		for _, t := range rep.scenarioTables(s) {
+			writeHTML(&b, t)
+		}
+	}
+	if len(rep.meta.Commands) > 0 {
+		b.WriteString("<h2>Commands</h2><pre>" + html.EscapeString(strings.Join(rep.meta.Commands, "\n")) + "</pre>\n")
+	}
+	b.WriteString("</body></html>\n")
+	return b.String()
+}
+
+func writeHTML(b *strings.Builder, t table) {
+	fmt.Fprintf(b, "<h2>%s</h2>\n<table><tr>", html.EscapeString(t.title))
+	for _, h := range t.header {
+		fmt.Fprintf(b, "<th>%s</th>", html.EscapeString(h))
+	}
+	b.WriteString("</tr>\n")
+	for _, r := range t.rows {
+		b.WriteString("<tr>")
+		for _, c := range r {
+			c = strings.ReplaceAll(html.EscapeString(c), "**", "")
+			fmt.Fprintf(b, "<td>%s</td>", c)
+		}
+		b.WriteString("</tr>\n")
+	}
+	b.WriteString("</table>\n")
+}
