@@ -299,23 +299,52 @@ func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
 	if sess == nil {
 		sess = &session{}
 	}
+	// The read loop goes on to the socket's next packet while Redis
+	// answers: a client's comments share group commits, in its order.
 	ctx, cancel := a.ctx()
-	defer cancel()
-	c, err := a.post(ctx, ev.Args, "", sess.user, &sess.bucket)
-	if err != nil {
-		a.fail(s, ev, "Failed to post comment", err)
-		return
-	}
-	s.Emit("comment_confirmed", map[string]any{"message": "Comment posted", "comment": c})
-	ev.Ack(map[string]any{"ok": true, "comment": c})
+	a.postAsync(ctx, ev.Args, "", sess.user, &sess.bucket, func(c comment.Comment, err error) {
+		defer cancel()
+		if err != nil {
+			a.fail(s, ev, "Failed to post comment", err)
+			return
+		}
+		cj, err := json.Marshal(c)
+		if err != nil {
+			a.fail(s, ev, "Failed to post comment", err)
+			return
+		}
+		s.EmitRaw("comment_confirmed", wrapComment(`{"message":"Comment posted","comment":`, cj))
+		ev.AckRaw(wrapComment(`{"ok":true,"comment":`, cj))
+	})
 }
 
-// post is the one pipeline of a new comment, for the socket and for REST:
-// parse, the poster (the token's subject with auth), the rate limits, the
-// Service, and the count of the outcome. pathPost is the URL's post ("" on
-// a socket); bucket is the socket's (the address's, over REST).
-func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket) (c comment.Comment, err error) {
-	defer func() {
+// wrapComment returns head + the comment's JSON + "}".
+func wrapComment(head string, cj []byte) json.RawMessage {
+	b := make([]byte, 0, len(head)+len(cj)+1)
+	b = append(b, head...)
+	b = append(b, cj...)
+	return append(b, '}')
+}
+
+// post is postAsync for a caller that waits: REST.
+func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket) (comment.Comment, error) {
+	type result struct {
+		c   comment.Comment
+		err error
+	}
+	ch := make(chan result, 1)
+	a.postAsync(ctx, args, pathPost, sub, bucket, func(c comment.Comment, err error) { ch <- result{c, err} })
+	r := <-ch
+	return r.c, r.err
+}
+
+// postAsync is the one pipeline of a new comment, for the socket and for
+// REST: parse, the poster (the token's subject with auth), the rate limits,
+// the Service, and the count of the outcome. pathPost is the URL's post (""
+// on a socket); bucket is the socket's (the address's, over REST). done gets
+// the outcome, on another goroutine once the comment is queued.
+func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket, done func(comment.Comment, error)) {
+	finish := func(c comment.Comment, err error) {
 		var e *comment.Error
 		switch {
 		case err == nil:
@@ -325,25 +354,30 @@ func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, s
 		default:
 			a.count(comment.CodeInternal)
 		}
-	}()
+		done(c, err)
+	}
 	req, err := parseNewComment(args)
 	if err != nil {
-		return c, err
+		finish(comment.Comment{}, err)
+		return
 	}
 	if pathPost != "" {
 		if req.PostID != "" && req.PostID != pathPost {
-			return c, comment.Errorf(comment.CodeInvalidPostID, "postId in the body differs from the URL")
+			finish(comment.Comment{}, comment.Errorf(comment.CodeInvalidPostID, "postId in the body differs from the URL"))
+			return
 		}
 		req.PostID = pathPost
 	}
 	user, err := a.auth.poster(sub, req.UserID)
 	if err != nil {
-		return c, err
+		finish(comment.Comment{}, err)
+		return
 	}
 	if !a.limits.allow(bucket, user) {
-		return c, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down")
+		finish(comment.Comment{}, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
+		return
 	}
-	return a.svc.Post(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID})
+	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID}, finish)
 }
 
 func (a *Comments) count(code comment.Code) {

@@ -39,19 +39,44 @@ func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
 // dup true, so a retried or double-clicked post is stored once. Every node
 // shares the keys.
 func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) (stored comment.Comment, dup bool, err error) {
+	r, err := b.enqueue(ctx, c, key)
+	if err != nil {
+		return c, false, err
+	}
+	defer b.pending.Done()
+	return b.await(ctx, r, c)
+}
+
+// AppendOnceAsync is AppendOnce for a caller that must not wait for the
+// round trip: it returns once c is queued, so the comments of one caller
+// are appended in the order of its calls, and done gets the outcome on
+// another goroutine (on the caller's if c could not be queued).
+func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, done func(stored comment.Comment, dup bool, err error)) {
+	r, err := b.enqueue(ctx, c, key)
+	if err != nil {
+		done(c, false, err)
+		return
+	}
+	go func() {
+		defer b.pending.Done()
+		done(b.await(ctx, r, c))
+	}()
+}
+
+// enqueue hands c to the commit loop. On success the caller owns one count
+// of b.pending, to release once it has the outcome.
+func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string) (*request, error) {
 	payload, err := json.Marshal(c)
 	if err != nil {
-		return c, false, fmt.Errorf("buffer: encode: %w", err)
+		return nil, fmt.Errorf("buffer: encode: %w", err)
 	}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return c, false, ErrClosed
+		return nil, ErrClosed
 	}
 	b.pending.Add(1)
 	b.mu.RUnlock()
-	defer b.pending.Done()
-
 	r := &request{
 		shard:   b.Shard(c.PostID),
 		postID:  c.PostID,
@@ -60,10 +85,17 @@ func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) 
 		done:    make(chan struct{}),
 	}
 	select {
-	case b.reqs <- r:
+	case b.reqs[r.shard%len(b.reqs)] <- r: // one committer per shard keeps the order of calls
+		return r, nil
 	case <-ctx.Done():
-		return c, false, ctx.Err()
+		b.pending.Done()
+		return nil, ctx.Err()
 	}
+}
+
+// await waits for r's round trip: c as appended, or the first comment under
+// r's key with dup true.
+func (b *Buffer) await(ctx context.Context, r *request, c comment.Comment) (comment.Comment, bool, error) {
 	select {
 	case <-r.done:
 	case <-ctx.Done():
@@ -85,11 +117,11 @@ func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) 
 // commitLoop takes whatever requests are queued, up to MaxBatch, and commits
 // them in one round trip. While a round trip is on the wire new requests
 // queue up, so batches grow with load and latency stays one round trip.
-func (b *Buffer) commitLoop() {
+func (b *Buffer) commitLoop(reqs <-chan *request) {
 	batch := make([]*request, 0, b.cfg.MaxBatch)
 	for {
 		select {
-		case r := <-b.reqs:
+		case r := <-reqs:
 			batch = append(batch[:0], r)
 		case <-b.stop:
 			return
@@ -97,7 +129,7 @@ func (b *Buffer) commitLoop() {
 	fill:
 		for len(batch) < b.cfg.MaxBatch {
 			select {
-			case r := <-b.reqs:
+			case r := <-reqs:
 				batch = append(batch, r)
 			default:
 				break fill

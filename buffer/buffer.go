@@ -39,7 +39,7 @@ type Config struct {
 	RecentLen  int           // comments kept per post for joins; 200
 	RecentTTL  time.Duration // a post's recent list expires after this long without comments; 168h
 	MaxBatch   int           // comments per group-commit round trip; 512
-	Committers int           // round trips in flight at once; 2
+	Committers int           // round trips in flight at once, for different shards; 2
 	Timeout    time.Duration // limit of one round trip; 5s
 	// DedupeWindow is how long an idempotency key of AppendOnce holds; 10m.
 	DedupeWindow time.Duration
@@ -85,7 +85,7 @@ type Buffer struct {
 	cfg      Config
 	shardMax int64 // high-water mark of one shard: ceil(MaxLen / Shards)
 
-	reqs chan *request
+	reqs []chan *request // one per committer; a shard always goes to the same one
 	stop chan struct{}
 	wg   sync.WaitGroup // committers
 
@@ -102,14 +102,15 @@ func New(rdb redis.UniversalClient, cfg Config) *Buffer {
 		rdb:      rdb,
 		cfg:      cfg,
 		shardMax: (cfg.MaxLen + int64(cfg.Shards) - 1) / int64(cfg.Shards),
-		reqs:     make(chan *request, cfg.MaxBatch*cfg.Committers),
+		reqs:     make([]chan *request, cfg.Committers),
 		stop:     make(chan struct{}),
 	}
-	for i := 0; i < cfg.Committers; i++ {
+	for i := range b.reqs {
+		b.reqs[i] = make(chan *request, cfg.MaxBatch)
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
-			b.commitLoop()
+			b.commitLoop(b.reqs[i])
 		}()
 	}
 	return b

@@ -10,10 +10,13 @@ import (
 
 // Buffer is the write-behind buffer as the Service needs it.
 type Buffer interface {
-	// AppendOnce buffers c and publishes it to the post's readers. With a
-	// key, a second comment under the same key within the buffer's window
-	// is not appended: the first one is returned, with dup true.
-	AppendOnce(ctx context.Context, c Comment, key string) (stored Comment, dup bool, err error)
+	// AppendOnceAsync buffers c and publishes it to the post's readers.
+	// It returns once c is queued (a caller's comments are appended in the
+	// order of its calls); done gets the outcome, on another goroutine
+	// unless c could not be queued. With a key, a second comment under the
+	// same key within the buffer's window is not appended: done gets the
+	// first one, with dup true.
+	AppendOnceAsync(ctx context.Context, c Comment, key string, done func(stored Comment, dup bool, err error))
 	// Recent returns up to n of the post's latest comments, oldest first,
 	// and whether they are known to be all the post has.
 	Recent(ctx context.Context, postID string, n int) (cs []Comment, complete bool, err error)
@@ -77,34 +80,61 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 // or inserted (write-through), and published to the post's readers either
 // way. A returned error is an *Error with a stable code.
 func (s *Service) Post(ctx context.Context, in Input) (Comment, error) {
+	type result struct {
+		c   Comment
+		err error
+	}
+	ch := make(chan result, 1)
+	s.PostAsync(ctx, in, func(c Comment, err error) { ch <- result{c, err} })
+	r := <-ch
+	return r.c, r.err
+}
+
+// PostAsync is Post for a caller that must not wait, such as a socket's
+// read loop: in write-behind mode it returns once the comment is queued for
+// Redis, so one caller's comments are buffered in the order of its calls,
+// and done gets the outcome on another goroutine. An invalid comment goes to
+// done at once, on the caller's goroutine.
+func (s *Service) PostAsync(ctx context.Context, in Input, done func(Comment, error)) {
 	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
 	if err != nil {
-		return Comment{}, err
+		done(Comment{}, err)
+		return
 	}
 	if s.cfg.WriteThrough {
-		rej, err := s.store.InsertMany(ctx, []Comment{c})
-		if err == nil && len(rej) > 0 {
-			err = errors.New(rej[0].Reason)
-		}
-		if err != nil {
-			s.cfg.Logger.Warn("write-through insert failed", "err", err)
-			return Comment{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
-		}
-		if err := s.pub.Publish(ctx, c); err != nil {
-			// Stored, but readers were not told; the next join shows it.
-			s.cfg.Logger.Warn("write-through publish failed", "err", err)
-		}
-		return c, nil
+		// The naive design: one insert per comment, concurrent like the
+		// handlers of a Node.js server.
+		go func() { done(s.writeThrough(ctx, c)) }()
+		return
 	}
 	key := ""
 	if in.ClientID != "" {
 		key = in.UserID + ":" + in.ClientID
 	}
-	stored, _, err := s.buf.AppendOnce(ctx, c, key)
-	if err != nil {
-		return Comment{}, s.clientError(err)
+	s.buf.AppendOnceAsync(ctx, c, key, func(stored Comment, _ bool, err error) {
+		if err != nil {
+			done(Comment{}, s.clientError(err))
+			return
+		}
+		done(stored, nil)
+	})
+}
+
+// writeThrough inserts c, then publishes it.
+func (s *Service) writeThrough(ctx context.Context, c Comment) (Comment, error) {
+	rej, err := s.store.InsertMany(ctx, []Comment{c})
+	if err == nil && len(rej) > 0 {
+		err = errors.New(rej[0].Reason)
 	}
-	return stored, nil
+	if err != nil {
+		s.cfg.Logger.Warn("write-through insert failed", "err", err)
+		return Comment{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
+	}
+	if err := s.pub.Publish(ctx, c); err != nil {
+		// Stored, but readers were not told; the next join shows it.
+		s.cfg.Logger.Warn("write-through publish failed", "err", err)
+	}
+	return c, nil
 }
 
 // clientError turns an internal error into what a client is told, and logs

@@ -223,13 +223,21 @@ func (e *Event) Ack(args ...any) error {
 	if e.ackID < 0 || e.acked {
 		return nil
 	}
-	e.acked = true
 	raw, err := marshalArgs(args)
 	if err != nil {
 		return err
 	}
+	return e.AckRaw(raw...)
+}
+
+// AckRaw answers with arguments that are JSON already.
+func (e *Event) AckRaw(args ...json.RawMessage) error {
+	if e.ackID < 0 || e.acked {
+		return nil
+	}
+	e.acked = true
 	return e.socket.client.sendPacket(&Packet{Type: PacketAck, Namespace: e.socket.nsp.name, ID: e.ackID,
-		Data: appendArray(nil, "", raw)}, nil)
+		Data: appendArray(nil, "", args)}, nil)
 }
 
 // AckBinary answers with binary attachments (BINARY_ACK).
