@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strconv"
+	"sync"
 	"time"
 )
 
@@ -54,6 +56,16 @@ type Service struct {
 	pub   Publisher // write-through only
 	store Store
 	cfg   ServiceConfig
+
+	mu      sync.Mutex
+	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
+}
+
+// historyRead is one Store read that concurrent joins of a cold post share.
+type historyRead struct {
+	done  chan struct{}
+	older []Comment
+	err   error
 }
 
 // NewService returns a Service. pub is needed only with WriteThrough.
@@ -73,7 +85,7 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{buf: buf, pub: pub, store: store, cfg: cfg}
+	return &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}}
 }
 
 // Post validates in, makes it a Comment and stores it: buffered (write-behind)
@@ -175,9 +187,7 @@ func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, er
 			before = recent[0].ID
 		}
 		want := limit - len(recent)
-		sctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
-		older, err := s.store.History(sctx, postID, before, want)
-		cancel()
+		older, err := s.readHistory(ctx, postID, before, want)
 		if err != nil {
 			s.cfg.Logger.Warn("history from the database failed; joining with the buffer's", "post", postID, "err", err)
 		} else {
@@ -193,6 +203,36 @@ func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, er
 		recent = after(recent, since)
 	}
 	return recent, nil
+}
+
+// readHistory reads older comments of a post from the Store for a join.
+// Joins that need the same read at once share it: many readers arriving on
+// a cold post cost one database read, not one each. The result is the
+// caller's own copy.
+func (s *Service) readHistory(ctx context.Context, postID, before string, want int) ([]Comment, error) {
+	key := postID + "\x00" + before + "\x00" + strconv.Itoa(want)
+	s.mu.Lock()
+	r, shared := s.reading[key]
+	if !shared {
+		r = &historyRead{done: make(chan struct{})}
+		s.reading[key] = r
+	}
+	s.mu.Unlock()
+	if !shared {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StoreTimeout)
+		r.older, r.err = s.store.History(sctx, postID, before, want)
+		cancel()
+		s.mu.Lock()
+		delete(s.reading, key)
+		s.mu.Unlock()
+		close(r.done)
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return slices.Clone(r.older), r.err
 }
 
 // reachesSince reports whether cs already holds since or something older,

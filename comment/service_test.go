@@ -1,0 +1,73 @@
+package comment
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// coldBuffer holds nothing for any post and never becomes complete.
+type coldBuffer struct{}
+
+func (coldBuffer) AppendOnceAsync(context.Context, Comment, string, func(Comment, bool, error)) {}
+func (coldBuffer) Recent(context.Context, string, int) ([]Comment, bool, error) {
+	return nil, false, nil
+}
+func (coldBuffer) Seed(context.Context, string, string, []Comment, bool) error { return nil }
+
+// slowStore answers History slowly and counts the reads.
+type slowStore struct {
+	reads atomic.Int64
+	docs  []Comment // newest first
+}
+
+func (s *slowStore) InsertMany(context.Context, []Comment) ([]Rejected, error) { return nil, nil }
+func (s *slowStore) History(ctx context.Context, _, _ string, limit int) ([]Comment, error) {
+	s.reads.Add(1)
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.docs[:min(limit, len(s.docs))], nil
+}
+
+// Readers arriving at once on a cold post share one database read, and each
+// gets its own copy, oldest first.
+func TestJoinsShareOneHistoryRead(t *testing.T) {
+	st := &slowStore{}
+	for i := 3; i > 0; i-- {
+		st.docs = append(st.docs, Comment{ID: fmt.Sprintf("%024x", i), PostID: "p"})
+	}
+	svc := NewService(coldBuffer{}, nil, st, ServiceConfig{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 50)
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs, err := svc.Join(context.Background(), "p", "")
+			if err == nil && (len(cs) != 3 || cs[0].ID != fmt.Sprintf("%024x", 1)) {
+				err = fmt.Errorf("join got %v, want the 3 comments oldest first", cs)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Fatalf("%d database reads for 50 concurrent joins, want 1", n)
+	}
+	svc.Join(context.Background(), "p", "")
+	if n := st.reads.Load(); n != 2 {
+		t.Fatalf("a later join reads again (the buffer here never seeds): %d reads, want 2", n)
+	}
+}
