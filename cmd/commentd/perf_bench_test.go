@@ -64,21 +64,26 @@ func startPerfServer(b *testing.B, extra ...string) *perfServer {
 
 // rss returns the process's resident memory in bytes.
 func (s *perfServer) rss(b *testing.B) int64 {
+	return procField(b, fmt.Sprintf("/proc/%d/status", s.pid), "VmRSS:") << 10 // in kB
+}
+
+// procField returns the number after key in the proc file path.
+func procField(b *testing.B, path, key string) int64 {
 	b.Helper()
-	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.pid))
+	st, err := os.ReadFile(path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	for line := range strings.Lines(string(st)) {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		if v, ok := strings.CutPrefix(line, key); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			if err != nil {
 				b.Fatal(err)
 			}
-			return kb << 10
+			return n
 		}
 	}
-	b.Fatal("no VmRSS")
+	b.Fatalf("%s: no %s", path, key)
 	return 0
 }
 
@@ -135,6 +140,12 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	stt, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+stt) * 10 * time.Millisecond
+}
+
+// writes returns how many write system calls the server has made
+// (syscw of /proc/pid/io): per delivery, how well writes are batched.
+func (s *perfServer) writes(b *testing.B) int64 {
+	return procField(b, fmt.Sprintf("/proc/%d/io", s.pid), "syscw:")
 }
 
 // profile writes a CPU profile of the server, taken over d, to the file
@@ -402,7 +413,7 @@ func BenchmarkFanout(b *testing.B) {
 	}
 
 	b.ResetTimer()
-	start, cpu0, self0 := time.Now(), srv.cpu(b), procCPU(b, os.Getpid())
+	start, cpu0, self0, w0 := time.Now(), srv.cpu(b), procCPU(b, os.Getpid()), srv.writes(b)
 	tick := time.Second / time.Duration(rate)
 	profiled := profile(time.Duration(b.N) * tick)
 	for i := range b.N {
@@ -421,7 +432,7 @@ func BenchmarkFanout(b *testing.B) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	elapsed, cpu, self := time.Since(start), srv.cpu(b)-cpu0, procCPU(b, os.Getpid())-self0
+	elapsed, cpu, self, w := time.Since(start), srv.cpu(b)-cpu0, procCPU(b, os.Getpid())-self0, srv.writes(b)-w0
 	b.StopTimer()
 	<-profiled
 	for _, c := range conns {
@@ -450,4 +461,5 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportMetric(float64(want*int64(subs)-got), "missed")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(max(got, 1)), "server-cpu-ns/delivery")
 	b.ReportMetric(float64(self.Nanoseconds())/float64(max(got, 1)), "client-cpu-ns/delivery")
+	b.ReportMetric(float64(w)/float64(max(got, 1)), "server-writes/delivery")
 }

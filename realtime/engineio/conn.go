@@ -42,6 +42,8 @@ type Conn struct {
 	wv         net.Buffers // what WriteTo consumes; a field, so it does not escape
 	wdl        time.Time   // the write deadline set on ws; the writer's
 	writing    bool        // a writer goroutine runs (WebSocket)
+	urgent     bool        // the queue holds more than broadcasts: write it now
+	lingering  bool        // in the server's linger list (see SendBroadcast)
 	closed     bool
 	closeAfter bool   // close once the queue is written, for afterWhy
 	afterWhy   string // the reason of closeAfter
@@ -108,26 +110,19 @@ func (c *Conn) Send(data []byte) error { return c.SendPrepared(PrepareMessage(da
 
 // SendPrepared queues m. It never blocks: over MaxQueueBytes it closes the
 // connection and returns ErrSlow.
-func (c *Conn) SendPrepared(m *Prepared) error {
-	c.mu.Lock()
-	if c.closed || c.closeAfter {
-		c.mu.Unlock()
-		return ErrClosed
-	}
-	if c.queued+m.Size() > c.srv.cfg.MaxQueueBytes {
-		c.mu.Unlock()
-		c.closeWith(ReasonSlowConsumer)
-		return ErrSlow
-	}
-	c.queue = append(c.queue, m)
-	c.queued += m.Size()
-	c.kickLocked()
-	c.mu.Unlock()
-	return nil
-}
+func (c *Conn) SendPrepared(m *Prepared) error { return c.enqueue(false, m) }
+
+// SendBroadcast queues m, a broadcast, like SendPrepared, but on WebSocket
+// lets it wait up to Config.Linger for the broadcasts after it, so that
+// they share one write. Anything sent with SendPrepared or SendMany goes
+// out at once and takes what is queued before it along, in order.
+func (c *Conn) SendBroadcast(m *Prepared) error { return c.enqueue(true, m) }
 
 // SendMany queues several packets at once (one queue lock, one writer wake).
-func (c *Conn) SendMany(ms []*Prepared) error {
+func (c *Conn) SendMany(ms []*Prepared) error { return c.enqueue(false, ms...) }
+
+// enqueue queues ms, to be written at once or, if lazy, to linger.
+func (c *Conn) enqueue(lazy bool, ms ...*Prepared) error {
 	c.mu.Lock()
 	if c.closed || c.closeAfter {
 		c.mu.Unlock()
@@ -144,13 +139,28 @@ func (c *Conn) SendMany(ms []*Prepared) error {
 	}
 	c.queue = append(c.queue, ms...)
 	c.queued += n
-	c.kickLocked()
+	switch {
+	case !lazy || c.ws == nil || c.srv.cfg.Linger < 0 || c.queued >= c.srv.lingerBytes:
+		c.kickLocked()
+	case !c.writing:
+		c.lingerLocked()
+		// A running writer either takes ms along or, if what is left
+		// is broadcasts only, puts c in the linger list when it ends.
+	}
 	c.mu.Unlock()
 	return nil
 }
 
-// kickLocked makes sure the queue gets written: by a writer goroutine on
-// WebSocket, by the waiting GET on polling. c.mu must be held.
+// lingerLocked puts c in the server's linger list, once. c.mu must be held.
+func (c *Conn) lingerLocked() {
+	if !c.lingering {
+		c.lingering = true
+		c.srv.linger(c)
+	}
+}
+
+// kickLocked makes sure the queue gets written now: by a writer goroutine
+// on WebSocket, by the waiting GET on polling. c.mu must be held.
 func (c *Conn) kickLocked() {
 	if c.ws == nil {
 		select {
@@ -159,6 +169,7 @@ func (c *Conn) kickLocked() {
 		}
 		return
 	}
+	c.urgent = true
 	if !c.writing && len(c.queue) > 0 {
 		c.writing = true
 		c.srv.startWriter(c)
@@ -228,18 +239,23 @@ func (c *Conn) closeReason() string {
 	return c.reason
 }
 
-// writeLoop writes the queue until it is empty, then exits. Only one runs
+// writeLoop writes the queue until it is empty or holds only broadcasts
+// queued during the last write (those linger), then exits. Only one runs
 // at a time (c.writing); the buffers it reuses are handed over under c.mu.
 func (c *Conn) writeLoop() {
 	c.mu.Lock()
 	bufs := c.wbufs
 	c.wbufs = nil
 	for {
-		if c.closed || len(c.queue) == 0 {
+		if c.closed || len(c.queue) == 0 || !c.urgent {
 			clear(bufs)
 			c.wbufs = bufs[:0]
 			c.writing = false
-			closeNow, why := !c.closed && c.closeAfter, c.afterWhy
+			lingers := !c.closed && len(c.queue) > 0
+			if lingers {
+				c.lingerLocked()
+			}
+			closeNow, why := !c.closed && !lingers && c.closeAfter, c.afterWhy
 			c.mu.Unlock()
 			if closeNow {
 				c.closeWith(why)
@@ -247,6 +263,7 @@ func (c *Conn) writeLoop() {
 			return
 		}
 		batch := c.queue
+		c.urgent = false
 		c.queue, c.spare = c.spare[:0], nil
 		c.queued = 0
 		c.mu.Unlock()

@@ -13,6 +13,9 @@
 //     connection costs no goroutine and a busy server starts none per
 //     message. A writer sends everything queued with one writev where it
 //     can: the per-frame system call, not encoding, is what limits fan-out.
+//   - Broadcasts (SendBroadcast) linger: up to Config.Linger, so that the
+//     broadcasts after them share their write. Any other packet is written
+//     at once and takes what is queued before it along; order is kept.
 //   - The queue is bounded in bytes. A connection whose queue is full is
 //     closed ("slow consumer"); Send never blocks and never waits for a
 //     slow reader.

@@ -187,7 +187,7 @@ func (n *Namespace) sendPrepared(room string, except *Socket, m *engineio.Prepar
 	}
 	n.mu.RUnlock()
 	for _, c := range conns {
-		c.SendPrepared(m)
+		c.SendBroadcast(m)
 	}
 	count := len(conns)
 	n.deliveries.Add(uint64(count))

@@ -111,6 +111,35 @@ func TestEventsAcksRooms(t *testing.T) {
 	require.Eventually(t, func() bool { return nsp.Rooms() == 0 }, 5*time.Second, 10*time.Millisecond)
 }
 
+// Broadcasts linger to share writes; direct emits and acks do not, and take
+// the broadcasts queued before them along: a member sees them all in order.
+func TestBroadcastsKeepOrder(t *testing.T) {
+	srv, url := newServer(t, socketio.Config{})
+	nsp := srv.Of("/")
+	nsp.OnConnection(func(s *socketio.Socket) { s.Join("r") })
+	nsp.On("burst", func(s *socketio.Socket, ev *socketio.Event) {
+		for i := range 50 {
+			nsp.EmitTo("r", nil, "b", i)
+			if i%10 == 0 {
+				s.Emit("d", i)
+			}
+		}
+		ev.Ack("done")
+		nsp.EmitTo("r", nil, "b", "last") // alone: goes out when its linger ends
+	})
+	c := dial(t, url)
+	c.connect()
+	c.send(`421["burst"]`)
+	for i := range 50 {
+		require.Equal(t, fmt.Sprintf(`42["b",%d]`, i), c.read())
+		if i%10 == 0 {
+			require.Equal(t, fmt.Sprintf(`42["d",%d]`, i), c.read())
+		}
+	}
+	require.Equal(t, `431["done"]`, c.read())
+	require.Equal(t, `42["b","last"]`, c.read())
+}
+
 func TestServerAckRoundTrip(t *testing.T) {
 	srv, url := newServer(t, socketio.Config{})
 	got := make(chan string, 1)
@@ -198,6 +227,8 @@ func TestSlowReaderDisconnected(t *testing.T) {
 	}
 	fast := dial(t, url)
 	fast.connect()
+	// OnConnection runs after the CONNECT reply: wait for both to join.
+	require.Eventually(t, func() bool { return nsp.RoomLen("room") == 2 }, 5*time.Second, time.Millisecond)
 
 	const n = 3000
 	payload := strings.Repeat("x", 4000) // 12 MB in all: more than kernel buffers and queue hold
