@@ -2,8 +2,11 @@ package buffer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/commentd/commentd/comment"
 	"github.com/redis/go-redis/v9"
@@ -114,6 +117,13 @@ func (b *Buffer) await(ctx context.Context, r *request, c comment.Comment) (comm
 	return c, false, nil
 }
 
+// commitToken returns a fresh random name for one commit.
+func commitToken() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // commitLoop takes whatever requests are queued, up to MaxBatch, and commits
 // them in one round trip. While a round trip is on the wire new requests
 // queue up, so batches grow with load and latency stays one round trip.
@@ -150,12 +160,13 @@ func (b *Buffer) commit(batch []*request) {
 	defer cancel()
 
 	// Every command carries its own error; the pipeline's is the first.
-	cmds, err := b.runAppend(ctx, byShard)
+	token := commitToken()
+	cmds, err := b.runAppend(ctx, token, byShard)
 	if isNoScript(err) {
 		// Redis restarted and lost its script cache. Nothing ran: every
 		// script of the pipeline failed the same way. Load and retry once.
 		if appendScript.Load(ctx, b.rdb).Err() == nil {
-			cmds, _ = b.runAppend(ctx, byShard)
+			cmds, _ = b.runAppend(ctx, token, byShard)
 		}
 	}
 	for shard, rs := range byShard {
@@ -189,15 +200,21 @@ func (b *Buffer) commit(batch []*request) {
 	}
 }
 
-func (b *Buffer) runAppend(ctx context.Context, byShard map[int][]*request) (map[int]*redis.Cmd, error) {
+// commitKeyTTL is how long a commit's results stay in Redis, for a resent
+// pipeline to find: longer than the client's retries and a Redis restart.
+const commitKeyTTL = 2 * time.Minute
+
+// runAppend runs the append script of each shard in one pipeline. token
+// names this commit: the same in a resend of the same pipeline.
+func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]*request) (map[int]*redis.Cmd, error) {
 	cmds := make(map[int]*redis.Cmd, len(byShard))
 	ttl := b.cfg.RecentTTL.Milliseconds()
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard, rs := range byShard {
-			keys := make([]string, 2, 2+2*len(rs))
-			keys[0], keys[1] = b.key(shard, "buf"), b.key(shard, "inflight")
-			args := make([]any, 4, 4+3*len(rs))
-			args[0], args[1], args[2], args[3] = b.shardMax, b.cfg.RecentLen, ttl, b.cfg.DedupeWindow.Milliseconds()
+			keys := make([]string, 3, 3+2*len(rs))
+			keys[0], keys[1], keys[2] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token)
+			args := make([]any, 5, 5+3*len(rs))
+			args[0], args[1], args[2], args[3], args[4] = b.shardMax, b.cfg.RecentLen, ttl, b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds()
 			for _, r := range rs {
 				dk, has := b.key(shard, "nodedupe"), "0"
 				if r.dedupe != "" {

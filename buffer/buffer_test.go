@@ -336,3 +336,38 @@ func TestAppendOnceIdempotent(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, recent, 3)
 }
+
+// The Redis client resends a pipeline whose reply it did not get (here a
+// read timeout while Redis is stopped); every copy reaches Redis and runs
+// once it continues. The comment is appended once, not once per copy, and
+// a comment with an idempotency key too.
+func TestAppendNotRepeatedWhenTheClientResends(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: 200 * time.Millisecond, MaxRetries: 3})
+	b := buffer.New(rdb, buffer.Config{Shards: 1})
+	defer func() {
+		b.Close()
+		rdb.Close()
+	}()
+	ctx := context.Background()
+	require.NoError(t, b.Append(ctx, mk(t, "p", "before"))) // script loaded, pool warm
+
+	for i, key := range []string{"", "client-1"} {
+		srv.Pause()
+		c := mk(t, "p", fmt.Sprint("resent ", i))
+		_, _, err := b.AppendOnce(ctx, c, key)
+		require.ErrorIs(t, err, buffer.ErrUnavailable, "no reply while Redis is stopped")
+		srv.Resume()
+		require.Eventually(t, func() bool {
+			n, _, _ := b.Depth(ctx, 0)
+			return n >= int64(2+i)
+		}, 5*time.Second, 10*time.Millisecond)
+		time.Sleep(300 * time.Millisecond) // every resent copy has run
+		n, _, err := b.Depth(ctx, 0)
+		require.NoError(t, err)
+		require.EqualValues(t, 2+i, n, "appended once, though sent up to 4 times")
+		recent, _, err := b.Recent(ctx, "p", 10)
+		require.NoError(t, err)
+		require.Len(t, recent, 2+i)
+	}
+}

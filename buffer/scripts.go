@@ -9,28 +9,37 @@ import "github.com/redis/go-redis/v9"
 
 // appendScript appends comments of one shard.
 //
-//	KEYS[1] buf, KEYS[2] inflight; for item i: KEYS[1+2i] its recent list,
-//	KEYS[2+2i] its idempotency key (a placeholder when it has none)
+//	KEYS[1] buf, KEYS[2] inflight, KEYS[3] this commit's key; for item i:
+//	KEYS[2+2i] its recent list, KEYS[3+2i] its idempotency key (a
+//	placeholder when it has none)
 //	ARGV[1] shard limit, ARGV[2] recent length, ARGV[3] recent TTL (ms),
-//	ARGV[4] idempotency window (ms); for item i: ARGV[2+3i] payload,
-//	ARGV[3+3i] channel, ARGV[4+3i] "1" if it has an idempotency key
+//	ARGV[4] idempotency window (ms), ARGV[5] commit key TTL (ms); for
+//	item i: ARGV[3+3i] payload, ARGV[4+3i] channel, ARGV[5+3i] "1" if it
+//	has an idempotency key
 //
 // Returns one value per item: 1 appended, 0 refused (over the limit), or
 // the payload of the comment appended earlier under the same idempotency
-// key (a retry: nothing appended).
+// key (a retry: nothing appended). The commit key makes the script
+// idempotent: the Redis client resends a pipeline whose reply it lost
+// (a timeout, a dropped connection), and a second run returns the first
+// run's results instead of appending again.
 var appendScript = redis.NewScript(`#!lua
+local done = redis.call('GET', KEYS[3])
+if done then
+  return cjson.decode(done)
+end
 local limit = tonumber(ARGV[1])
 local recentLen = tonumber(ARGV[2])
 local ttl = ARGV[3]
 local window = ARGV[4]
-local n = (#KEYS - 2) / 2
+local n = (#KEYS - 3) / 2
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
 for i = 1, n do
-  local p = ARGV[2 + 3 * i]
-  local dk = KEYS[2 + 2 * i]
+  local p = ARGV[3 + 3 * i]
+  local dk = KEYS[3 + 2 * i]
   local first = false
-  if ARGV[4 + 3 * i] == '1' then
+  if ARGV[5 + 3 * i] == '1' then
     first = redis.call('GET', dk)
   end
   if first then
@@ -39,18 +48,19 @@ for i = 1, n do
     res[i] = 0
   else
     redis.call('RPUSH', KEYS[1], p)
-    local rk = KEYS[1 + 2 * i]
+    local rk = KEYS[2 + 2 * i]
     redis.call('RPUSH', rk, p)
     redis.call('LTRIM', rk, -recentLen, -1)
     redis.call('PEXPIRE', rk, ttl)
-    redis.call('SPUBLISH', ARGV[3 + 3 * i], p)
-    if ARGV[4 + 3 * i] == '1' then
+    redis.call('SPUBLISH', ARGV[4 + 3 * i], p)
+    if ARGV[5 + 3 * i] == '1' then
       redis.call('SET', dk, p, 'PX', window)
     end
     len = len + 1
     res[i] = 1
   end
 end
+redis.call('SET', KEYS[3], cjson.encode(res), 'PX', ARGV[5])
 return res
 `)
 
