@@ -41,6 +41,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzParseNewComment -fuzztime 30s ./api/
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./realtime/socketio/
 	go test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./realtime/engineio/
+	go test -run '^$$' -fuzz FuzzWSReader -fuzztime 30s ./realtime/engineio/
 
 clean:
 	scripts/services.sh stop || true

@@ -1,7 +1,9 @@
 package engineio
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"net"
 	"testing"
 )
@@ -47,4 +49,47 @@ func TestWSReaderFragmentsAndIdleBuffer(t *testing.T) {
 	if !errors.As(err, &fe) || fe.code != closeTooBig {
 		t.Fatalf("message over the limit: err = %v, want close code %d", err, closeTooBig)
 	}
+}
+
+// bytesConn is a net.Conn that reads from a fixed byte string.
+type bytesConn struct {
+	net.Conn
+	r *bytes.Reader
+}
+
+func (c bytesConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// FuzzWSReader feeds arbitrary bytes to the frame reader: it never panics,
+// never returns a message over its limit or with an opcode other than text
+// or binary, and every error is a frame error, a close frame or the end of
+// the input.
+func FuzzWSReader(f *testing.F) {
+	f.Add(clientFrame(0x80|opText, "4hello"))
+	f.Add(append(clientFrame(opText, "4hel"), clientFrame(0x80|opContinuation, "lo")...))
+	f.Add(append(clientFrame(0x80|opPing, "x"), clientFrame(0x80|opBinary, "\x01\x02")...))
+	f.Add(clientFrame(0x80|opClose, "\x03\xe8"))
+	f.Add([]byte{0x81, 0xfe, 0x00, 0x10, 1, 2, 3, 4})
+	f.Add([]byte{0x81, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0})
+	f.Add([]byte{0x81, 0x05, 'h', 'e', 'l', 'l', 'o'})
+	const limit = 64
+	f.Fuzz(func(t *testing.T, in []byte) {
+		r := newWSReader(bytesConn{r: bytes.NewReader(in)}, limit, func([]byte) {})
+		for {
+			op, msg, err := r.next()
+			if err != nil {
+				var fe *frameError
+				if !errors.As(err, &fe) && !errors.Is(err, errCloseFrame) &&
+					!errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("unexpected error %v", err)
+				}
+				return
+			}
+			if op != opText && op != opBinary {
+				t.Fatalf("message with opcode %d", op)
+			}
+			if len(msg) > limit {
+				t.Fatalf("message of %d bytes over the limit %d", len(msg), limit)
+			}
+		}
+	})
 }
