@@ -21,9 +21,9 @@ const benchContent = "a comment of some fifty bytes, give or take a few"
 // latency (from the time the comment was due, so a late send counts) and
 // the comment_added deliveries it receives.
 type poster struct {
-	c     *conn
-	post  string
-	body  json.RawMessage
+	c      *conn
+	post   string
+	body   json.RawMessage
 	slots  chan struct{}
 	done   chan struct{} // closed when the reader ends
 	joined chan bool     // the join_post ack (id 0): ok or not
