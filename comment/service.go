@@ -88,25 +88,13 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	return &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}}
 }
 
-// Post validates in, makes it a Comment and stores it: buffered (write-behind)
-// or inserted (write-through), and published to the post's readers either
-// way. A returned error is an *Error with a stable code.
-func (s *Service) Post(ctx context.Context, in Input) (Comment, error) {
-	type result struct {
-		c   Comment
-		err error
-	}
-	ch := make(chan result, 1)
-	s.PostAsync(ctx, in, func(c Comment, err error) { ch <- result{c, err} })
-	r := <-ch
-	return r.c, r.err
-}
-
-// PostAsync is Post for a caller that must not wait, such as a socket's
-// read loop: in write-behind mode it returns once the comment is queued for
-// Redis, so one caller's comments are buffered in the order of its calls,
-// and done gets the outcome on another goroutine. An invalid comment goes to
-// done at once, on the caller's goroutine.
+// PostAsync validates in, makes it a Comment and stores it: buffered
+// (write-behind) or inserted (write-through), and published to the post's
+// readers either way. It does not wait: in write-behind mode it returns
+// once the comment is queued for Redis, so one caller's comments are
+// buffered in the order of its calls, and done gets the outcome on another
+// goroutine. An invalid comment goes to done at once, on the caller's
+// goroutine. An error done gets is an *Error with a stable code.
 func (s *Service) PostAsync(ctx context.Context, in Input, done func(Comment, error)) {
 	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
 	if err != nil {
