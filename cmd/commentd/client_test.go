@@ -43,6 +43,21 @@ func TestSocketIOClientContract(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no *.test.mjs in %s (%v)", dir, err)
 	}
+	// COMMENTD_NODE_TESTS=recovery,retry runs only those files (debugging).
+	if only := os.Getenv("COMMENTD_NODE_TESTS"); only != "" {
+		var keep []string
+		for _, f := range files {
+			for _, name := range strings.Split(only, ",") {
+				if filepath.Base(f) == name+".test.mjs" {
+					keep = append(keep, f)
+				}
+			}
+		}
+		if len(keep) == 0 {
+			t.Fatalf("COMMENTD_NODE_TESTS=%s names no file in %s", only, dir)
+		}
+		files = keep
+	}
 	// The two runs share nothing (an App, Redis and devmongo each), so
 	// they run side by side: the suite spends most of its time waiting.
 	for _, transport := range []string{"websocket", "polling"} {

@@ -105,19 +105,25 @@ func (s *Server) watchPolling(c *Conn) {
 	select {
 	case <-c.done:
 		// A client that closed by POST while no GET was waiting gets a
-		// noop on its next GET, as from the reference server.
+		// noop on its next GET, as from the reference server, so the
+		// session stays registered a while; the Handler hears of the close
+		// at once (a reconnecting client's recovery state must be saved).
 		c.mu.Lock()
 		wait := c.reason == ReasonClientClose && !c.noopSent
 		c.mu.Unlock()
-		if wait {
-			t := time.NewTimer(closeGrace)
-			select {
-			case <-c.noopDone:
-			case <-t.C:
-			}
-			t.Stop()
+		if !wait {
+			s.finish(c)
+			return
 		}
-		s.finish(c)
+		s.end(c)
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-c.noopDone:
+		case <-t.C:
+		}
+		t.Stop()
+		s.unregister(c)
+		s.wg.Done()
 	case <-c.upgraded:
 	}
 }

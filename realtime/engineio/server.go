@@ -420,11 +420,17 @@ func (s *Server) newConn(r *http.Request) *Conn {
 func (s *Server) finish(c *Conn) {
 	c.closeWith(ReasonTransportErr) // no-op if closed already
 	s.unregister(c)
+	s.end(c)
+	s.wg.Done()
+}
+
+// end closes c and tells the Handler, once its last Message is handled.
+func (s *Server) end(c *Conn) {
+	c.closeWith(ReasonTransportErr) // no-op if closed already
 	c.hmu.Lock()
 	c.ended = true
 	c.hmu.Unlock()
 	s.h.Closed(c, c.closeReason())
-	s.wg.Done()
 }
 
 // forward proxies a request for a session this node does not hold to the

@@ -3,6 +3,8 @@ package socketio_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"runtime"
 	"strings"
@@ -314,4 +316,47 @@ func session(url string, i int) error {
 		ws.WriteMessage(websocket.TextMessage, []byte("41"))
 	}
 	return nil
+}
+
+// A polling client that closes by POST while no GET waits keeps its session
+// registered for the GET that fetches the final noop, but the namespace
+// hears of the disconnect at once: a client reconnecting within that grace
+// must find its recovery state saved (socket.io-client's engine.close()).
+func TestPollingClientCloseDisconnectsAtOnce(t *testing.T) {
+	srv, wsURL := newServer(t, socketio.Config{})
+	gone := make(chan string, 1)
+	srv.Of("/").OnDisconnect(func(s *socketio.Socket, reason string) { gone <- reason })
+	base := "http" + strings.TrimPrefix(strings.TrimSuffix(wsURL, "websocket"), "ws") + "polling"
+
+	do := func(method, url, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	_, open := do("GET", base, "")
+	var hs struct{ SID string }
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimPrefix(open, "0")), &hs), open)
+	sess := base + "&sid=" + hs.SID
+	do("POST", sess, "40")
+	_, reply := do("GET", sess, "")
+	require.True(t, strings.HasPrefix(reply, `40{"sid":"`), reply)
+
+	code, _ := do("POST", sess, "1") // no GET is waiting
+	require.Equal(t, http.StatusOK, code)
+	select {
+	case reason := <-gone:
+		require.Equal(t, socketio.ReasonTransportClose, reason)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no disconnect after the client's close packet")
+	}
+	// Heard before the grace ran out: the session still answers the GET.
+	code, body := do("GET", sess, "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Equal(t, "6", body, "the final noop")
 }
