@@ -163,8 +163,7 @@ func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
 			continue
 		}
 		for _, c := range missed {
-			b, _ := json.Marshal(c)
-			s.EmitRaw("comment_added", json.RawMessage(b), offsetArg(c.ID))
+			s.EmitRaw("comment_added", json.RawMessage(c.JSON()), offsetArg(c.ID))
 		}
 	}
 }
@@ -281,9 +280,11 @@ func parseNewComment(args []json.RawMessage) (newCommentRequest, error) {
 		return req, bad
 	}
 	raw := args[0]
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		raw = json.RawMessage(s)
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			raw = json.RawMessage(s)
+		}
 	}
 	if len(raw) == 0 || raw[0] != '{' {
 		return req, bad
@@ -308,11 +309,7 @@ func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
 			a.fail(s, ev, "Failed to post comment", err)
 			return
 		}
-		cj, err := json.Marshal(c)
-		if err != nil {
-			a.fail(s, ev, "Failed to post comment", err)
-			return
-		}
+		cj := c.JSON()
 		s.EmitRaw("comment_confirmed", wrapComment(`{"message":"Comment posted","comment":`, cj))
 		ev.AckRaw(wrapComment(`{"ok":true,"comment":`, cj))
 	})

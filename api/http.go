@@ -296,8 +296,7 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, c := range missed {
-			b, _ := json.Marshal(c)
-			writeEvent(w, c.ID, b)
+			writeEvent(w, c.ID, c.JSON())
 			sent[c.ID] = true
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -20,7 +19,9 @@ type request struct {
 	dedupe  string // idempotency key, "" for none
 	first   string // the payload appended earlier under dedupe (a retry)
 	err     error
-	done    chan struct{}
+	done    chan struct{} // closed with the outcome (AppendOnce)
+	c       comment.Comment
+	then    func(stored comment.Comment, dup bool, err error) // or told it (AppendOnceAsync)
 }
 
 // Append buffers c, adds it to its post's recent history and publishes it on
@@ -42,37 +43,35 @@ func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
 // dup true, so a retried or double-clicked post is stored once. Every node
 // shares the keys.
 func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) (stored comment.Comment, dup bool, err error) {
-	r, err := b.enqueue(ctx, c, key)
+	r, err := b.enqueue(ctx, c, key, nil)
 	if err != nil {
 		return c, false, err
 	}
 	defer b.pending.Done()
-	return b.await(ctx, r, c)
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return c, false, ctx.Err()
+	}
+	return r.outcome()
 }
 
 // AppendOnceAsync is AppendOnce for a caller that must not wait for the
 // round trip: it returns once c is queued, so the comments of one caller
 // are appended in the order of its calls, and done gets the outcome on
-// another goroutine (on the caller's if c could not be queued).
+// another goroutine (on the caller's if c could not be queued). The
+// outcomes of one round trip are told in order on one goroutine.
 func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, done func(stored comment.Comment, dup bool, err error)) {
-	r, err := b.enqueue(ctx, c, key)
-	if err != nil {
+	if _, err := b.enqueue(ctx, c, key, done); err != nil {
 		done(c, false, err)
-		return
 	}
-	go func() {
-		defer b.pending.Done()
-		done(b.await(ctx, r, c))
-	}()
 }
 
-// enqueue hands c to the commit loop. On success the caller owns one count
-// of b.pending, to release once it has the outcome.
-func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string) (*request, error) {
-	payload, err := json.Marshal(c)
-	if err != nil {
-		return nil, fmt.Errorf("buffer: encode: %w", err)
-	}
+// enqueue hands c to the commit loop. On success one count of b.pending
+// is held until the outcome is known: by the caller if then is nil, else
+// until then has run.
+func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string, then func(comment.Comment, bool, error)) (*request, error) {
+	payload := c.JSON()
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -85,7 +84,11 @@ func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string) (*r
 		postID:  c.PostID,
 		payload: string(payload),
 		dedupe:  key,
-		done:    make(chan struct{}),
+		c:       c,
+		then:    then,
+	}
+	if then == nil {
+		r.done = make(chan struct{})
 	}
 	select {
 	case b.reqs[r.shard%len(b.reqs)] <- r: // one committer per shard keeps the order of calls
@@ -96,25 +99,29 @@ func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string) (*r
 	}
 }
 
-// await waits for r's round trip: c as appended, or the first comment under
-// r's key with dup true.
-func (b *Buffer) await(ctx context.Context, r *request, c comment.Comment) (comment.Comment, bool, error) {
-	select {
-	case <-r.done:
-	case <-ctx.Done():
-		return c, false, ctx.Err()
-	}
+// outcome is r's result once its round trip is over: the comment as
+// appended, or the first comment under r's key with dup true.
+func (r *request) outcome() (comment.Comment, bool, error) {
 	if r.err != nil {
-		return c, false, r.err
+		return r.c, false, r.err
 	}
 	if r.first != "" {
 		var first comment.Comment
-		if err := json.Unmarshal([]byte(r.first), &first); err != nil {
-			return c, false, fmt.Errorf("buffer: decode the first comment of a retry: %w", err)
+		if err := first.UnmarshalJSON([]byte(r.first)); err != nil {
+			return r.c, false, fmt.Errorf("buffer: decode the first comment of a retry: %w", err)
 		}
 		return first, true, nil
 	}
-	return c, false, nil
+	return r.c, false, nil
+}
+
+// tell hands the outcomes of asynchronous requests to their callbacks, in
+// order.
+func (b *Buffer) tell(rs []*request) {
+	for _, r := range rs {
+		r.then(r.outcome())
+		b.pending.Done()
+	}
 }
 
 // commitToken returns a fresh random name for one commit.
@@ -161,6 +168,7 @@ func (b *Buffer) commit(batch []*request) {
 
 	// Every command carries its own error; the pipeline's is the first.
 	token := commitToken()
+	var async []*request
 	cmds, err := b.runAppend(ctx, token, byShard)
 	if isNoScript(err) {
 		// Redis restarted and lost its script cache. Nothing ran: every
@@ -195,8 +203,15 @@ func (b *Buffer) commit(batch []*request) {
 			}
 		}
 		for _, r := range rs {
-			close(r.done)
+			if r.then != nil {
+				async = append(async, r)
+			} else {
+				close(r.done)
+			}
 		}
+	}
+	if len(async) > 0 {
+		go b.tell(async) // the next round trip need not wait for the callbacks
 	}
 }
 

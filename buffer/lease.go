@@ -100,7 +100,7 @@ func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([
 	var bad []string
 	for _, s := range raw {
 		var c comment.Comment
-		if err := json.Unmarshal([]byte(s), &c); err != nil {
+		if err := c.UnmarshalJSON([]byte(s)); err != nil {
 			bad = append(bad, s)
 			continue
 		}

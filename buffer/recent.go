@@ -31,7 +31,7 @@ func (b *Buffer) Recent(ctx context.Context, postID string, n int) (cs []comment
 	cs = make([]comment.Comment, 0, len(raw))
 	for _, s := range raw {
 		var c comment.Comment
-		if err := json.Unmarshal([]byte(s), &c); err != nil {
+		if err := c.UnmarshalJSON([]byte(s)); err != nil {
 			return nil, false, fmt.Errorf("recent of post: decode: %w", err)
 		}
 		cs = append(cs, c)
@@ -79,11 +79,7 @@ func (b *Buffer) Seed(ctx context.Context, postID, headID string, older []commen
 		args[3] = "1"
 	}
 	for _, c := range older {
-		p, err := json.Marshal(c)
-		if err != nil {
-			return fmt.Errorf("seed post: %w", err)
-		}
-		args = append(args, string(p))
+		args = append(args, string(c.JSON()))
 	}
 	err := seedScript.Run(ctx, b.rdb, []string{b.recentKey(shard, postID), b.key(shard, "complete:"+postID)}, args...).Err()
 	if err != nil {
@@ -96,12 +92,9 @@ func (b *Buffer) Seed(ctx context.Context, postID, headID string, older []commen
 // readers without buffering it: the write-through path, where c is already
 // in the database.
 func (b *Buffer) Publish(ctx context.Context, c comment.Comment) error {
-	p, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
+	p := c.JSON()
 	shard := b.Shard(c.PostID)
-	err = publishScript.Run(ctx, b.rdb, []string{b.recentKey(shard, c.PostID)},
+	err := publishScript.Run(ctx, b.rdb, []string{b.recentKey(shard, c.PostID)},
 		b.cfg.RecentLen, b.cfg.RecentTTL.Milliseconds(), string(p), b.key(shard, "post:"+c.PostID)).Err()
 	if err != nil {
 		return fmt.Errorf("publish: %w", classify(err))

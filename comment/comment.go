@@ -27,17 +27,6 @@ type wireComment struct {
 	CreatedAt string `json:"createdAt"`
 }
 
-// MarshalJSON encodes c in the wire form.
-func (c Comment) MarshalJSON() ([]byte, error) {
-	return json.Marshal(wireComment{
-		ID:        c.ID,
-		PostID:    c.PostID,
-		UserID:    c.UserID,
-		Content:   c.Content,
-		CreatedAt: FormatTime(c.CreatedAt),
-	})
-}
-
 // UnmarshalJSON decodes the wire form.
 func (c *Comment) UnmarshalJSON(b []byte) error {
 	var w wireComment
@@ -50,11 +39,6 @@ func (c *Comment) UnmarshalJSON(b []byte) error {
 	}
 	*c = Comment{ID: w.ID, PostID: w.PostID, UserID: w.UserID, Content: w.Content, CreatedAt: t.UTC()}
 	return nil
-}
-
-// FormatTime formats t as the wire contract wants it.
-func FormatTime(t time.Time) string {
-	return t.UTC().Format(TimeLayout)
 }
 
 // Rejected is a comment the database refused for a reason other than a

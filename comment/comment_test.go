@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 )
@@ -102,4 +103,30 @@ func TestIDFloor(t *testing.T) {
 	require.True(t, ValidID(floor))
 	require.Less(t, floor, NewID(at), "an id of that millisecond sorts after")
 	require.Greater(t, floor, NewID(at.Add(-time.Millisecond)), "an id of the millisecond before sorts before")
+}
+
+// AppendJSON writes what encoding/json writes for the wire form, byte for
+// byte, whatever the strings hold; and it decodes back to the comment.
+func FuzzAppendJSON(f *testing.F) {
+	for _, s := range []string{"hello", "", "a\"b\\c", "<script>&</script>", "\x00\x01\b\f\n\r\t\x1f\x7f", "\xff\xfe", "é\u2028\u2029\U0001F600", "a\xe2\x80"} {
+		f.Add(s, "post-1", int64(1764129906789))
+	}
+	f.Fuzz(func(t *testing.T, content, post string, ms int64) {
+		c := Comment{ID: "0123456789abcdef01234567", PostID: post, UserID: content + "u", Content: content,
+			CreatedAt: time.UnixMilli(ms % 253402300799000)}
+		want, err := json.Marshal(wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: FormatTime(c.CreatedAt)})
+		require.NoError(t, err)
+		got := c.AppendJSON([]byte("x"))
+		require.Equal(t, "x"+string(want), string(got))
+		viaMarshal, err := json.Marshal(c)
+		require.NoError(t, err)
+		require.Equal(t, string(want), string(viaMarshal))
+		if utf8.ValidString(content) && utf8.ValidString(post) {
+			var back Comment
+			require.NoError(t, json.Unmarshal(got[1:], &back))
+			require.Equal(t, c.Content, back.Content)
+			require.Equal(t, c.PostID, back.PostID)
+			require.True(t, c.CreatedAt.Equal(back.CreatedAt))
+		}
+	})
 }

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/stretchr/testify/require"
 )
 
@@ -112,4 +115,35 @@ func TestDrainSmoke(t *testing.T) {
 	require.Contains(t, res.Procs, "commentd-flush")
 	_, err = os.Stat(out)
 	require.NoError(t, err)
+}
+
+// The client peeks at packets instead of decoding them; it must read what
+// the server's own encoders write.
+func TestPeekPackets(t *testing.T) {
+	at := time.Date(2026, 11, 26, 4, 5, 6, 789e6, time.UTC)
+	c, err := json.Marshal(comment.Comment{ID: "0123456789abcdef01234567", PostID: "p", UserID: "u",
+		Content: `fake "createdAt":"2001-01-01T00:00:00.000Z" and "comment_added"`, CreatedAt: at})
+	require.NoError(t, err)
+	added := socketio.AppendEvent(nil, "/", -1, "comment_added", c, json.RawMessage(`"0123456789abcdef01234567"`))
+	got, ok := decodeAdded(added)
+	require.True(t, ok)
+	require.True(t, at.Equal(got), "createdAt %s, want %s", got, at)
+	for _, other := range [][]byte{
+		socketio.AppendEvent(nil, "/", -1, "comment_persisted", json.RawMessage(`{"ids":[]}`)),
+		socketio.AppendEvent(nil, "/", -1, "comment_confirmed", json.RawMessage(`{"comment":`+string(c)+`}`)),
+		[]byte(`2["comment_added"]`),
+	} {
+		_, ok := decodeAdded(other)
+		require.False(t, ok, "%s", other)
+	}
+
+	ack := socketio.AppendEncode(nil, &socketio.Packet{Type: socketio.PacketAck, Namespace: "/", ID: 42, Data: json.RawMessage(`[{"ok":true}]`)})
+	id, payload, ok := decodeAck(ack)
+	require.True(t, ok, "%s", ack)
+	require.Equal(t, int64(42), id)
+	require.True(t, ackOK(payload))
+	for _, other := range []string{"3", "3[]", "342", "2[\"x\"]", `3a[{"ok":true}]`} {
+		_, _, ok := decodeAck([]byte(other))
+		require.False(t, ok, other)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -79,6 +80,7 @@ func run(ctx context.Context, args []string) error {
 	mongoURI := fs.String("mongo", "", "MongoDB URI of commentd's database, to count insert and read commands (serverStatus)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	fs.BoolVar(&e.quiet, "quiet", false, "no progress bar")
+	cpuProfile := fs.String("cpuprofile", "", "write commentbench's own CPU profile to this file")
 	runScenario := sc(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -101,6 +103,18 @@ func run(ctx context.Context, args []string) error {
 		}
 		defer client.Disconnect(context.Background())
 		e.mongo = &mongoCounter{client: client}
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	e.procs = newProcSampler(pids)

@@ -177,16 +177,13 @@ func (p *poster) packet(data []byte) {
 		<-p.slots
 		return
 	}
-	name, args, ok := decodeEvent(data)
-	if !ok || name != "comment_added" || len(args) == 0 {
+	createdAt, ok := decodeAdded(data)
+	if !ok {
 		return
 	}
 	p.deliveries.Add(1)
-	var cm struct {
-		CreatedAt time.Time `json:"createdAt"`
-	}
-	if json.Unmarshal(args[0], &cm) == nil && !cm.CreatedAt.IsZero() {
-		recordSince(p.delivery, now, cm.CreatedAt)
+	if !createdAt.IsZero() {
+		recordSince(p.delivery, now, createdAt)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/commentd/commentd/internal/jsonenc"
 )
 
 // PacketType is a Socket.IO packet type, sent as one ASCII digit.
@@ -295,7 +297,7 @@ func AppendEvent(dst []byte, nsp string, id int64, name string, args ...json.Raw
 		dst = strconv.AppendInt(dst, id, 10)
 	}
 	dst = append(dst, '[')
-	dst = appendQuoted(dst, name)
+	dst = jsonenc.AppendString(dst, name, false)
 	for _, a := range args {
 		dst = append(dst, ',')
 		if len(a) == 0 {
@@ -305,51 +307,6 @@ func AppendEvent(dst []byte, nsp string, id int64, name string, args ...json.Raw
 		dst = append(dst, a...)
 	}
 	return append(dst, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendQuoted appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
-// in encoding/json.
-func appendQuoted(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r != utf8.RuneError || size != 1 {
-				i += size
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 func isDigit(c byte) bool { return '0' <= c && c <= '9' }
