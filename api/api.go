@@ -289,6 +289,9 @@ func parseNewComment(args []json.RawMessage) (newCommentRequest, error) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return req, bad
 	}
+	if decodePlain(raw, &req) {
+		return req, nil
+	}
 	if err := json.Unmarshal(raw, &req); err != nil {
 		return req, bad
 	}

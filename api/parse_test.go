@@ -79,3 +79,29 @@ func FuzzParseNewComment(f *testing.F) {
 		parseJoin(args(s))
 	})
 }
+
+// decodePlain agrees with encoding/json on whatever it accepts, and
+// accepts the usual request.
+func FuzzDecodePlain(f *testing.F) {
+	for _, s := range []string{`{"postId":"p","content":"hi","userId":"u"}`, `{ "postId" : "p" , "clientId":"k" }`, `{}`,
+		`{"postId":"p","postId":"q"}`, `{"POSTID":"p"}`, `{"content":"a\"b"}`, `{"content":"\xff"}`, `{"content":"é😀"}`,
+		`{"content":1}`, `{"content":"x",}`, `{"x":"y"}`, `{"content":"x"} `, `{"content":"x"}}`, "{\"content\":\"a\tb\"}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var fast newCommentRequest
+		if !decodePlain([]byte(s), &fast) {
+			require.Equal(t, newCommentRequest{}, fast, "untouched when refused")
+			return
+		}
+		var slow newCommentRequest
+		require.NoError(t, json.Unmarshal([]byte(s), &slow), "accepted what encoding/json refuses: %q", s)
+		require.Equal(t, slow, fast, "%q", s)
+	})
+}
+
+func TestDecodePlainTakesTheUsualRequest(t *testing.T) {
+	var req newCommentRequest
+	require.True(t, decodePlain([]byte(`{"postId":"post-1","content":"Great post, thanks! é","userId":"alice","clientId":"c-1"}`), &req))
+	require.Equal(t, newCommentRequest{PostID: "post-1", Content: "Great post, thanks! é", UserID: "alice", ClientID: "c-1"}, req)
+}

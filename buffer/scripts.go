@@ -35,6 +35,10 @@ local window = ARGV[4]
 local n = (#KEYS - 3) / 2
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
+-- Appended comments are pushed a list at a time: the shard's list in
+-- order, then each post's recent list (trimmed and kept once), then each
+-- post's comments published in order.
+local buf, posts, order = {}, {}, {}
 for i = 1, n do
   local p = ARGV[3 + 3 * i]
   local dk = KEYS[3 + 2 * i]
@@ -47,17 +51,37 @@ for i = 1, n do
   elseif len >= limit then
     res[i] = 0
   else
-    redis.call('RPUSH', KEYS[1], p)
+    buf[#buf + 1] = p
     local rk = KEYS[2 + 2 * i]
-    redis.call('RPUSH', rk, p)
-    redis.call('LTRIM', rk, -recentLen, -1)
-    redis.call('PEXPIRE', rk, ttl)
-    redis.call('SPUBLISH', ARGV[4 + 3 * i], p)
+    local post = posts[rk]
+    if not post then
+      post = {channel = ARGV[4 + 3 * i]}
+      posts[rk] = post
+      order[#order + 1] = rk
+    end
+    post[#post + 1] = p
     if ARGV[5 + 3 * i] == '1' then
       redis.call('SET', dk, p, 'PX', window)
     end
     len = len + 1
     res[i] = 1
+  end
+end
+local function push(key, items)
+  for j = 1, #items, 1000 do
+    redis.call('RPUSH', key, unpack(items, j, math.min(j + 999, #items)))
+  end
+end
+if #buf > 0 then
+  push(KEYS[1], buf)
+end
+for _, rk in ipairs(order) do
+  local post = posts[rk]
+  push(rk, post)
+  redis.call('LTRIM', rk, -recentLen, -1)
+  redis.call('PEXPIRE', rk, ttl)
+  for j = 1, #post do
+    redis.call('SPUBLISH', post.channel, post[j])
   end
 end
 redis.call('SET', KEYS[3], cjson.encode(res), 'PX', ARGV[5])
