@@ -38,12 +38,13 @@ type Conn struct {
 	queue      []*Prepared
 	queued     int // bytes in queue
 	spare      []*Prepared
-	wbufs      net.Buffers // the writer's, reused
-	wv         net.Buffers // what WriteTo consumes; a field, so it does not escape
-	wdl        time.Time   // the write deadline set on ws; the writer's
-	writing    bool        // a writer goroutine runs (WebSocket)
-	urgent     bool        // the queue holds more than broadcasts: write it now
-	lingering  bool        // in the server's linger list (see SendBroadcast)
+	wbufs      net.Buffers   // the writer's, reused
+	wv         net.Buffers   // what WriteTo consumes; a field, so it does not escape
+	wdl        time.Time     // the write deadline set on ws; the writer's
+	lastWrite  time.Duration // when the last write started, since srv.epoch
+	writing    bool          // a writer goroutine runs (WebSocket)
+	urgent     bool          // the queue holds more than broadcasts: write it now
+	lingering  bool          // in the server's linger list (see SendBroadcast)
 	closed     bool
 	closeAfter bool   // close once the queue is written, for afterWhy
 	afterWhy   string // the reason of closeAfter
@@ -141,6 +142,10 @@ func (c *Conn) enqueue(lazy bool, ms ...*Prepared) error {
 	c.queued += n
 	switch {
 	case !lazy || c.ws == nil || c.srv.cfg.Linger < 0 || c.queued >= c.srv.lingerBytes:
+		c.kickLocked()
+	case !c.writing && time.Since(c.srv.epoch)-c.lastWrite > c.srv.cfg.Linger:
+		// Nothing written for a linger: a quiet connection gets it at
+		// once; a busy one lingers from its next broadcast on.
 		c.kickLocked()
 	case !c.writing:
 		c.lingerLocked()
@@ -275,7 +280,8 @@ func (c *Conn) writeLoop() {
 		// Re-armed only once half spent: every write still has between
 		// WriteTimeout/2 and WriteTimeout, and a fan-out does not pay a
 		// poller timer update per write (5% of its CPU, measured).
-		if now := time.Now(); c.wdl.Sub(now) < c.srv.cfg.WriteTimeout/2 {
+		now := time.Now()
+		if c.wdl.Sub(now) < c.srv.cfg.WriteTimeout/2 {
 			c.wdl = now.Add(c.srv.cfg.WriteTimeout)
 			c.ws.SetWriteDeadline(c.wdl)
 		}
@@ -289,6 +295,7 @@ func (c *Conn) writeLoop() {
 			continue // closed: hand the buffers back and exit
 		}
 		c.mu.Lock()
+		c.lastWrite = now.Sub(c.srv.epoch)
 		if c.spare == nil && cap(batch) <= 1024 {
 			c.spare = batch[:0]
 		}

@@ -14,8 +14,10 @@
 //     message. A writer sends everything queued with one writev where it
 //     can: the per-frame system call, not encoding, is what limits fan-out.
 //   - Broadcasts (SendBroadcast) linger: up to Config.Linger, so that the
-//     broadcasts after them share their write. Any other packet is written
-//     at once and takes what is queued before it along; order is kept.
+//     broadcasts after them share their write, on a connection written to
+//     within the last Linger (a quiet one gets a broadcast at once). Any
+//     other packet is written at once and takes what is queued before it
+//     along; order is kept.
 //   - The queue is bounded in bytes. A connection whose queue is full is
 //     closed ("slow consumer"); Send never blocks and never waits for a
 //     slow reader.

@@ -9,7 +9,9 @@ import "time"
 // puts its connection in one server-wide list, and Linger after the first
 // entry the whole list is handed to the writers: each connection then
 // writes every broadcast of that span in one writev. A connection costs
-// nothing while it waits (no goroutine, no timer of its own).
+// nothing while it waits (no goroutine, no timer of its own). Only busy
+// connections linger: one that wrote nothing for a Linger has nothing to
+// share a write with, so its broadcast goes at once.
 
 // maxLingerBytes is how much a connection's queue may hold before its
 // broadcasts stop lingering (at most a quarter of MaxQueueBytes): a write

@@ -27,7 +27,9 @@ type Config struct {
 	MaxConnsPerIP int           // open sessions per client IP address; 0 = no limit
 	// Linger is how long a broadcast (SendBroadcast) may wait for the
 	// ones after it, so that a connection gets several frames per write
-	// system call; 40ms, negative for none. Other packets never wait.
+	// system call; 40ms, negative for none. Only a connection written to
+	// within the last Linger waits: a quiet one gets its broadcast at
+	// once. Other packets never wait.
 	// Measured at 2,000 receivers and 200 broadcasts/s: 10, 20 and 40ms
 	// gave 0.14, 0.08 and 0.07 writes per delivery (0.25 without).
 	Linger time.Duration
@@ -111,7 +113,8 @@ type Server struct {
 	writers sync.WaitGroup // writer goroutines
 
 	// The linger list (linger.go); lock order: Conn.mu, then lmu.
-	lingerBytes int // a queue this full is written at once
+	epoch       time.Time // Conn.lastWrite counts from here (monotonic)
+	lingerBytes int       // a queue this full is written at once
 	lmu         sync.Mutex
 	lingering   []*Conn     // connections whose broadcasts wait for the next flush
 	lspare      []*Conn     // the list flushed last, for reuse
@@ -155,7 +158,7 @@ func (s *Server) writer(c *Conn) {
 // NewServer returns a Server that hands sessions to h.
 func NewServer(cfg Config, h Handler) *Server {
 	cfg.setDefaults()
-	s := &Server{cfg: cfg, h: h, sessions: make(map[string]*Conn), perIP: make(map[string]int),
+	s := &Server{cfg: cfg, h: h, epoch: time.Now(), sessions: make(map[string]*Conn), perIP: make(map[string]int),
 		writeQ: make(chan *Conn), stop: make(chan struct{}),
 		lingerBytes: min(maxLingerBytes, cfg.MaxQueueBytes/4)}
 	s.upgrader = websocket.Upgrader{

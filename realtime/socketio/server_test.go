@@ -142,6 +142,35 @@ func TestBroadcastsKeepOrder(t *testing.T) {
 	require.Equal(t, `42["b","last"]`, c.read())
 }
 
+// A broadcast to a connection that wrote nothing for a linger goes out at
+// once; one right after it waits for the linger. (Bounds of half a linger
+// either way: the test tells 0 from 2s, not milliseconds.)
+func TestQuietConnectionsDoNotLinger(t *testing.T) {
+	t.Parallel()
+	const linger = 2 * time.Second
+	srv, url := newServer(t, socketio.Config{Engine: engineio.Config{Linger: linger}})
+	nsp := srv.Of("/")
+	joined := make(chan struct{}, 1)
+	nsp.OnConnection(func(s *socketio.Socket) { s.Join("r"); joined <- struct{}{} })
+	c := dial(t, url)
+	c.connect()
+	<-joined
+	time.Sleep(linger + linger/4) // quiet since the CONNECT reply
+
+	sent := time.Now()
+	require.Equal(t, 1, nsp.EmitToRaw("r", nil, "quiet", json.RawMessage(`1`)))
+	c.ws.SetReadDeadline(sent.Add(linger / 2))
+	_, b, err := c.ws.ReadMessage()
+	require.NoError(t, err, "a quiet connection's broadcast waited for the linger")
+	require.Equal(t, `42["quiet",1]`, string(b))
+
+	sent = time.Now()
+	nsp.EmitToRaw("r", nil, "busy", json.RawMessage(`2`))
+	c.ws.SetReadDeadline(sent.Add(linger / 2))
+	_, b, err = c.ws.ReadMessage()
+	require.Error(t, err, "a broadcast right after another did not linger: got %s", b)
+}
+
 func TestServerAckRoundTrip(t *testing.T) {
 	srv, url := newServer(t, socketio.Config{})
 	got := make(chan string, 1)
