@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/commentd/commentd/internal/sioclient"
 )
 
 type connsConfig struct {
@@ -55,17 +57,17 @@ func conns(ctx context.Context, e *env, cfg connsConfig) (*Result, error) {
 	var wg sync.WaitGroup
 	var dropped atomic.Int64
 	start := time.Now()
-	cs, err := dialMany(ctx, d, cfg.Conns, sourceAddrs(cfg.Sources), func(i int, c *conn) error {
+	cs, err := dialMany(ctx, d, cfg.Conns, sourceAddrs(cfg.Sources), func(i int, c *sioclient.Conn) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c.readLoop(func([]byte) {}) // answers pings, ignores the rest
-			if !c.closed.Load() {
+			c.ReadLoop(func([]byte) {}) // answers pings, ignores the rest
+			if !c.Closed() {
 				dropped.Add(1)
 			}
 		}()
 		if cfg.Posts > 0 {
-			return c.emit(-1, "join_post", quoted(fmt.Sprintf("conns-%d", i%cfg.Posts)))
+			return c.Emit(-1, "join_post", quoted(fmt.Sprintf("conns-%d", i%cfg.Posts)))
 		}
 		return nil
 	}, func(n int) { made.Store(int64(n)) })
@@ -75,7 +77,7 @@ func conns(ctx context.Context, e *env, cfg connsConfig) (*Result, error) {
 	}
 	defer func() {
 		for _, c := range cs {
-			c.close()
+			c.Close()
 		}
 		wg.Wait()
 	}()

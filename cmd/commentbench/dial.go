@@ -6,6 +6,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+
+	"github.com/commentd/commentd/internal/sioclient"
 )
 
 // dialParallel is how many handshakes dialMany runs at once.
@@ -25,8 +27,8 @@ func sourceAddrs(n int) []net.IP {
 // dialMany opens n connections, dialParallel at a time, connection i from
 // sources[i%len(sources)], and hands each to ready. It stops at the first
 // failure and returns the connections made so far with the error.
-func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func(i int, c *conn) error, tick func(done int)) ([]*conn, error) {
-	conns := make([]*conn, n)
+func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func(i int, c *sioclient.Conn) error, tick func(done int)) ([]*sioclient.Conn, error) {
+	conns := make([]*sioclient.Conn, n)
 	var next, made atomic.Int64
 	var mu sync.Mutex
 	var first error
@@ -45,7 +47,7 @@ func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func
 				c, err := d.dial(ctx, sources[i%len(sources)])
 				if err == nil && ready != nil {
 					if err = ready(i, c); err != nil {
-						c.close()
+						c.Close()
 					}
 				}
 				if err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/commentd/commentd/internal/sioclient"
 )
 
 type fanoutConfig struct {
@@ -98,12 +99,12 @@ func fanout(ctx context.Context, e *env, cfg fanoutConfig) (*Result, error) {
 	d := newDialer(e.url)
 	var wg sync.WaitGroup
 	joined := make(chan struct{}, cfg.Subscribers)
-	subs, err := dialMany(ctx, d, cfg.Subscribers, sourceAddrs(1), func(i int, c *conn) error {
+	subs, err := dialMany(ctx, d, cfg.Subscribers, sourceAddrs(1), func(i int, c *sioclient.Conn) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			once := false
-			c.readLoop(func(data []byte) {
+			c.ReadLoop(func(data []byte) {
 				if !once {
 					if _, _, ok := decodeAck(data); ok {
 						once = true
@@ -113,15 +114,15 @@ func fanout(ctx context.Context, e *env, cfg fanoutConfig) (*Result, error) {
 				}
 				r.deliver(i, data)
 			})
-			if !c.closed.Load() {
+			if !c.Closed() {
 				r.dropped.Add(1)
 			}
 		}()
-		return c.emit(1, "join_post", quoted(post))
+		return c.Emit(1, "join_post", quoted(post))
 	}, nil)
 	defer func() {
 		for _, c := range subs {
-			c.close()
+			c.Close()
 		}
 		wg.Wait()
 	}()
@@ -140,9 +141,9 @@ func fanout(ctx context.Context, e *env, cfg fanoutConfig) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("publisher: %w", err)
 	}
-	defer pub.close()
+	defer pub.Close()
 	var confirmed atomic.Int64
-	go pub.readLoop(func(data []byte) {
+	go pub.ReadLoop(func(data []byte) {
 		if _, payload, ok := decodeAck(data); ok && ackOK(payload) {
 			confirmed.Add(1)
 		}
@@ -165,7 +166,7 @@ func fanout(ctx context.Context, e *env, cfg fanoutConfig) (*Result, error) {
 		time.Sleep(time.Until(due))
 		body, _ := json.Marshal(map[string]string{"postId": post, "userId": "bench",
 			"content": fmt.Sprintf("fo %d %d", published, time.Now().UnixNano())})
-		if err := pub.emit(int64(published+1), "new_comment", body); err != nil {
+		if err := pub.Emit(int64(published+1), "new_comment", body); err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
 		published++

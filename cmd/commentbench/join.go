@@ -123,9 +123,9 @@ func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, h 
 	if err != nil {
 		return err
 	}
-	defer c.close()
+	defer c.Close()
 	acks := make(chan bool, 1)
-	go c.readLoop(func(data []byte) {
+	go c.ReadLoop(func(data []byte) {
 		if _, payload, ok := decodeAck(data); ok {
 			acks <- ackOK(payload)
 		}
@@ -133,7 +133,7 @@ func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, h 
 	arg := quoted(post)
 	for id := int64(1); time.Now().Before(deadline) && ctx.Err() == nil; id++ {
 		sent := time.Now()
-		if err := c.emit(id, "join_post", arg); err != nil {
+		if err := c.Emit(id, "join_post", arg); err != nil {
 			return fmt.Errorf("join_post: %w", err)
 		}
 		select {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/commentd/commentd/internal/sioclient"
 )
 
 // benchContent is the text of every comment the benchmark posts: about
@@ -21,7 +22,7 @@ const benchContent = "a comment of some fifty bytes, give or take a few"
 // latency (from the time the comment was due, so a late send counts) and
 // the comment_added deliveries it receives.
 type poster struct {
-	c      *conn
+	c      *sioclient.Conn
 	post   string
 	body   json.RawMessage
 	slots  chan struct{}
@@ -40,20 +41,20 @@ type poster struct {
 
 // newPoster joins post on c and waits for the join's ack; c is closed on
 // failure.
-func newPoster(ctx context.Context, c *conn, post string, window int) (*poster, error) {
+func newPoster(ctx context.Context, c *sioclient.Conn, post string, window int) (*poster, error) {
 	body, _ := json.Marshal(map[string]string{"postId": post, "userId": "bench", "content": benchContent})
 	p := &poster{c: c, post: post, body: body, slots: make(chan struct{}, window), done: make(chan struct{}),
 		joined: make(chan bool, 1), pending: map[int64]time.Time{}, confirm: newLatency(), delivery: newLatency()}
 	go func() {
 		defer close(p.done)
-		c.readLoop(p.packet)
+		c.ReadLoop(p.packet)
 	}()
 	fail := func(err error) (*poster, error) {
-		c.close()
+		c.Close()
 		<-p.done
 		return nil, fmt.Errorf("join_post %s: %w", post, err)
 	}
-	if err := c.emit(0, "join_post", quoted(post)); err != nil {
+	if err := c.Emit(0, "join_post", quoted(post)); err != nil {
 		return fail(err)
 	}
 	select {
@@ -75,7 +76,7 @@ func newPoster(ctx context.Context, c *conn, post string, window int) (*poster, 
 // several at a time (a join may wait for a history read).
 func dialPosters(ctx context.Context, d dialer, prefix string, n, posts, window int) ([]*poster, error) {
 	ps := make([]*poster, n)
-	_, err := dialMany(ctx, d, n, sourceAddrs(1), func(i int, c *conn) error {
+	_, err := dialMany(ctx, d, n, sourceAddrs(1), func(i int, c *sioclient.Conn) error {
 		p, err := newPoster(ctx, c, fmt.Sprintf("%s-%d", prefix, i%posts), window)
 		ps[i] = p
 		return err
@@ -95,7 +96,7 @@ func dialPosters(ctx context.Context, d dialer, prefix string, n, posts, window 
 
 func closePosters(ps []*poster) {
 	for _, p := range ps {
-		p.c.close()
+		p.c.Close()
 	}
 	for _, p := range ps {
 		<-p.done
@@ -133,7 +134,7 @@ func (p *poster) emit(due time.Time) bool {
 	id := p.nextID
 	p.pending[id] = due
 	p.mu.Unlock()
-	return p.c.emit(id, "new_comment", p.body) == nil
+	return p.c.Emit(id, "new_comment", p.body) == nil
 }
 
 // drain waits until nothing is outstanding, up to timeout.

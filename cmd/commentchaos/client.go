@@ -1,18 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/commentd/commentd/realtime/engineio"
+	"github.com/commentd/commentd/internal/sioclient"
 	"github.com/commentd/commentd/realtime/socketio"
-	"github.com/gorilla/websocket"
 )
 
 // op is one comment a client tried to post: the history the checker reads.
@@ -186,43 +185,29 @@ type ackResult struct {
 
 var errConnLost = errors.New("connection lost")
 
-// sioConn is a lean Socket.IO client over WebSocket on the project's
-// codecs: one reader goroutine, writes under a lock, acks matched by id.
+// sioConn adds what the chaos client needs to the tools' lean Socket.IO
+// client: acks matched by id, events handed to onEvent, and dead closed
+// when the reader ends.
 type sioConn struct {
-	ws      *websocket.Conn
+	*sioclient.Conn
 	onEvent func(string, json.RawMessage)
 	dead    chan struct{}
 
 	mu      sync.Mutex
 	nextID  int64
 	pending map[int64]chan json.RawMessage
-	closed  bool
 }
 
-var dialer = websocket.Dialer{HandshakeTimeout: 3 * time.Second}
-
 func dialSIO(ctx context.Context, base string, onEvent func(string, json.RawMessage)) (*sioConn, error) {
-	url := "ws" + strings.TrimPrefix(base, "http") + "/socket.io/?EIO=4&transport=websocket"
-	ws, _, err := dialer.DialContext(ctx, url, nil)
+	conn, err := sioclient.Dial(ctx, base, sioclient.Options{Timeout: 3 * time.Second, WriteTimeout: 5 * time.Second})
 	if err != nil {
 		return nil, err
 	}
-	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, _, err := ws.ReadMessage(); err != nil { // open
-		ws.Close()
-		return nil, err
-	}
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
-		ws.Close()
-		return nil, err
-	}
-	if _, m, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(m), "40") {
-		ws.Close()
-		return nil, fmt.Errorf("connect: %q %v", m, err)
-	}
-	ws.SetReadDeadline(time.Time{})
-	c := &sioConn{ws: ws, onEvent: onEvent, dead: make(chan struct{}), pending: map[int64]chan json.RawMessage{}}
-	go c.read()
+	c := &sioConn{Conn: conn, onEvent: onEvent, dead: make(chan struct{}), pending: map[int64]chan json.RawMessage{}}
+	go func() {
+		defer close(c.dead)
+		c.ReadLoop(c.packet)
+	}()
 	return c, nil
 }
 
@@ -236,23 +221,11 @@ func (c *sioConn) isDead() bool {
 }
 
 func (c *sioConn) close() {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
-	c.ws.Close()
+	c.Close()
 	<-c.dead
 }
 
-func (c *sioConn) write(frame []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return c.ws.WriteMessage(websocket.TextMessage, frame)
-}
-
-func (c *sioConn) emit(name string, arg []byte) error {
-	return c.write(append([]byte("4"), socketio.AppendEvent(nil, "/", -1, name, arg)...))
-}
+func (c *sioConn) emit(name string, arg []byte) error { return c.Emit(-1, name, arg) }
 
 // emitAck sends an event with an ack id and waits for the ack.
 func (c *sioConn) emitAck(ctx context.Context, name string, arg []byte, timeout time.Duration) (ackResult, error) {
@@ -267,7 +240,7 @@ func (c *sioConn) emitAck(ctx context.Context, name string, arg []byte, timeout 
 		delete(c.pending, id)
 		c.mu.Unlock()
 	}()
-	if err := c.write(append([]byte("4"), socketio.AppendEvent(nil, "/", id, name, arg)...)); err != nil {
+	if err := c.Emit(id, name, arg); err != nil {
 		return ackResult{}, err
 	}
 	t := time.NewTimer(timeout)
@@ -288,46 +261,29 @@ func (c *sioConn) emitAck(ctx context.Context, name string, arg []byte, timeout 
 	}
 }
 
-func (c *sioConn) read() {
-	defer close(c.dead)
-	for {
-		_, m, err := c.ws.ReadMessage()
-		if err != nil {
-			return
-		}
-		p, err := engineio.DecodeText(m)
-		if err != nil {
-			continue
-		}
-		switch p.Type {
-		case engineio.Ping:
-			c.write([]byte("3"))
-		case engineio.Close:
-			return
-		case engineio.Message:
-			pk, err := socketio.Decode(p.Data, socketio.Limits{})
-			if err != nil {
-				continue
-			}
-			switch pk.Type {
-			case socketio.PacketAck:
-				c.mu.Lock()
-				ch := c.pending[pk.ID]
-				c.mu.Unlock()
-				if ch != nil {
-					select {
-					case ch <- pk.Data:
-					default:
-					}
-				}
-			case socketio.PacketEvent:
-				name, args, err := socketio.EventName(pk.Data)
-				if err == nil && len(args) > 0 {
-					c.onEvent(name, args[0])
-				}
-			case socketio.PacketDisconnect:
-				c.ws.Close()
+// packet handles one Socket.IO packet; the reader reuses data's memory.
+func (c *sioConn) packet(data []byte) {
+	pk, err := socketio.Decode(bytes.Clone(data), socketio.Limits{})
+	if err != nil {
+		return
+	}
+	switch pk.Type {
+	case socketio.PacketAck:
+		c.mu.Lock()
+		ch := c.pending[pk.ID]
+		c.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- pk.Data:
+			default:
 			}
 		}
+	case socketio.PacketEvent:
+		name, args, err := socketio.EventName(pk.Data)
+		if err == nil && len(args) > 0 {
+			c.onEvent(name, args[0])
+		}
+	case socketio.PacketDisconnect:
+		c.Close()
 	}
 }
