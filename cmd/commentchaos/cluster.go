@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/commentd/commentd/internal/proc"
 )
 
 // cluster is what the harness runs: one redis-server with AOF, one devmongo,
@@ -18,14 +20,14 @@ import (
 // proxies so that faults can target one node's network.
 type cluster struct {
 	cfg   Config
-	redis *process
-	mongo *process
+	redis *proc.Process
+	mongo *proc.Process
 	nodes []*node
 }
 
 type node struct {
 	id    int
-	proc  *process
+	proc  *proc.Process
 	url   string // http://127.0.0.1:port
 	redis *proxy
 	mongo *proxy
@@ -33,22 +35,22 @@ type node struct {
 
 func startCluster(ctx context.Context, cfg Config) (*cluster, error) {
 	c := &cluster{cfg: cfg}
-	redisPort, err := freePort()
+	redisPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	mongoPort, err := freePort()
+	mongoPort, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	c.redis = &process{name: "redis-server", path: cfg.RedisServer, addr: fmt.Sprintf("127.0.0.1:%d", redisPort),
-		log: filepath.Join(cfg.Dir, "redis.log"),
-		args: []string{"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", cfg.Dir,
+	c.redis = &proc.Process{Name: "redis-server", Path: cfg.RedisServer, Addr: fmt.Sprintf("127.0.0.1:%d", redisPort),
+		Log: filepath.Join(cfg.Dir, "redis.log"),
+		Args: []string{"--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--dir", cfg.Dir,
 			"--appendonly", "yes", "--appendfsync", cfg.AppendFsync, "--save", "",
 			"--maxmemory-policy", "noeviction"}}
-	c.mongo = &process{name: "devmongo", path: cfg.Devmongo, addr: fmt.Sprintf("127.0.0.1:%d", mongoPort),
-		log:  filepath.Join(cfg.Dir, "devmongo.log"),
-		args: []string{"-listen", fmt.Sprintf("127.0.0.1:%d", mongoPort), "-data", filepath.Join(cfg.Dir, "mongo")}}
+	c.mongo = &proc.Process{Name: "devmongo", Path: cfg.Devmongo, Addr: fmt.Sprintf("127.0.0.1:%d", mongoPort),
+		Log:  filepath.Join(cfg.Dir, "devmongo.log"),
+		Args: []string{"-listen", fmt.Sprintf("127.0.0.1:%d", mongoPort), "-data", filepath.Join(cfg.Dir, "mongo")}}
 	if err := c.redis.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -72,15 +74,15 @@ func startCluster(ctx context.Context, cfg Config) (*cluster, error) {
 }
 
 func (c *cluster) newNode(i int) (*node, error) {
-	port, err := freePort()
+	port, err := proc.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	rp, err := newProxy(c.redis.addr, false)
+	rp, err := newProxy(c.redis.Addr, false)
 	if err != nil {
 		return nil, err
 	}
-	mp, err := newProxy(c.mongo.addr, true)
+	mp, err := newProxy(c.mongo.Addr, true)
 	if err != nil {
 		rp.Close()
 		return nil, err
@@ -101,8 +103,8 @@ func (c *cluster) newNode(i int) (*node, error) {
 		"--log.level", "info",
 	}
 	return &node{id: i, url: "http://" + addr, redis: rp, mongo: mp,
-		proc: &process{name: fmt.Sprintf("commentd-%d", i), path: c.cfg.Commentd, addr: addr, args: args,
-			log: filepath.Join(c.cfg.Dir, fmt.Sprintf("commentd-%d.log", i))}}, nil
+		proc: &proc.Process{Name: fmt.Sprintf("commentd-%d", i), Path: c.cfg.Commentd, Addr: addr, Args: args,
+			Log: filepath.Join(c.cfg.Dir, fmt.Sprintf("commentd-%d.log", i))}}, nil
 }
 
 // Close stops everything: nodes first (drained), then the stores.

@@ -130,7 +130,7 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 
 	rep.FencedAcks = countLines(cfg.Dir, "commentd-*.log", `msg="flusher: lease lost"`)
-	docs, err := readStored(ctx, "mongodb://"+c.mongo.addr)
+	docs, err := readStored(ctx, "mongodb://"+c.mongo.Addr)
 	if err != nil {
 		return rep, err
 	}

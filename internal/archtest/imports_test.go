@@ -17,7 +17,7 @@ const mod = "github.com/commentd/commentd"
 var allowed = map[string][]string{
 	"cmd/commentd":         {"*"},
 	"cmd/commentbench":     {"realtime/", "internal/sioclient", "github.com/gorilla/websocket", "github.com/HdrHistogram/", "gonum.org/", "go.mongodb.org/mongo-driver"},
-	"cmd/commentchaos":     {"realtime/", "internal/sioclient", "github.com/gorilla/websocket", "go.mongodb.org/"}, // checks MongoDB itself, not through store
+	"cmd/commentchaos":     {"realtime/", "internal/sioclient", "internal/proc", "github.com/gorilla/websocket", "go.mongodb.org/"}, // checks MongoDB itself, not through store
 	"config":               {"github.com/spf13/viper", "github.com/spf13/pflag", "github.com/fsnotify/fsnotify", "github.com/go-viper/mapstructure"},
 	"comment":              {"internal/jsonenc"},
 	"api":                  {"comment", "realtime/socketio", "golang.org/x/time/rate", "github.com/golang-jwt/jwt/v5"},
@@ -27,9 +27,10 @@ var allowed = map[string][]string{
 	"store":                {"comment", "go.mongodb.org/mongo-driver"},
 	"flusher":              {"comment"},
 	"web":                  {},
-	"internal/testsvc":     {},
+	"internal/testsvc":     {"internal/proc"},
 	"internal/archtest":    {},
 	"internal/jsonenc":     {},
+	"internal/proc":        {},
 	"internal/sioclient":   {"realtime/", "github.com/gorilla/websocket"},
 	"examples/conformance": {"realtime/"},
 	"deploy":               {},

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	sup "github.com/commentd/commentd/internal/proc"
 )
 
 // StartRedisCluster starts n redis-server masters with cluster mode on,
@@ -28,12 +30,12 @@ func StartRedisCluster(t testing.TB, n int) []string {
 		dir := t.TempDir()
 		port := FreePort(t)
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		p := &proc{t: t, name: fmt.Sprintf("redis-cluster-%d", i), addr: addr, path: path,
-			log: filepath.Join(dir, "redis.log"),
-			args: []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir,
+		p := &proc{t: t, Process: &sup.Process{Name: fmt.Sprintf("redis-cluster-%d", i), Addr: addr, Path: path,
+			Log: filepath.Join(dir, "redis.log"),
+			Args: []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--dir", dir,
 				"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes.conf"),
 				"--appendonly", "yes", "--save", "", "--maxmemory-policy", "noeviction",
-				"--daemonize", "no", "--loglevel", "warning"}}
+				"--daemonize", "no", "--loglevel", "warning"}}}
 		p.start()
 		t.Cleanup(func() { p.stop(syscall.SIGKILL) })
 		addrs = append(addrs, addr)

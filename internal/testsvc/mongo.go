@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	sup "github.com/commentd/commentd/internal/proc"
 )
 
 // Mongo is a devmongo (FerretDB on SQLite) of a test.
@@ -45,9 +47,9 @@ func StartMongo(t testing.TB) *Mongo {
 	m := &Mongo{
 		Addr: addr,
 		URI:  "mongodb://" + addr,
-		p: &proc{t: t, name: "devmongo", addr: addr, path: path,
-			args: []string{"-listen", addr, "-data", filepath.Join(dir, "data")},
-			log:  filepath.Join(dir, "devmongo.log")},
+		p: &proc{t: t, Process: &sup.Process{Name: "devmongo", Addr: addr, Path: path,
+			Args: []string{"-listen", addr, "-data", filepath.Join(dir, "data")},
+			Log:  filepath.Join(dir, "devmongo.log")}},
 	}
 	m.p.start()
 	t.Cleanup(func() { m.p.stop(syscall.SIGKILL) })

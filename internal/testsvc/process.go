@@ -1,15 +1,17 @@
 package testsvc
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	sup "github.com/commentd/commentd/internal/proc"
 )
 
 // FreePort returns a loopback TCP port that was free a moment ago.
@@ -23,77 +25,27 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// proc is a server process that can be stopped and started again with the
-// same arguments, port and data.
+// proc is a server process of a test: proc.Process, failing the test when
+// it cannot start.
 type proc struct {
-	t    testing.TB
-	name string
-	addr string
-	path string
-	args []string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	t testing.TB
+	*sup.Process
 }
 
 func (p *proc) start() {
 	p.t.Helper()
-	if p.cmd != nil {
-		p.t.Fatalf("testsvc: %s already running", p.name)
-	}
-	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		p.t.Fatalf("testsvc: %v", err)
-	}
-	cmd := exec.Command(p.path, p.args...)
-	cmd.Stdout = logf
-	cmd.Stderr = logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		p.t.Fatalf("testsvc: start %s: %v", p.name, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	p.cmd, p.done = cmd, done
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		select {
-		case <-done:
-			p.cmd = nil
-			p.t.Fatalf("testsvc: %s exited at start; log:\n%s", p.name, tail(p.log))
-		default:
-		}
-		if time.Now().After(deadline) {
-			p.stop(syscall.SIGKILL)
-			p.t.Fatalf("testsvc: %s not listening on %s after 30s; log:\n%s", p.name, p.addr, tail(p.log))
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := p.Start(context.Background()); err != nil {
+		p.t.Fatalf("testsvc: %v; log:\n%s", err, tail(p.Log))
 	}
 }
 
 // stop sends sig and waits for the process to exit (SIGKILL after 10s).
 func (p *proc) stop(sig syscall.Signal) {
-	if p.cmd == nil {
+	if sig == syscall.SIGKILL {
+		p.Kill()
 		return
 	}
-	p.cmd.Process.Signal(sig)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-	p.cmd = nil
+	p.Stop(10 * time.Second)
 }
 
 func tail(path string) string {

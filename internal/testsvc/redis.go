@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	sup "github.com/commentd/commentd/internal/proc"
 )
 
 // Redis is a redis-server of a test.
@@ -39,8 +41,8 @@ func StartRedis(t testing.TB, extra ...string) *Redis {
 	args = append(args, extra...)
 	r := &Redis{
 		Addr: fmt.Sprintf("127.0.0.1:%d", port),
-		p: &proc{t: t, name: "redis-server", addr: fmt.Sprintf("127.0.0.1:%d", port),
-			path: path, args: args, log: filepath.Join(dir, "redis.log")},
+		p: &proc{t: t, Process: &sup.Process{Name: "redis-server", Addr: fmt.Sprintf("127.0.0.1:%d", port),
+			Path: path, Args: args, Log: filepath.Join(dir, "redis.log")}},
 	}
 	r.p.start()
 	t.Cleanup(func() { r.p.stop(syscall.SIGKILL) })
@@ -59,7 +61,7 @@ func (r *Redis) Start() { r.p.t.Helper(); r.p.start() }
 
 // Pause freezes the server (SIGSTOP): connections stay open, nothing is
 // answered, as with a stalled host. Resume thaws it.
-func (r *Redis) Pause() { r.p.cmd.Process.Signal(syscall.SIGSTOP) }
+func (r *Redis) Pause() { r.p.Pause() }
 
 // Resume thaws a paused server (SIGCONT).
-func (r *Redis) Resume() { r.p.cmd.Process.Signal(syscall.SIGCONT) }
+func (r *Redis) Resume() { r.p.Resume() }

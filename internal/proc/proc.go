@@ -1,4 +1,8 @@
-package main
+// Package proc runs the servers of the project's tests and tools
+// (redis-server, devmongo, commentd nodes): start one and wait until it
+// listens, kill it, stop it gracefully, pause it, and start it again with
+// the same arguments, port and data.
+package proc
 
 import (
 	"context"
@@ -11,14 +15,14 @@ import (
 	"time"
 )
 
-// process is a server the harness starts, kills, pauses and starts again
-// with the same arguments, port and data.
-type process struct {
-	name string
-	path string
-	args []string
-	addr string // where it listens once ready
-	log  string
+// Process is one server. Set the exported fields, then Start it. Its
+// methods are safe from several goroutines.
+type Process struct {
+	Name string
+	Path string
+	Args []string
+	Addr string // where it listens once ready
+	Log  string // its stdout and stderr are appended here
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -26,25 +30,26 @@ type process struct {
 	paused bool
 }
 
-// Start runs the process and waits until it listens (30s).
-func (p *process) Start(ctx context.Context) error {
+// Start runs the process and waits until it listens (30s). It fails if
+// the process is running, exits first, or does not listen in time.
+func (p *Process) Start(ctx context.Context) error {
 	p.mu.Lock()
 	if p.cmd != nil {
 		p.mu.Unlock()
-		return fmt.Errorf("%s already running", p.name)
+		return fmt.Errorf("%s already running", p.Name)
 	}
-	logf, err := os.OpenFile(p.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		p.mu.Unlock()
 		return err
 	}
-	cmd := exec.Command(p.path, p.args...)
+	cmd := exec.Command(p.Path, p.Args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		p.mu.Unlock()
 		logf.Close()
-		return fmt.Errorf("start %s: %w", p.name, err)
+		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	done := make(chan struct{})
 	go func() {
@@ -57,7 +62,7 @@ func (p *process) Start(ctx context.Context) error {
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", p.addr, 200*time.Millisecond)
+		c, err := net.DialTimeout("tcp", p.Addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
 			return nil
@@ -67,7 +72,7 @@ func (p *process) Start(ctx context.Context) error {
 			p.mu.Lock()
 			p.cmd = nil
 			p.mu.Unlock()
-			return fmt.Errorf("%s exited at start; see %s", p.name, p.log)
+			return fmt.Errorf("%s exited at start; see %s", p.Name, p.Log)
 		case <-ctx.Done():
 			p.Kill()
 			return ctx.Err()
@@ -75,26 +80,26 @@ func (p *process) Start(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			p.Kill()
-			return fmt.Errorf("%s not listening on %s after 30s; see %s", p.name, p.addr, p.log)
+			return fmt.Errorf("%s not listening on %s after 30s; see %s", p.Name, p.Addr, p.Log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
 // Running reports whether the process is alive (paused counts).
-func (p *process) Running() bool {
+func (p *Process) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.cmd != nil
 }
 
 // Kill sends SIGKILL and waits for the exit.
-func (p *process) Kill() { p.stop(syscall.SIGKILL, 0) }
+func (p *Process) Kill() { p.stop(syscall.SIGKILL, 0) }
 
 // Stop sends SIGTERM and waits up to grace, then kills.
-func (p *process) Stop(grace time.Duration) { p.stop(syscall.SIGTERM, grace) }
+func (p *Process) Stop(grace time.Duration) { p.stop(syscall.SIGTERM, grace) }
 
-func (p *process) stop(sig syscall.Signal, grace time.Duration) {
+func (p *Process) stop(sig syscall.Signal, grace time.Duration) {
 	p.mu.Lock()
 	cmd, done, paused := p.cmd, p.done, p.paused
 	p.cmd, p.paused = nil, false
@@ -115,11 +120,11 @@ func (p *process) stop(sig syscall.Signal, grace time.Duration) {
 }
 
 // Pause stops the process with SIGSTOP; Resume continues it.
-func (p *process) Pause() bool { return p.signalPaused(syscall.SIGSTOP, true) }
+func (p *Process) Pause() bool { return p.signalPaused(syscall.SIGSTOP, true) }
 
-func (p *process) Resume() bool { return p.signalPaused(syscall.SIGCONT, false) }
+func (p *Process) Resume() bool { return p.signalPaused(syscall.SIGCONT, false) }
 
-func (p *process) signalPaused(sig syscall.Signal, paused bool) bool {
+func (p *Process) signalPaused(sig syscall.Signal, paused bool) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil || p.paused == paused {
@@ -131,13 +136,14 @@ func (p *process) signalPaused(sig syscall.Signal, paused bool) bool {
 }
 
 // Paused reports whether the process is stopped by Pause.
-func (p *process) Paused() bool {
+func (p *Process) Paused() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.paused
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
