@@ -114,7 +114,7 @@ func FuzzAppendJSON(f *testing.F) {
 	f.Fuzz(func(t *testing.T, content, post string, ms int64) {
 		c := Comment{ID: "0123456789abcdef01234567", PostID: post, UserID: content + "u", Content: content,
 			CreatedAt: time.UnixMilli(ms % 253402300799000)}
-		want, err := json.Marshal(wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: FormatTime(c.CreatedAt)})
+		want, err := json.Marshal(wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout)})
 		require.NoError(t, err)
 		got := c.AppendJSON([]byte("x"))
 		require.Equal(t, "x"+string(want), string(got))

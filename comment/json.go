@@ -20,8 +20,25 @@ func (c Comment) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"content":`...)
 	dst = jsonenc.AppendString(dst, c.Content, true)
 	dst = append(dst, `,"createdAt":"`...)
-	dst = c.CreatedAt.UTC().AppendFormat(dst, TimeLayout)
+	dst = appendTime(dst, c.CreatedAt)
 	return append(dst, `"}`...)
+}
+
+// appendTime appends t in TimeLayout, in UTC. time.AppendFormat, which
+// reads its layout on every call, was four fifths of a comment's encoding.
+func appendTime(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, TimeLayout)
+	}
+	hour, minute, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	dst = append(dst, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	dst = append(dst, byte('0'+month/10), byte('0'+month%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
+	dst = append(dst, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':')
+	dst = append(dst, byte('0'+sec/10), byte('0'+sec%10), '.')
+	return append(dst, byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z')
 }
 
 // JSON returns c's wire form.
@@ -34,5 +51,5 @@ func (c Comment) MarshalJSON() ([]byte, error) { return c.JSON(), nil }
 
 // FormatTime formats t as the wire contract wants it.
 func FormatTime(t time.Time) string {
-	return t.UTC().Format(TimeLayout)
+	return string(appendTime(make([]byte, 0, len(TimeLayout)), t))
 }
