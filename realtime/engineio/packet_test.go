@@ -184,3 +184,16 @@ func TestAppendPayloadAppends(t *testing.T) {
 		t.Fatalf("AppendPayload(nil) = %q", got)
 	}
 }
+
+// A frame made in a MessageBuffer is the frame Prepare makes, for payloads
+// on both sides of the header size steps.
+func TestPrepareBuffer(t *testing.T) {
+	for _, n := range []int{0, 1, 124, 125, 126, 65534, 65535, 65536, 70000} {
+		data := bytes.Repeat([]byte{'x'}, n)
+		want := PrepareMessage(data)
+		got := PrepareBuffer(append(MessageBuffer(0), data...))
+		if !bytes.Equal(got.ws, want.ws) || !bytes.Equal(got.pkt.Data, want.pkt.Data) || got.pkt.Type != Message {
+			t.Fatalf("%d bytes: frame %x... differs from %x...", n, got.ws[:min(12, len(got.ws))], want.ws[:min(12, len(want.ws))])
+		}
+	}
+}

@@ -46,12 +46,12 @@ func (cl *client) send(b []byte) error {
 
 // sendPacket encodes and queues p, and its attachments as binary frames.
 func (cl *client) sendPacket(p *Packet, attachments [][]byte) error {
-	b := AppendEncode(nil, p)
+	m := engineio.PrepareBuffer(AppendEncode(engineio.MessageBuffer(len(p.Namespace)+len(p.Data)+24), p))
 	if len(attachments) == 0 {
-		return cl.send(b)
+		return cl.conn.SendPrepared(m)
 	}
 	ms := make([]*engineio.Prepared, 0, 1+len(attachments))
-	ms = append(ms, engineio.PrepareMessage(b))
+	ms = append(ms, m)
 	for _, a := range attachments {
 		ms = append(ms, engineio.Prepare(engineio.Packet{Type: engineio.Message, Data: a, Binary: true}))
 	}

@@ -148,8 +148,7 @@ func (n *Namespace) EmitTo(room string, except *Socket, event string, args ...an
 // EmitToRaw is EmitTo with arguments already JSON: the path of hot
 // broadcasts.
 func (n *Namespace) EmitToRaw(room string, except *Socket, event string, args ...json.RawMessage) int {
-	m := engineio.PrepareMessage(AppendEvent(nil, n.name, -1, event, args...))
-	return n.sendPrepared(room, except, m)
+	return n.sendPrepared(room, except, prepareEvent(n.name, event, args))
 }
 
 func (n *Namespace) broadcast(room string, except *Socket, event string, args []any) error {
@@ -157,8 +156,7 @@ func (n *Namespace) broadcast(room string, except *Socket, event string, args []
 	if err != nil {
 		return err
 	}
-	m := engineio.PrepareMessage(AppendEvent(nil, n.name, -1, event, raw...))
-	n.sendPrepared(room, except, m)
+	n.sendPrepared(room, except, prepareEvent(n.name, event, raw))
 	return nil
 }
 

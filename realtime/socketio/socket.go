@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/commentd/commentd/realtime/engineio"
 )
 
 // ErrAckTimeout is what an EmitWithAck callback gets when the client did
@@ -67,12 +69,21 @@ func (s *Socket) Emit(event string, args ...any) error {
 	if err != nil {
 		return err
 	}
-	return s.client.send(AppendEvent(nil, s.nsp.name, -1, event, raw...))
+	return s.client.conn.SendPrepared(prepareEvent(s.nsp.name, event, raw))
 }
 
 // EmitRaw sends an event whose arguments are JSON already.
 func (s *Socket) EmitRaw(event string, args ...json.RawMessage) error {
-	return s.client.send(AppendEvent(nil, s.nsp.name, -1, event, args...))
+	return s.client.conn.SendPrepared(prepareEvent(s.nsp.name, event, args))
+}
+
+// prepareEvent encodes an EVENT without an ack id into its frame.
+func prepareEvent(nsp, event string, args []json.RawMessage) *engineio.Prepared {
+	n := len(nsp) + len(event) + 8
+	for _, a := range args {
+		n += len(a) + 1
+	}
+	return engineio.PrepareBuffer(AppendEvent(engineio.MessageBuffer(n), nsp, -1, event, args...))
 }
 
 // EmitWithAck sends an event that asks for an acknowledgement; f gets the
@@ -236,8 +247,12 @@ func (e *Event) AckRaw(args ...json.RawMessage) error {
 		return nil
 	}
 	e.acked = true
-	return e.socket.client.sendPacket(&Packet{Type: PacketAck, Namespace: e.socket.nsp.name, ID: e.ackID,
-		Data: appendArray(nil, "", args)}, nil)
+	n := len(e.socket.nsp.name) + 24
+	for _, a := range args {
+		n += len(a) + 1
+	}
+	b := AppendEncode(engineio.MessageBuffer(n), &Packet{Type: PacketAck, Namespace: e.socket.nsp.name, ID: e.ackID})
+	return e.socket.client.conn.SendPrepared(engineio.PrepareBuffer(appendArray(b, "", args)))
 }
 
 // AckBinary answers with binary attachments (BINARY_ACK).
