@@ -15,13 +15,12 @@ import (
 type request struct {
 	shard   int
 	postID  string
-	payload string
+	payload []byte
 	dedupe  string // idempotency key, "" for none
 	first   string // the payload appended earlier under dedupe (a retry)
 	err     error
-	done    chan struct{} // closed with the outcome (AppendOnce)
 	c       comment.Comment
-	then    func(stored comment.Comment, dup bool, err error) // or told it (AppendOnceAsync)
+	then    func(stored comment.Comment, dup bool, err error) // told the outcome
 }
 
 // Append buffers c, adds it to its post's recent history and publishes it on
@@ -43,17 +42,19 @@ func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
 // dup true, so a retried or double-clicked post is stored once. Every node
 // shares the keys.
 func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) (stored comment.Comment, dup bool, err error) {
-	r, err := b.enqueue(ctx, c, key, nil)
-	if err != nil {
-		return c, false, err
+	type result struct {
+		c   comment.Comment
+		dup bool
+		err error
 	}
-	defer b.pending.Done()
+	ch := make(chan result, 1)
+	b.AppendOnceAsync(ctx, c, key, func(stored comment.Comment, dup bool, err error) { ch <- result{stored, dup, err} })
 	select {
-	case <-r.done:
+	case r := <-ch:
+		return r.c, r.dup, r.err
 	case <-ctx.Done():
 		return c, false, ctx.Err()
 	}
-	return r.outcome()
 }
 
 // AppendOnceAsync is AppendOnce for a caller that must not wait for the
@@ -62,40 +63,35 @@ func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) 
 // another goroutine (on the caller's if c could not be queued). The
 // outcomes of one round trip are told in order on one goroutine.
 func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, done func(stored comment.Comment, dup bool, err error)) {
-	if _, err := b.enqueue(ctx, c, key, done); err != nil {
+	if err := b.enqueue(ctx, c, key, done); err != nil {
 		done(c, false, err)
 	}
 }
 
 // enqueue hands c to the commit loop. On success one count of b.pending
-// is held until the outcome is known: by the caller if then is nil, else
-// until then has run.
-func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string, then func(comment.Comment, bool, error)) (*request, error) {
-	payload := c.JSON()
+// is held until then has run.
+func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string, then func(comment.Comment, bool, error)) error {
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	b.pending.Add(1)
 	b.mu.RUnlock()
 	r := &request{
 		shard:   b.Shard(c.PostID),
 		postID:  c.PostID,
-		payload: string(payload),
+		payload: c.JSON(),
 		dedupe:  key,
 		c:       c,
 		then:    then,
 	}
-	if then == nil {
-		r.done = make(chan struct{})
-	}
 	select {
 	case b.reqs[r.shard%len(b.reqs)] <- r: // one committer per shard keeps the order of calls
-		return r, nil
+		return nil
 	case <-ctx.Done():
 		b.pending.Done()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }
 
@@ -115,8 +111,7 @@ func (r *request) outcome() (comment.Comment, bool, error) {
 	return r.c, false, nil
 }
 
-// tell hands the outcomes of asynchronous requests to their callbacks, in
-// order.
+// tell hands the outcomes of a round trip to their callbacks, in order.
 func (b *Buffer) tell(rs []*request) {
 	for _, r := range rs {
 		r.then(r.outcome())
@@ -168,7 +163,7 @@ func (b *Buffer) commit(batch []*request) {
 
 	// Every command carries its own error; the pipeline's is the first.
 	token := commitToken()
-	var async []*request
+	done := make([]*request, 0, len(batch))
 	cmds, err := b.runAppend(ctx, token, byShard)
 	if isNoScript(err) {
 		// Redis restarted and lost its script cache. Nothing ran: every
@@ -202,17 +197,9 @@ func (b *Buffer) commit(batch []*request) {
 				}
 			}
 		}
-		for _, r := range rs {
-			if r.then != nil {
-				async = append(async, r)
-			} else {
-				close(r.done)
-			}
-		}
+		done = append(done, rs...)
 	}
-	if len(async) > 0 {
-		go b.tell(async) // the next round trip need not wait for the callbacks
-	}
+	go b.tell(done) // the next round trip need not wait for the callbacks
 }
 
 // commitKeyTTL is how long a commit's results stay in Redis, for a resent
