@@ -143,14 +143,16 @@ func (c *Conn) enqueue(lazy bool, ms ...*Prepared) error {
 	switch {
 	case !lazy || c.ws == nil || c.srv.cfg.Linger < 0 || c.queued >= c.srv.lingerBytes:
 		c.kickLocked()
-	case !c.writing && time.Since(c.srv.epoch)-c.lastWrite > c.srv.cfg.Linger:
+	case c.writing || c.lingering:
+		// A running writer either takes ms along or, if what is left
+		// is broadcasts only, puts c in the linger list when it ends;
+		// a lingering connection waits for the flush.
+	case time.Since(c.srv.epoch)-c.lastWrite > c.srv.cfg.Linger:
 		// Nothing written for a linger: a quiet connection gets it at
 		// once; a busy one lingers from its next broadcast on.
 		c.kickLocked()
-	case !c.writing:
+	default:
 		c.lingerLocked()
-		// A running writer either takes ms along or, if what is left
-		// is broadcasts only, puts c in the linger list when it ends.
 	}
 	c.mu.Unlock()
 	return nil
