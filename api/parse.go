@@ -16,7 +16,11 @@ func decodePlain(b []byte, req *newCommentRequest) bool {
 	}
 	i = skipSpace(b, i+1)
 	if i < len(b) && b[i] == '}' {
-		return skipSpace(b, i+1) == len(b) && commit(req, out)
+		if skipSpace(b, i+1) != len(b) {
+			return false
+		}
+		*req = out
+		return true
 	}
 	for {
 		key, j, ok := plainString(b, i)
@@ -51,16 +55,15 @@ func decodePlain(b []byte, req *newCommentRequest) bool {
 		case ',':
 			i = skipSpace(b, i+1)
 		case '}':
-			return skipSpace(b, i+1) == len(b) && commit(req, out)
+			if skipSpace(b, i+1) != len(b) {
+				return false
+			}
+			*req = out
+			return true
 		default:
 			return false
 		}
 	}
-}
-
-func commit(req *newCommentRequest, v newCommentRequest) bool {
-	*req = v
-	return true
 }
 
 // plainString reads a JSON string at b[i] that needs no unescaping: no

@@ -48,8 +48,3 @@ func (c Comment) JSON() []byte {
 
 // MarshalJSON encodes c in the wire form.
 func (c Comment) MarshalJSON() ([]byte, error) { return c.JSON(), nil }
-
-// FormatTime formats t as the wire contract wants it.
-func FormatTime(t time.Time) string {
-	return string(appendTime(make([]byte, 0, len(TimeLayout)), t))
-}
