@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/subtle"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -24,6 +25,24 @@ type AuthConfig struct {
 	Audience      string // required aud, if set
 	Cookie        string // cookie that may carry the token
 	AnonymousRead bool   // with jwt: no token may still join and read
+	RolesClaim    string // claim listing the user's roles; "roles"
+	// AdminToken, if set, is a bearer token (or socket auth token) that
+	// acts as a moderator named "admin", whatever the mode.
+	AdminToken string
+}
+
+// identity is who a token says a client is.
+type identity struct {
+	user      string // the token's subject; "" when anonymous
+	moderator bool   // roles hold moderator or admin, or the admin token
+}
+
+// adminIdentity is the holder of the admin token.
+var adminIdentity = identity{user: "admin", moderator: true}
+
+// actor is the identity as the domain sees it.
+func (id identity) actor() comment.Actor {
+	return comment.Actor{UserID: id.user, Moderator: id.moderator}
 }
 
 // errNoToken means the request carried no token at all.
@@ -37,6 +56,9 @@ type verifier struct {
 }
 
 func newVerifier(cfg AuthConfig) (*verifier, error) {
+	if cfg.RolesClaim == "" {
+		cfg.RolesClaim = "roles"
+	}
 	v := &verifier{cfg: cfg}
 	if cfg.Mode != "jwt" {
 		return v, nil
@@ -66,12 +88,19 @@ func newVerifier(cfg AuthConfig) (*verifier, error) {
 
 func (v *verifier) on() bool { return v.cfg.Mode == "jwt" }
 
-// verify checks a token and returns its subject, a valid user id. Only the
+// isAdmin reports whether token is the admin token (compared in constant
+// time).
+func (v *verifier) isAdmin(token string) bool {
+	return v.cfg.AdminToken != "" && subtle.ConstantTimeCompare([]byte(token), []byte(v.cfg.AdminToken)) == 1
+}
+
+// verify checks a token and returns who it names: its subject, a valid
+// user id, and whether its roles make them a moderator. Only the
 // configured algorithms are accepted: never "none", never HS256 with a
 // public key.
-func (v *verifier) verify(token string) (string, error) {
+func (v *verifier) verify(token string) (identity, error) {
 	if token == "" {
-		return "", errNoToken
+		return identity{}, errNoToken
 	}
 	opts := []jwt.ParserOption{jwt.WithValidMethods(v.methods), jwt.WithExpirationRequired(), jwt.WithLeeway(0)}
 	if v.cfg.Issuer != "" {
@@ -80,15 +109,37 @@ func (v *verifier) verify(token string) (string, error) {
 	if v.cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
 	}
-	tok, err := jwt.Parse(token, func(*jwt.Token) (any, error) { return v.key, nil }, opts...)
-	if err != nil {
-		return "", err
+	claims := jwt.MapClaims{}
+	if _, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.key, nil }, opts...); err != nil {
+		return identity{}, err
 	}
-	sub, err := tok.Claims.GetSubject()
+	sub, err := claims.GetSubject()
 	if err != nil || comment.ValidateUserID(sub) != nil {
-		return "", errors.New("token subject is not a valid user id")
+		return identity{}, errors.New("token subject is not a valid user id")
 	}
-	return sub, nil
+	return identity{user: sub, moderator: hasModRole(claims[v.cfg.RolesClaim])}, nil
+}
+
+// hasModRole reports whether a roles claim, a list or a space-separated
+// string, holds moderator or admin.
+func hasModRole(claim any) bool {
+	var roles []string
+	switch r := claim.(type) {
+	case string:
+		roles = strings.Fields(r)
+	case []any:
+		for _, x := range r {
+			if s, ok := x.(string); ok {
+				roles = append(roles, s)
+			}
+		}
+	}
+	for _, r := range roles {
+		if r == "moderator" || r == "admin" {
+			return true
+		}
+	}
+	return false
 }
 
 // requestToken finds a token in a socket's auth payload, else the request's

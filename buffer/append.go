@@ -11,16 +11,21 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// request is one comment waiting for its round trip.
+// request is one new comment, or one change, waiting for its round trip.
 type request struct {
 	shard   int
 	postID  string
-	payload []byte
+	payload []byte // the comment's JSON, or the change record's
 	dedupe  string // idempotency key, "" for none
 	first   string // the payload appended earlier under dedupe (a retry)
 	err     error
 	c       comment.Comment
-	then    func(stored comment.Comment, dup bool, err error) // told the outcome
+	then    comment.AppendCallback // told the outcome
+
+	change   *comment.Change // a change rather than a new comment
+	base     int             // the version the change was decided on
+	buffered bool            // a change for the flusher (not write-through)
+	state    []byte          // the change's new state, JSON
 }
 
 // Append buffers c, adds it to its post's recent history and publishes it on
@@ -62,15 +67,53 @@ func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) 
 // are appended in the order of its calls, and done gets the outcome on
 // another goroutine (on the caller's if c could not be queued). The
 // outcomes of one round trip are told in order on one goroutine.
-func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, done func(stored comment.Comment, dup bool, err error)) {
-	if err := b.enqueue(ctx, c, key, done); err != nil {
+func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, done comment.AppendCallback) {
+	r := &request{
+		shard:   b.Shard(c.PostID),
+		postID:  c.PostID,
+		payload: c.JSON(),
+		dedupe:  key,
+		c:       c,
+		then:    done,
+	}
+	if err := b.enqueue(ctx, r); err != nil {
 		done(c, false, err)
 	}
 }
 
-// enqueue hands c to the commit loop. On success one count of b.pending
-// is held until then has run.
-func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string, then func(comment.Comment, bool, error)) error {
+// Apply appends a change to its post's shard and applies it to the post's
+// state in Redis, in one group commit with other appends, if the comment
+// is still at version base; else it fails with ErrStale and nothing
+// changes. The change is then published on the post's channel in the
+// buffer's order. With buffered false it is not queued for the flusher
+// (write-through: it is stored already). Errors are those of Append.
+func (b *Buffer) Apply(ctx context.Context, ch comment.Change, base int, buffered bool) error {
+	errc := make(chan error, 1)
+	r := &request{
+		shard:    b.Shard(ch.PostID),
+		postID:   ch.PostID,
+		payload:  ch.JSON(),
+		c:        ch.State,
+		change:   &ch,
+		base:     base,
+		buffered: buffered,
+		state:    ch.State.JSON(),
+		then:     func(_ comment.Comment, _ bool, err error) { errc <- err },
+	}
+	if err := b.enqueue(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// enqueue hands r to the commit loop. On success one count of b.pending
+// is held until r.then has run.
+func (b *Buffer) enqueue(ctx context.Context, r *request) error {
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -78,14 +121,6 @@ func (b *Buffer) enqueue(ctx context.Context, c comment.Comment, key string, the
 	}
 	b.pending.Add(1)
 	b.mu.RUnlock()
-	r := &request{
-		shard:   b.Shard(c.PostID),
-		postID:  c.PostID,
-		payload: c.JSON(),
-		dedupe:  key,
-		c:       c,
-		then:    then,
-	}
 	select {
 	case b.reqs[r.shard%len(b.reqs)] <- r: // one committer per shard keeps the order of calls
 		return nil
@@ -187,7 +222,11 @@ func (b *Buffer) commit(batch []*request) {
 			for i, r := range rs {
 				switch v := res[i].(type) {
 				case int64:
-					if v != 1 {
+					switch v {
+					case 1:
+					case -1:
+						r.err = ErrStale
+					default:
 						r.err = ErrBusy
 					}
 				case string:
@@ -211,19 +250,31 @@ const commitKeyTTL = 2 * time.Minute
 func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]*request) (map[int]*redis.Cmd, error) {
 	cmds := make(map[int]*redis.Cmd, len(byShard))
 	ttl := b.cfg.RecentTTL.Milliseconds()
+	now := time.Now().UnixMilli()
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard, rs := range byShard {
-			keys := make([]string, 3, 3+2*len(rs))
+			keys := make([]string, 3, 3+appendKeysPer*len(rs))
 			keys[0], keys[1], keys[2] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token)
-			args := make([]any, 5, 5+3*len(rs))
-			args[0], args[1], args[2], args[3], args[4] = b.shardMax, b.cfg.RecentLen, ttl, b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds()
+			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
+			args[0], args[1], args[2], args[3], args[4], args[5], args[6] = b.shardMax, b.cfg.RecentLen, ttl,
+				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, now
 			for _, r := range rs {
-				dk, has := b.key(shard, "nodedupe"), "0"
-				if r.dedupe != "" {
-					dk, has = b.key(shard, "dedupe:"+r.dedupe), "1"
+				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
+					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID))
+				channel := b.key(shard, "post:"+r.postID)
+				if ch := r.change; ch != nil {
+					kind := "x"
+					if !r.buffered {
+						kind = "w"
+					}
+					args = append(args, kind, r.payload, channel, ch.CommentID, r.base, r.state, ch.At.UnixMilli())
+					continue
 				}
-				keys = append(keys, b.recentKey(shard, r.postID), dk)
-				args = append(args, r.payload, b.key(shard, "post:"+r.postID), has)
+				has := "0"
+				if r.dedupe != "" {
+					keys[len(keys)-4], has = b.key(shard, "dedupe:"+r.dedupe), "1"
+				}
+				args = append(args, "c", r.payload, channel, has, "", "", "")
 			}
 			cmds[shard] = appendScript.EvalSha(ctx, p, keys, args...)
 		}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,6 +28,9 @@ var (
 	ErrClosed = errors.New("buffer: closed")
 	// ErrLeaseLost means the fencing token is no longer the shard's lease.
 	ErrLeaseLost = errors.New("buffer: lease lost")
+	// ErrStale means a change was not applied: its comment is no longer at
+	// the change's base version.
+	ErrStale = fmt.Errorf("buffer: %w", comment.ErrStale)
 )
 
 // Config configures a Buffer. Zero fields take the defaults noted.
@@ -37,7 +39,8 @@ type Config struct {
 	Shards     int           // number of shard lists; 4
 	MaxLen     int64         // high-water mark of all shards together; 1,000,000
 	RecentLen  int           // comments kept per post for joins; 200
-	RecentTTL  time.Duration // a post's recent list expires after this long without comments; 168h
+	RecentTTL  time.Duration // a post's keys expire after this long without comments; 168h
+	ChangedLen int           // states of changed comments kept per post, for history and replays; 1000
 	MaxBatch   int           // comments per group-commit round trip; 512
 	Committers int           // round trips in flight at once, for different shards; 2
 	Timeout    time.Duration // limit of one round trip; 5s
@@ -61,6 +64,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RecentTTL <= 0 {
 		c.RecentTTL = 168 * time.Hour
+	}
+	if c.ChangedLen <= 0 {
+		c.ChangedLen = 1000
 	}
 	if c.MaxBatch <= 0 {
 		c.MaxBatch = 512
@@ -150,6 +156,11 @@ func (b *Buffer) recentKey(shard int, postID string) string {
 	return b.key(shard, "recent:"+postID)
 }
 
+// postKey returns the key of a post's family name (chg, chgt, ver, ...).
+func (b *Buffer) postKey(shard int, family, postID string) string {
+	return b.key(shard, family+":"+postID)
+}
+
 // Channel returns the sharded pub/sub channel of a post.
 func (b *Buffer) Channel(postID string) string {
 	return b.key(b.Shard(postID), "post:"+postID)
@@ -165,13 +176,12 @@ func classify(err error) error {
 	switch {
 	case errors.Is(err, ErrBusy), errors.Is(err, ErrUnavailable), errors.Is(err, ErrLeaseLost):
 		return err
-	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "OOM"):
+	case redis.IsOOMError(err):
 		return fmt.Errorf("%w: %v", ErrBusy, err)
-	case errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOTLEASE"):
+	case redis.HasErrorPrefix(err, "NOTLEASE"): // our scripts' own error
 		return ErrLeaseLost
-	case errors.As(err, &rerr) && (strings.HasPrefix(rerr.Error(), "LOADING") ||
-		strings.HasPrefix(rerr.Error(), "CLUSTERDOWN") || strings.HasPrefix(rerr.Error(), "TRYAGAIN") ||
-		strings.HasPrefix(rerr.Error(), "MASTERDOWN")):
+	case redis.IsLoadingError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err),
+		redis.IsMasterDownError(err), redis.IsMaxClientsError(err):
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case errors.As(err, &rerr):
 		return err
@@ -186,7 +196,4 @@ func classify(err error) error {
 }
 
 // isNoScript reports whether Redis lost its script cache (a restart).
-func isNoScript(err error) bool {
-	var rerr redis.Error
-	return errors.As(err, &rerr) && strings.HasPrefix(rerr.Error(), "NOSCRIPT")
-}
+func isNoScript(err error) bool { return redis.HasErrorPrefix(err, "NOSCRIPT") }

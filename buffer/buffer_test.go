@@ -96,7 +96,7 @@ func TestClaimAckFencing(t *testing.T) {
 	batch, err := b.Claim(ctx, 0, tok, 4)
 	require.NoError(t, err)
 	require.Len(t, batch, 4)
-	require.Equal(t, "0", batch[0].Content)
+	require.Equal(t, "0", batch[0].State.Content)
 
 	// Claim again before Ack: the same in-flight batch comes back.
 	again, err := b.Claim(ctx, 0, tok, 4)
@@ -106,7 +106,7 @@ func TestClaimAckFencing(t *testing.T) {
 
 	next, err := b.Claim(ctx, 0, tok, 4)
 	require.NoError(t, err)
-	require.Equal(t, "4", next[0].Content)
+	require.Equal(t, "4", next[0].State.Content)
 
 	// The holder "dies": its lease expires, b takes over and gets the
 	// in-flight batch; a's stale token can neither claim nor ack.
@@ -125,12 +125,12 @@ func TestClaimAckFencing(t *testing.T) {
 	inherited, err := b.Claim(ctx, 0, tok2, 100)
 	require.NoError(t, err)
 	require.Equal(t, next, inherited)
-	dead := []comment.Rejected{{Comment: inherited[0], Reason: "validation failed"}}
+	dead := []comment.Rejected{{Change: inherited[0], Reason: "validation failed"}}
 	require.NoError(t, b.Ack(ctx, 0, tok2, dead))
 	dl, err := b.DeadLetters(ctx, 0)
 	require.NoError(t, err)
 	require.Len(t, dl, 1)
-	require.Equal(t, inherited[0], dl[0].Comment)
+	require.Equal(t, inherited[0].State, dl[0].Comment)
 	require.Equal(t, "validation failed", dl[0].Reason)
 
 	rest, err := b.Claim(ctx, 0, tok2, 100)
@@ -225,7 +225,9 @@ func TestBusyWhenRedisOutOfMemory(t *testing.T) {
 		if len(batch) == 0 {
 			break
 		}
-		drained = append(drained, batch...)
+		for _, ch := range batch {
+			drained = append(drained, ch.State)
+		}
 		require.NoError(t, b.Ack(ctx, 0, tok, nil))
 	}
 	require.Equal(t, len(accepted), len(drained))

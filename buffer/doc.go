@@ -1,12 +1,16 @@
 // Package buffer is the Redis write-behind buffer of commentd.
 //
-// A comment is appended to the list of its shard (shard = hash(postId)) and
-// to the recent-history list of its post, and published on the post's
-// channel, all in one Lua script, so that what is broadcast is exactly what
-// is buffered, in the buffer's order (guarantees 2 and 3). Concurrent
-// Append calls share one Redis round trip (group commit).
+// A new comment, or a change to one (edit, delete, hide, ...), is an entry
+// of its shard's list (shard = hash(postId)); the same Lua script applies
+// it to the post's state in Redis (its recent list, and the changed states)
+// and publishes it on the post's channel, so that what is broadcast is
+// exactly what is buffered, in the buffer's order (guarantees 2, 3 and 9).
+// A change applies only if the comment is still at the version it was
+// decided on (its ver entry), so two nodes never apply conflicting changes
+// in different orders. Concurrent calls share one Redis round trip (group
+// commit).
 //
-// The flusher moves comments out through a lease per shard: Claim moves a
+// The flusher moves entries out through a lease per shard: Claim moves a
 // batch from the shard's list to its in-flight list, Ack deletes the
 // in-flight list once the batch is in MongoDB. A holder that dies leaves its
 // in-flight list behind, and the next holder's first Claim returns it again.
@@ -14,17 +18,27 @@
 // for a token that is no longer current, so a paused holder cannot disturb
 // its successor.
 //
-// Keys of shard n share the Redis Cluster hash tag {n}:
+// Every key, of shard n, shares the Redis Cluster hash tag {n}:
 //
-//	<prefix>:{n}:buf              pending comments, oldest first
-//	<prefix>:{n}:inflight         the batch being flushed
-//	<prefix>:{n}:lease            fencing token of the lease holder
-//	<prefix>:{n}:leasegen         counter behind the tokens
-//	<prefix>:{n}:dead             dead letters (JSON, see DeadLetter)
-//	<prefix>:{n}:recent:<postId>  the post's latest comments
-//	<prefix>:{n}:complete:<postId> set when recent holds the post's whole history
-//	<prefix>:{n}:dedupe:<key>     a comment appended with an idempotency key
-//	<prefix>:{n}:post:<postId>    sharded pub/sub channel of the post
+//	key                             type    holds                                          written by
+//	<prefix>:{n}:buf                list    entries to flush, oldest first: comment JSON    append
+//	                                        ({"_id"...) or change records ({"op"...)
+//	<prefix>:{n}:inflight           list    the batch being flushed                         claim, ack
+//	<prefix>:{n}:lease              string  fencing token of the lease holder               acquire, renew, release
+//	<prefix>:{n}:leasegen           string  counter behind the tokens                       acquire
+//	<prefix>:{n}:dead               list    dead letters (JSON, see DeadLetter)             ack, Claim
+//	<prefix>:{n}:commit:<token>     string  one commit's results, for a resent pipeline     append
+//	<prefix>:{n}:recent:<postId>    list    the post's latest comments, current state      append, seed, publish
+//	<prefix>:{n}:complete:<postId>  string  set when recent holds the post's whole history  seed
+//	<prefix>:{n}:chg:<postId>       hash    comment id → state, of comments changed lately append
+//	                                        or pushed out of recent (the last ChangedLen)
+//	<prefix>:{n}:chgt:<postId>      zset    chg's ids by time of their last change (ms)    append
+//	<prefix>:{n}:ver:<postId>       hash    comment id → version, of every changed comment append
+//	<prefix>:{n}:dedupe:<key>       string  a comment appended with an idempotency key     append
+//	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub)            append, publish
+//	<prefix>:flushers               zset    live flushers by heartbeat deadline            Heartbeat
+//
+// A post's keys expire after history.recent_ttl without comments or changes.
 //
 // Buffer is safe for concurrent use.
 package buffer

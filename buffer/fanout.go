@@ -25,7 +25,7 @@ import (
 // one handled before, so readers miss none.
 type Fanout struct {
 	b       *Buffer
-	handler func(postID string, m Message)
+	handler Handler
 
 	mu     sync.Mutex
 	refs   map[string]int
@@ -41,20 +41,33 @@ type fanShard struct {
 	waiters map[string][]chan struct{} // channel → waiting for its confirmation
 }
 
-// Message is what the Fanout hands over for a post: a comment, or the
-// notice that comments of it are now in MongoDB.
-type Message struct {
-	ID        string   // the comment's id ("" for a notice)
-	Payload   []byte   // the comment's JSON, as published
-	Persisted []string // a notice: ids now stored (PublishPersisted)
+// Handler receives what the Fanout delivers for the posts subscribed to,
+// one post's events at a time, in the buffer's order. api.Comments is the
+// implementation: it sends them to the post's room on this node.
+type Handler interface {
+	// HandleComment gets a new comment: its id and JSON, as published.
+	HandleComment(postID, id string, payload []byte)
+	// HandleChange gets a change to a comment of the post; payload is the
+	// change record's JSON. After a resubscribe, the Fanout may deliver the
+	// current state of a comment changed meanwhile as a change of Op "".
+	HandleChange(postID string, ch comment.Change, payload []byte)
+	// HandlePersisted gets the ids of the post's comments now in MongoDB.
+	HandlePersisted(postID string, ids []string)
 }
 
-// NewFanout returns a Fanout that calls handler with each message published
-// for a subscribed post.
-func (b *Buffer) NewFanout(handler func(postID string, m Message)) *Fanout {
-	return &Fanout{b: b, handler: handler, refs: make(map[string]int), last: make(map[string]string),
+// NewFanout returns a Fanout. RegisterHandler must be called before the
+// first Subscribe.
+func (b *Buffer) NewFanout() *Fanout {
+	return &Fanout{b: b, refs: make(map[string]int), last: make(map[string]string),
 		skip:   make(map[string]map[string]bool),
 		shards: make(map[int]*fanShard)}
+}
+
+// RegisterHandler sets who receives the events of subscribed posts.
+func (f *Fanout) RegisterHandler(h Handler) {
+	f.mu.Lock()
+	f.handler = h
+	f.mu.Unlock()
 }
 
 // Subscribe counts a reader of postID on this node. The first one
@@ -234,11 +247,22 @@ func (f *Fanout) deliver(postID, payload string) {
 	if strings.HasPrefix(payload, persistedPrefix) {
 		var n persistedNotice
 		if json.Unmarshal([]byte(payload), &n) == nil {
-			f.handler(postID, Message{Persisted: n.Persisted})
+			f.handler.HandlePersisted(postID, n.Persisted)
 		}
 		return
 	}
-	id := commentID(payload)
+	var ch comment.Change
+	isChange := comment.IsChangeJSON([]byte(payload))
+	id := ""
+	if isChange {
+		if err := ch.UnmarshalJSON([]byte(payload)); err != nil {
+			f.b.cfg.Logger.Error("buffer: undecodable change published", "post", postID, "err", err)
+			return
+		}
+		id = ch.ID
+	} else {
+		id = commentID(payload)
+	}
 	f.mu.Lock()
 	if seen := f.skip[postID]; seen != nil {
 		if seen[id] {
@@ -247,11 +271,15 @@ func (f *Fanout) deliver(postID, payload string) {
 		}
 		delete(f.skip, postID) // past the overlap
 	}
-	if _, ok := f.refs[postID]; ok && id != "" {
+	if _, ok := f.refs[postID]; ok && id != "" && id > f.last[postID] {
 		f.last[postID] = id
 	}
 	f.mu.Unlock()
-	f.handler(postID, Message{ID: id, Payload: []byte(payload)})
+	if isChange {
+		f.handler.HandleChange(postID, ch, []byte(payload))
+		return
+	}
+	f.handler.HandleComment(postID, id, []byte(payload))
 }
 
 // commentID reads the _id of a published comment, which comes first.
@@ -298,17 +326,28 @@ func (f *Fanout) catchUp(postID string) {
 			}
 		}
 	}
-	if len(missed) == 0 {
-		return
-	}
 	seen := make(map[string]bool, len(missed))
 	for _, p := range missed {
 		f.deliver(postID, p)
 		seen[commentID(p)] = true
 	}
-	f.mu.Lock()
-	f.skip[postID] = seen
-	f.mu.Unlock()
+	if len(seen) > 0 {
+		f.mu.Lock()
+		f.skip[postID] = seen
+		f.mu.Unlock()
+	}
+	// Changes meanwhile: the current state of each comment changed since
+	// the last event handled, for comments readers had already.
+	changed, err := f.b.ChangedSince(ctx, postID, comment.IDTime(last))
+	if err != nil {
+		f.b.cfg.Logger.Warn("buffer: catch up changes after resubscribe", "post", postID, "err", err)
+		return
+	}
+	for _, c := range changed {
+		if !seen[c.ID] {
+			f.handler.HandleChange(postID, comment.Change{PostID: postID, CommentID: c.ID, V: c.Version(), State: c}, nil)
+		}
+	}
 }
 
 // Close unsubscribes from everything and waits for the receivers.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/comment"
 	"github.com/stretchr/testify/require"
 )
 
@@ -17,11 +18,12 @@ import (
 func TestFanoutConcurrentSubscribe(t *testing.T) {
 	b, _, _ := newBuffer(t, buffer.Config{Shards: 2})
 	var got atomic.Int64
-	f := b.NewFanout(func(postID string, m buffer.Message) {
-		if postID == "hot" && m.ID != "" {
+	f := b.NewFanout()
+	f.RegisterHandler(handlerFuncs{comment: func(postID, id string, _ []byte) {
+		if postID == "hot" && id != "" {
 			got.Add(1)
 		}
-	})
+	}})
 	defer f.Close()
 
 	// Spread over some milliseconds, so that some join before the
@@ -49,4 +51,30 @@ func TestFanoutConcurrentSubscribe(t *testing.T) {
 	require.Eventually(t, func() bool { return got.Load() == 1 }, 5*time.Second, 10*time.Millisecond)
 	time.Sleep(100 * time.Millisecond) // a second delivery would show now
 	require.EqualValues(t, 1, got.Load())
+}
+
+// handlerFuncs is a buffer.Handler of functions; nil ones ignore their
+// events.
+type handlerFuncs struct {
+	comment   func(postID, id string, payload []byte)
+	change    func(postID string, ch comment.Change)
+	persisted func(postID string, ids []string)
+}
+
+func (h handlerFuncs) HandleComment(postID, id string, payload []byte) {
+	if h.comment != nil {
+		h.comment(postID, id, payload)
+	}
+}
+
+func (h handlerFuncs) HandleChange(postID string, ch comment.Change, _ []byte) {
+	if h.change != nil {
+		h.change(postID, ch)
+	}
+}
+
+func (h handlerFuncs) HandlePersisted(postID string, ids []string) {
+	if h.persisted != nil {
+		h.persisted(postID, ids)
+	}
 }

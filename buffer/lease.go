@@ -78,33 +78,32 @@ func (b *Buffer) Depth(ctx context.Context, shard int) (int64, time.Time, error)
 	}
 	var at time.Time
 	if oldest != "" {
-		var c comment.Comment
-		if json.Unmarshal([]byte(oldest), &c) == nil {
-			at = c.CreatedAt
+		if ch, err := comment.DecodeEntry([]byte(oldest)); err == nil {
+			at = ch.At
 		}
 	}
 	return buf.Val() + inflight.Val(), at, nil
 }
 
 // Claim returns the batch to flush next under the lease of token: the
-// in-flight batch if a previous holder left one, else up to max comments
-// moved from the shard's list to its in-flight list, oldest first. An entry
-// that cannot be decoded is dead-lettered at the next Ack.
-func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([]comment.Comment, error) {
+// in-flight batch if a previous holder left one, else up to max entries
+// (new comments and changes) moved from the shard's list to its in-flight
+// list, oldest first. An entry that cannot be decoded is dead-lettered.
+func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([]comment.Change, error) {
 	raw, err := claimScript.Run(ctx, b.rdb,
 		[]string{b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "lease")}, token, max).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("claim from shard %d: %w", shard, classify(err))
 	}
-	out := make([]comment.Comment, 0, len(raw))
+	out := make([]comment.Change, 0, len(raw))
 	var bad []string
 	for _, s := range raw {
-		var c comment.Comment
-		if err := c.UnmarshalJSON([]byte(s)); err != nil {
+		ch, err := comment.DecodeEntry([]byte(s))
+		if err != nil {
 			bad = append(bad, s)
 			continue
 		}
-		out = append(out, c)
+		out = append(out, ch)
 	}
 	if len(bad) > 0 {
 		b.cfg.Logger.Error("buffer: undecodable entries in shard", "shard", shard, "count", len(bad))
@@ -118,14 +117,19 @@ func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([
 // Ack ends the batch claimed under token: it is in MongoDB, except for the
 // dead letters, which are kept in the shard's dead-letter list. It fails with
 // ErrLeaseLost if token is no longer the lease; the batch then stays in
-// flight for the next holder (inserting it again is harmless: ids are
-// unique).
+// flight for the next holder (writing it again is harmless: ids are unique
+// and updates are guarded by version).
 func (b *Buffer) Ack(ctx context.Context, shard int, token string, dead []comment.Rejected) error {
 	args := make([]any, 1, 1+len(dead))
 	args[0] = token
 	now := time.Now()
 	for _, d := range dead {
-		p, err := json.Marshal(DeadLetter{Comment: d.Comment, Reason: d.Reason, At: now.UTC()})
+		dl := DeadLetter{Comment: d.Change.State, Reason: d.Reason, At: now.UTC()}
+		if d.Change.Op != comment.OpCreate {
+			ch := d.Change
+			dl.Change = &ch
+		}
+		p, err := json.Marshal(dl)
 		if err != nil {
 			return fmt.Errorf("ack shard %d: %w", shard, err)
 		}
@@ -139,9 +143,11 @@ func (b *Buffer) Ack(ctx context.Context, shard int, token string, dead []commen
 	return nil
 }
 
-// DeadLetter is a comment MongoDB kept refusing, with the reason.
+// DeadLetter is a write MongoDB kept refusing, with the reason: a new
+// comment, or a change (Comment is then the state it was to set).
 type DeadLetter struct {
 	Comment comment.Comment `json:"comment"`
+	Change  *comment.Change `json:"change,omitempty"`
 	Reason  string          `json:"reason"`
 	At      time.Time       `json:"at"`
 	Raw     string          `json:"raw,omitempty"` // an entry that could not be decoded

@@ -4,13 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/commentd/commentd/comment"
 	"github.com/redis/go-redis/v9"
 )
 
 // Recent returns up to n of the latest comments of a post kept in Redis,
-// oldest first. complete is true when Redis is known to hold the post's
+// oldest first, in their current state (hidden and deleted ones included:
+// the caller decides who sees what). complete is true when Redis is known to hold the post's
 // whole history (see Seed), so a shorter answer needs no database read.
 func (b *Buffer) Recent(ctx context.Context, postID string, n int) (cs []comment.Comment, complete bool, err error) {
 	if n <= 0 {
@@ -39,33 +41,6 @@ func (b *Buffer) Recent(ctx context.Context, postID string, n int) (cs []comment
 	return cs, ex.Val() == 1, nil
 }
 
-// seedScript puts older comments, read from the database, in front of a
-// post's recent list, if its head is still the one the reader saw.
-//
-//	KEYS[1] recent, KEYS[2] complete
-//	ARGV[1] head id seen ("" for an empty list), ARGV[2] recent length,
-//	ARGV[3] TTL (ms), ARGV[4] 1 if the database has nothing older,
-//	ARGV[5..] comments newest first
-var seedScript = redis.NewScript(`#!lua
-local head = redis.call('LINDEX', KEYS[1], 0)
-local seen = ARGV[1]
-if seen == '' then
-  if head then return 0 end
-else
-  if not head or string.find(head, '"_id":"' .. seen .. '"', 1, true) == nil then return 0 end
-end
-for i = 5, #ARGV do
-  redis.call('LPUSH', KEYS[1], ARGV[i])
-end
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
-if ARGV[4] == '1' then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
-end
--- The list must not expire before the complete flag.
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1
-`)
-
 // Seed puts older comments of a post (newest first, as the database returns
 // them) in front of its recent list, so that later joins need no database
 // read. headID is the id of the oldest comment Recent returned ("" if none):
@@ -81,7 +56,8 @@ func (b *Buffer) Seed(ctx context.Context, postID, headID string, older []commen
 	for _, c := range older {
 		args = append(args, string(c.JSON()))
 	}
-	err := seedScript.Run(ctx, b.rdb, []string{b.recentKey(shard, postID), b.key(shard, "complete:"+postID)}, args...).Err()
+	err := seedScript.Run(ctx, b.rdb, []string{b.recentKey(shard, postID), b.key(shard, "complete:"+postID),
+		b.postKey(shard, "chg", postID)}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("seed post: %w", classify(err))
 	}
@@ -101,14 +77,6 @@ func (b *Buffer) Publish(ctx context.Context, c comment.Comment) error {
 	}
 	return nil
 }
-
-var publishScript = redis.NewScript(`#!lua
-redis.call('RPUSH', KEYS[1], ARGV[3])
-redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-redis.call('SPUBLISH', ARGV[4], ARGV[3])
-return 1
-`)
 
 // persistedNotice is the message PublishPersisted sends; comments start
 // with {"_id", so the prefix tells them apart.
@@ -139,4 +107,73 @@ func (b *Buffer) PublishPersisted(ctx context.Context, byPost map[string][]strin
 		return fmt.Errorf("publish persisted: %w", classify(err))
 	}
 	return nil
+}
+
+// State returns the current state of a comment if Redis holds it: changed
+// lately, or among its post's recent comments.
+func (b *Buffer) State(ctx context.Context, postID, commentID string) (comment.Comment, bool, error) {
+	shard := b.Shard(postID)
+	raw, err := stateScript.Run(ctx, b.rdb, []string{b.recentKey(shard, postID), b.postKey(shard, "chg", postID)}, commentID).Text()
+	if err == redis.Nil {
+		return comment.Comment{}, false, nil
+	}
+	if err != nil {
+		return comment.Comment{}, false, fmt.Errorf("state of comment: %w", classify(err))
+	}
+	var c comment.Comment
+	if err := c.UnmarshalJSON([]byte(raw)); err != nil {
+		return comment.Comment{}, false, fmt.Errorf("state of comment: decode: %w", err)
+	}
+	return c, true, nil
+}
+
+// ChangedSince returns the current state of the post's comments changed at
+// or after t, by time of their last change (Redis keeps the last
+// Config.ChangedLen of a post).
+func (b *Buffer) ChangedSince(ctx context.Context, postID string, t time.Time) ([]comment.Comment, error) {
+	shard := b.Shard(postID)
+	raw, err := changedSinceScript.Run(ctx, b.rdb, []string{b.postKey(shard, "chgt", postID), b.postKey(shard, "chg", postID)},
+		t.UnixMilli()).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("changed comments of post: %w", classify(err))
+	}
+	return decodeAll(raw)
+}
+
+// Overrides returns the states Redis holds of the comments of ids changed
+// lately: as new as the database's or newer, since a change reaches Redis
+// first.
+func (b *Buffer) Overrides(ctx context.Context, postID string, ids []string) (map[string]comment.Comment, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	vals, err := b.rdb.HMGet(ctx, b.postKey(b.Shard(postID), "chg", postID), ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("changed comments of post: %w", classify(err))
+	}
+	out := make(map[string]comment.Comment)
+	for _, v := range vals {
+		s, ok := v.(string)
+		if !ok {
+			continue
+		}
+		var c comment.Comment
+		if err := c.UnmarshalJSON([]byte(s)); err != nil {
+			return nil, fmt.Errorf("changed comments of post: decode: %w", err)
+		}
+		out[c.ID] = c
+	}
+	return out, nil
+}
+
+func decodeAll(raw []string) ([]comment.Comment, error) {
+	out := make([]comment.Comment, 0, len(raw))
+	for _, s := range raw {
+		var c comment.Comment
+		if err := c.UnmarshalJSON([]byte(s)); err != nil {
+			return nil, fmt.Errorf("decode comment: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }

@@ -9,15 +9,40 @@ import (
 // TimeLayout is the wire form of CreatedAt: RFC 3339, UTC, milliseconds.
 const TimeLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// Comment is one comment on a post. Its JSON form is the wire contract:
-// {_id, postId, userId, content, createdAt}.
+// Statuses of a comment that not every reader may see. The zero status is
+// a visible comment.
+const (
+	StatusPending = "pending" // held for moderation (issue "Moderation")
+	StatusHidden  = "hidden"  // hidden by a moderator
+)
+
+// Comment is one comment on a post, in its current state. Its JSON form is
+// the wire contract: {_id, postId, userId, content, createdAt}, and the
+// optional fields of DESIGN.md "Wire additions", present only when set.
 type Comment struct {
 	ID        string    // 24 hex digits, see NewID
 	PostID    string    // see ValidatePostID
-	UserID    string    // see ValidateUserID
-	Content   string    // stored and returned verbatim; rendered as text
+	UserID    string    // see ValidateUserID; "" on a tombstone
+	Content   string    // stored and returned verbatim; rendered as text; "" on a tombstone
 	CreatedAt time.Time // UTC, millisecond precision
+
+	EditedAt time.Time // last edit by its author; zero if never edited
+	Deleted  bool      // a tombstone: content and user removed
+	Status   string    // "", StatusPending or StatusHidden
+	Pinned   bool      // pinned by a moderator
+	V        int       // version: 1 when created, +1 per change; 0 reads as 1
 }
+
+// Version returns c.V, with the 0 of a comment written before versions as 1.
+func (c Comment) Version() int {
+	if c.V <= 0 {
+		return 1
+	}
+	return c.V
+}
+
+// Visible reports whether every reader may see c.
+func (c Comment) Visible() bool { return !c.Deleted && c.Status == "" }
 
 type wireComment struct {
 	ID        string `json:"_id"`
@@ -25,6 +50,11 @@ type wireComment struct {
 	UserID    string `json:"userId"`
 	Content   string `json:"content"`
 	CreatedAt string `json:"createdAt"`
+	EditedAt  string `json:"editedAt,omitempty"`
+	Deleted   bool   `json:"deleted,omitempty"`
+	Status    string `json:"status,omitempty"`
+	Pinned    bool   `json:"pinned,omitempty"`
+	V         int    `json:"v,omitempty"`
 }
 
 // UnmarshalJSON decodes the wire form.
@@ -37,13 +67,21 @@ func (c *Comment) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("comment: createdAt: %w", err)
 	}
-	*c = Comment{ID: w.ID, PostID: w.PostID, UserID: w.UserID, Content: w.Content, CreatedAt: t.UTC()}
+	*c = Comment{ID: w.ID, PostID: w.PostID, UserID: w.UserID, Content: w.Content, CreatedAt: t.UTC(),
+		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, V: w.V}
+	if w.EditedAt != "" {
+		e, err := time.Parse(time.RFC3339Nano, w.EditedAt)
+		if err != nil {
+			return fmt.Errorf("comment: editedAt: %w", err)
+		}
+		c.EditedAt = e.UTC()
+	}
 	return nil
 }
 
-// Rejected is a comment the database refused for a reason other than a
+// Rejected is a write the database refused for a reason other than a
 // duplicate id (which means it is already stored).
 type Rejected struct {
-	Comment Comment
-	Reason  string
+	Change Change
+	Reason string
 }

@@ -59,7 +59,7 @@ func TestJSONWireForm(t *testing.T) {
 	require.NoError(t, err)
 	b, err := json.Marshal(c)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"_id":"`+c.ID+`","postId":"p","userId":"u","content":"hi \"there\"","createdAt":"2026-11-25T21:47:33.123Z"}`, string(b))
+	require.JSONEq(t, `{"_id":"`+c.ID+`","postId":"p","userId":"u","content":"hi \"there\"","createdAt":"2026-11-25T21:47:33.123Z","v":1}`, string(b))
 	var back Comment
 	require.NoError(t, json.Unmarshal(b, &back))
 	require.Equal(t, c, back)
@@ -113,8 +113,19 @@ func FuzzAppendJSON(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, content, post string, ms int64) {
 		c := Comment{ID: "0123456789abcdef01234567", PostID: post, UserID: content + "u", Content: content,
-			CreatedAt: time.UnixMilli(ms % 253402300799000)}
-		want, err := json.Marshal(wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout)})
+			CreatedAt: time.UnixMilli(ms % 253402300799000), V: int(ms % 5), Pinned: ms%2 == 0, Deleted: ms%11 == 0}
+		if ms%3 == 0 {
+			c.EditedAt = c.CreatedAt.Add(time.Minute)
+		}
+		if ms%7 == 0 {
+			c.Status = StatusHidden
+		}
+		w := wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout),
+			Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, V: c.V}
+		if !c.EditedAt.IsZero() {
+			w.EditedAt = c.EditedAt.UTC().Format(TimeLayout)
+		}
+		want, err := json.Marshal(w)
 		require.NoError(t, err)
 		got := c.AppendJSON([]byte("x"))
 		require.Equal(t, "x"+string(want), string(got))

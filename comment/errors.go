@@ -17,6 +17,11 @@ const (
 	CodeBusy           Code = "BUSY"
 	CodeUnavailable    Code = "UNAVAILABLE"
 	CodeInternal       Code = "INTERNAL"
+
+	CodeNotFound         Code = "NOT_FOUND"          // no such comment in the post, or not one the user may see
+	CodeForbidden        Code = "FORBIDDEN"          // not the author, or not a moderator
+	CodeEditWindowClosed Code = "EDIT_WINDOW_CLOSED" // an author's edit or delete after comment.edit_window
+	CodeConflict         Code = "CONFLICT"           // a change based on an old version
 )
 
 // Error is what a client is told: a stable code and a short message. Internal
@@ -36,4 +41,7 @@ func Errorf(code Code, msg string) *Error { return &Error{Code: code, Message: m
 var (
 	ErrBusy        = errors.New("busy")        // over the high-water mark, or out of memory
 	ErrUnavailable = errors.New("unavailable") // a backend cannot be reached
+	// ErrStale means a change was not applied: the comment is no longer at
+	// the version the change was decided on.
+	ErrStale = errors.New("stale")
 )

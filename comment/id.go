@@ -67,3 +67,14 @@ func IDFloor(t time.Time) string {
 	binary.BigEndian.PutUint16(b[4:6], uint16(ms%1000))
 	return hex.EncodeToString(b[:])
 }
+
+// IDTime returns the time an id of NewID was made, to the millisecond (the
+// second of an ObjectId made elsewhere).
+func IDTime(id string) time.Time {
+	b, err := hex.DecodeString(id)
+	if err != nil || len(b) != 12 {
+		return time.Time{}
+	}
+	ms := int64(binary.BigEndian.Uint32(b[0:4]))*1000 + int64(binary.BigEndian.Uint16(b[4:6])%1000)
+	return time.UnixMilli(ms).UTC()
+}

@@ -1,6 +1,7 @@
 package comment
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/commentd/commentd/internal/jsonenc"
@@ -21,7 +22,27 @@ func (c Comment) AppendJSON(dst []byte) []byte {
 	dst = jsonenc.AppendString(dst, c.Content, true)
 	dst = append(dst, `,"createdAt":"`...)
 	dst = appendTime(dst, c.CreatedAt)
-	return append(dst, `"}`...)
+	dst = append(dst, '"')
+	if !c.EditedAt.IsZero() {
+		dst = append(dst, `,"editedAt":"`...)
+		dst = appendTime(dst, c.EditedAt)
+		dst = append(dst, '"')
+	}
+	if c.Deleted {
+		dst = append(dst, `,"deleted":true`...)
+	}
+	if c.Status != "" {
+		dst = append(dst, `,"status":`...)
+		dst = jsonenc.AppendString(dst, c.Status, true)
+	}
+	if c.Pinned {
+		dst = append(dst, `,"pinned":true`...)
+	}
+	if c.V != 0 {
+		dst = append(dst, `,"v":`...)
+		dst = strconv.AppendInt(dst, int64(c.V), 10)
+	}
+	return append(dst, '}')
 }
 
 // appendTime appends t in TimeLayout, in UTC. time.AppendFormat, which

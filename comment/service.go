@@ -10,6 +10,15 @@ import (
 	"time"
 )
 
+// AppendCallback is told the outcome of an append: the comment as stored
+// (the first one under its idempotency key, with dup true, for a retry), or
+// why it was not.
+type AppendCallback func(stored Comment, dup bool, err error)
+
+// PostCallback is told the outcome of a post: the comment as stored, or an
+// *Error with a stable code.
+type PostCallback func(c Comment, err error)
+
 // Buffer is the write-behind buffer as the Service needs it.
 type Buffer interface {
 	// AppendOnceAsync buffers c and publishes it to the post's readers.
@@ -18,13 +27,29 @@ type Buffer interface {
 	// unless c could not be queued. With a key, a second comment under the
 	// same key within the buffer's window is not appended: done gets the
 	// first one, with dup true.
-	AppendOnceAsync(ctx context.Context, c Comment, key string, done func(stored Comment, dup bool, err error))
+	AppendOnceAsync(ctx context.Context, c Comment, key string, done AppendCallback)
 	// Recent returns up to n of the post's latest comments, oldest first,
 	// and whether they are known to be all the post has.
 	Recent(ctx context.Context, postID string, n int) (cs []Comment, complete bool, err error)
 	// Seed puts older comments (newest first) from the Store in front of
 	// the post's recent ones, if the oldest is still headID.
 	Seed(ctx context.Context, postID, headID string, older []Comment, complete bool) error
+
+	// State returns a comment's current state if Redis holds it: changed
+	// lately, or among the post's recent comments.
+	State(ctx context.Context, postID, commentID string) (Comment, bool, error)
+	// Apply appends a change to the post's shard and applies it to the
+	// post's state, if the comment is still at version base; else it
+	// returns an error wrapping ErrStale. With buffered false the change
+	// is applied and published but not queued for the flusher (it is in
+	// the database already: write-through).
+	Apply(ctx context.Context, ch Change, base int, buffered bool) error
+	// ChangedSince returns the current state of the post's comments
+	// changed at or after t (as far back as Redis keeps them).
+	ChangedSince(ctx context.Context, postID string, t time.Time) ([]Comment, error)
+	// Overrides returns the states Redis holds for changed comments among
+	// ids, newer than or as new as the database's.
+	Overrides(ctx context.Context, postID string, ids []string) (map[string]Comment, error)
 }
 
 // Publisher publishes a comment to the post's readers and recent history
@@ -36,8 +61,13 @@ type Publisher interface {
 // Store is the database as the Service needs it.
 type Store interface {
 	InsertMany(ctx context.Context, cs []Comment) ([]Rejected, error)
-	// History returns up to limit comments older than before, newest first.
+	// Write stores changes (versioned, idempotent): write-through.
+	Write(ctx context.Context, chs []Change) ([]Rejected, error)
+	// History returns up to limit visible comments older than before,
+	// newest first.
 	History(ctx context.Context, postID, before string, limit int) ([]Comment, error)
+	// Get returns a stored comment by id.
+	Get(ctx context.Context, id string) (Comment, bool, error)
 }
 
 // ServiceConfig configures a Service. Zero fields take the defaults noted.
@@ -46,6 +76,7 @@ type ServiceConfig struct {
 	MaxRunes     int              // longest content; DefaultMaxRunes
 	WriteThrough bool             // insert into the Store before confirming (the naive design)
 	StoreTimeout time.Duration    // limit of a Store read on join; 2s
+	EditWindow   time.Duration    // an author edits or deletes within this; 15m (<0: no limit)
 	Now          func() time.Time // time.Now
 	Logger       *slog.Logger     // slog.Default()
 }
@@ -79,6 +110,9 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 2 * time.Second
 	}
+	if cfg.EditWindow == 0 {
+		cfg.EditWindow = 15 * time.Minute
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -95,7 +129,7 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 // buffered in the order of its calls, and done gets the outcome on another
 // goroutine. An invalid comment goes to done at once, on the caller's
 // goroutine. An error done gets is an *Error with a stable code.
-func (s *Service) PostAsync(ctx context.Context, in Input, done func(Comment, error)) {
+func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
 	if err != nil {
 		done(Comment{}, err)
@@ -152,12 +186,13 @@ func (s *Service) clientError(err error) *Error {
 	}
 }
 
-// Join returns the latest HistoryLimit comments of a post, oldest first,
-// flushed or not. With since (the id of the last comment a reader has),
-// only those after it. Recent comments come from the buffer; the Store is
-// read only when the buffer holds fewer than the limit, and a Store that is
-// down only shortens the answer.
-func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, error) {
+// Join returns the latest HistoryLimit comments of a post that viewer may
+// see, oldest first, flushed or not, in their current state. With since
+// (the id of the last comment a reader has), only those after it. Recent
+// comments come from the buffer; the Store is read only when the buffer
+// holds fewer than the limit, and a Store that is down only shortens the
+// answer.
+func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) ([]Comment, error) {
 	if err := ValidatePostID(postID); err != nil {
 		return nil, err
 	}
@@ -165,7 +200,9 @@ func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, er
 		return nil, Errorf(CodeInvalidPayload, "since must be a comment id")
 	}
 	limit := s.cfg.HistoryLimit
-	recent, complete, err := s.buf.Recent(ctx, postID, limit)
+	// Hidden and deleted comments take places in the recent list: read
+	// more than the limit so that a few of them do not shorten a join.
+	recent, complete, err := s.buf.Recent(ctx, postID, 2*limit)
 	if err != nil {
 		return nil, s.clientError(err)
 	}
@@ -183,6 +220,9 @@ func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, er
 			if err := s.buf.Seed(ctx, postID, before, older, len(older) < want); err != nil {
 				s.cfg.Logger.Warn("seeding recent comments failed", "post", postID, "err", err)
 			}
+			if ov, err := s.buf.Overrides(ctx, postID, ids(older)); err == nil {
+				override(older, ov)
+			}
 			slices.Reverse(older)
 			recent = append(older, recent...)
 		}
@@ -190,7 +230,139 @@ func (s *Service) Join(ctx context.Context, postID, since string) ([]Comment, er
 	if since != "" {
 		recent = after(recent, since)
 	}
+	recent = visibleTo(viewer, recent)
+	if len(recent) > limit {
+		recent = recent[len(recent)-limit:]
+	}
 	return recent, nil
+}
+
+// Update is a comment a replay tells a reader of: one created after the
+// reader's last (Created), or one changed since.
+type Update struct {
+	Comment Comment
+	Created bool
+}
+
+// Replay returns what a reader whose last event was since (a comment or
+// change id) missed: the current state of the comments it had that changed
+// since, then the comments created after it, oldest first (so the last one
+// is the newest offset). A reader that may not see a changed comment is
+// told of its state anyway, to remove it.
+func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string) ([]Update, error) {
+	created, err := s.Join(ctx, viewer, postID, since)
+	if err != nil {
+		return nil, err
+	}
+	var out []Update
+	if ValidID(since) {
+		changed, err := s.buf.ChangedSince(ctx, postID, IDTime(since))
+		if err != nil {
+			return nil, s.clientError(err)
+		}
+		for _, c := range changed {
+			if c.ID <= since {
+				out = append(out, Update{Comment: c})
+			}
+		}
+	}
+	for _, c := range created {
+		out = append(out, Update{Comment: c, Created: true})
+	}
+	return out, nil
+}
+
+// visibleTo returns the comments of cs viewer may see, in cs's array.
+func visibleTo(viewer Actor, cs []Comment) []Comment {
+	out := cs[:0]
+	for _, c := range cs {
+		if viewer.MaySee(c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func ids(cs []Comment) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// override replaces the comments of cs that ov holds a newer state of.
+func override(cs []Comment, ov map[string]Comment) {
+	for i, c := range cs {
+		if o, ok := ov[c.ID]; ok && o.Version() >= c.Version() {
+			cs[i] = o
+		}
+	}
+}
+
+// Change applies a client's request to a comment: checked against the
+// comment's current state (Decide), then appended to the post's shard and
+// applied in Redis only if the comment did not change meanwhile; a request
+// that raced another change is decided again on the new state (unless it
+// named a version: CONFLICT). It returns the change, whose State every
+// reader of the post is then sent. No database write happens here: the
+// flusher writes the change with the others of its batch.
+func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (Change, error) {
+	if err := req.Validate(s.cfg.MaxRunes); err != nil {
+		return Change{}, err
+	}
+	rules := Rules{EditWindow: max(s.cfg.EditWindow, 0), MaxRunes: s.cfg.MaxRunes}
+	const attempts = 5
+	for range attempts {
+		state, found, err := s.state(ctx, req.PostID, req.CommentID)
+		if err != nil {
+			return Change{}, err
+		}
+		ch, err := Decide(state, found, req, actor, rules, s.cfg.Now())
+		if err != nil {
+			return Change{}, err
+		}
+		err = s.buf.Apply(ctx, ch, state.Version(), !s.cfg.WriteThrough)
+		if errors.Is(err, ErrStale) {
+			if req.V != 0 {
+				return Change{}, Errorf(CodeConflict, "the comment changed meanwhile")
+			}
+			continue
+		}
+		if err != nil {
+			return Change{}, s.clientError(err)
+		}
+		if s.cfg.WriteThrough {
+			if rej, err := s.store.Write(ctx, []Change{ch}); err != nil || len(rej) > 0 {
+				// Applied in Redis, which readers see; the naive mode has
+				// no flusher to retry it.
+				s.cfg.Logger.Warn("write-through change not stored", "comment", ch.CommentID, "err", err, "rejected", len(rej))
+				return Change{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
+			}
+		}
+		return ch, nil
+	}
+	return Change{}, Errorf(CodeConflict, "the comment keeps changing, try again")
+}
+
+// state returns a comment's current state: from Redis if it holds it (the
+// recent or changed ones), else from the Store.
+func (s *Service) state(ctx context.Context, postID, commentID string) (Comment, bool, error) {
+	c, found, err := s.buf.State(ctx, postID, commentID)
+	if err != nil {
+		return Comment{}, false, s.clientError(err)
+	}
+	if found || s.store == nil {
+		return c, found, nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
+	defer cancel()
+	c, found, err = s.store.Get(sctx, commentID)
+	if err != nil {
+		s.cfg.Logger.Warn("comment from the database failed", "comment", commentID, "err", err)
+		return Comment{}, false, Errorf(CodeUnavailable, "comments are unavailable, try again")
+	}
+	return c, found, nil
 }
 
 // readHistory reads older comments of a post from the Store for a join.
@@ -258,7 +430,7 @@ const MaxPageLimit = 500
 // oldest first. Flushed comments (Store) and unflushed ones (the post's
 // recent list in the Buffer) are merged by id, so a page has no duplicate
 // and, page after page, no gap.
-func (s *Service) History(ctx context.Context, postID, before string, limit int) (Page, error) {
+func (s *Service) History(ctx context.Context, viewer Actor, postID, before string, limit int) (Page, error) {
 	if err := ValidatePostID(postID); err != nil {
 		return Page{}, err
 	}
@@ -268,11 +440,14 @@ func (s *Service) History(ctx context.Context, postID, before string, limit int)
 	if limit <= 0 || limit > MaxPageLimit {
 		return Page{}, Errorf(CodeInvalidPayload, "limit must be between 1 and 500")
 	}
+	// Redis first: a change flushed between the two reads is then in the
+	// database's answer, never in neither.
 	recent, _, err := s.buf.Recent(ctx, postID, 1<<20)
 	if err != nil {
 		return Page{}, s.clientError(err)
 	}
 	var stored []Comment
+	more := false
 	if s.store != nil {
 		// One more than asked tells whether an older page exists.
 		stored, err = s.store.History(ctx, postID, before, limit+1)
@@ -280,10 +455,23 @@ func (s *Service) History(ctx context.Context, postID, before string, limit int)
 			s.cfg.Logger.Warn("history from the database failed", "post", postID, "err", err)
 			return Page{}, Errorf(CodeUnavailable, "history is unavailable, try again")
 		}
+		more = len(stored) > limit
+		ov, err := s.buf.Overrides(ctx, postID, ids(stored))
+		if err != nil {
+			return Page{}, s.clientError(err)
+		}
+		override(stored, ov)
+	}
+	latest := make(map[string]Comment, len(recent))
+	for _, c := range recent {
+		latest[c.ID] = c
 	}
 	seen := make(map[string]bool, len(stored)+len(recent))
 	merged := make([]Comment, 0, len(stored)+len(recent))
 	for _, c := range stored {
+		if r, ok := latest[c.ID]; ok && r.Version() > c.Version() {
+			c = r
+		}
 		if !seen[c.ID] {
 			seen[c.ID] = true
 			merged = append(merged, c)
@@ -296,10 +484,19 @@ func (s *Service) History(ctx context.Context, postID, before string, limit int)
 		}
 	}
 	slices.SortFunc(merged, func(a, b Comment) int { return -cmpID(a.ID, b.ID) }) // newest first
+	// When the database has more and every comment looked at is on the
+	// page or not for this viewer, the cursor is the oldest looked at.
+	oldest := ""
+	if len(merged) > 0 {
+		oldest = merged[len(merged)-1].ID
+	}
+	merged = visibleTo(viewer, merged)
 	page := Page{}
 	if len(merged) > limit {
 		merged = merged[:limit]
 		page.Next = merged[limit-1].ID
+	} else if more && oldest != "" {
+		page.Next = oldest
 	}
 	slices.Reverse(merged)
 	page.Comments = merged

@@ -12,11 +12,21 @@ import (
 // coldBuffer holds nothing for any post and never becomes complete.
 type coldBuffer struct{}
 
-func (coldBuffer) AppendOnceAsync(context.Context, Comment, string, func(Comment, bool, error)) {}
+func (coldBuffer) AppendOnceAsync(context.Context, Comment, string, AppendCallback) {}
 func (coldBuffer) Recent(context.Context, string, int) ([]Comment, bool, error) {
 	return nil, false, nil
 }
 func (coldBuffer) Seed(context.Context, string, string, []Comment, bool) error { return nil }
+func (coldBuffer) State(context.Context, string, string) (Comment, bool, error) {
+	return Comment{}, false, nil
+}
+func (coldBuffer) Apply(context.Context, Change, int, bool) error { return nil }
+func (coldBuffer) ChangedSince(context.Context, string, time.Time) ([]Comment, error) {
+	return nil, nil
+}
+func (coldBuffer) Overrides(context.Context, string, []string) (map[string]Comment, error) {
+	return nil, nil
+}
 
 // slowStore answers History slowly and counts the reads.
 type slowStore struct {
@@ -25,6 +35,10 @@ type slowStore struct {
 }
 
 func (s *slowStore) InsertMany(context.Context, []Comment) ([]Rejected, error) { return nil, nil }
+func (s *slowStore) Write(context.Context, []Change) ([]Rejected, error)       { return nil, nil }
+func (s *slowStore) Get(context.Context, string) (Comment, bool, error) {
+	return Comment{}, false, nil
+}
 func (s *slowStore) History(ctx context.Context, _, _ string, limit int) ([]Comment, error) {
 	s.reads.Add(1)
 	select {
@@ -49,7 +63,7 @@ func TestJoinsShareOneHistoryRead(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cs, err := svc.Join(context.Background(), "p", "")
+			cs, err := svc.Join(context.Background(), Actor{}, "p", "")
 			if err == nil && (len(cs) != 3 || cs[0].ID != fmt.Sprintf("%024x", 1)) {
 				err = fmt.Errorf("join got %v, want the 3 comments oldest first", cs)
 			}
@@ -66,7 +80,7 @@ func TestJoinsShareOneHistoryRead(t *testing.T) {
 	if n := st.reads.Load(); n != 1 {
 		t.Fatalf("%d database reads for 50 concurrent joins, want 1", n)
 	}
-	svc.Join(context.Background(), "p", "")
+	svc.Join(context.Background(), Actor{}, "p", "")
 	if n := st.reads.Load(); n != 2 {
 		t.Fatalf("a later join reads again (the buffer here never seeds): %d reads, want 2", n)
 	}

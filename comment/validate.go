@@ -52,6 +52,7 @@ func New(in Input, now time.Time, maxRunes int) (Comment, error) {
 		UserID:    in.UserID,
 		Content:   in.Content,
 		CreatedAt: now,
+		V:         1,
 	}, nil
 }
 

@@ -33,6 +33,7 @@ type Config struct {
 // Comment holds settings of comments themselves.
 type Comment struct {
 	DedupeWindow time.Duration `mapstructure:"dedupe_window"` // comment.dedupe_window; 10m
+	EditWindow   time.Duration `mapstructure:"edit_window"`   // comment.edit_window; 15m (0 = no limit)
 }
 
 // HTTP configures the listener.
@@ -109,6 +110,7 @@ type Auth struct {
 	Issuer           string `mapstructure:"issuer"`              // auth.issuer; "" (not checked)
 	Audience         string `mapstructure:"audience"`            // auth.audience; "" (not checked)
 	Cookie           string `mapstructure:"cookie"`              // auth.cookie; "commentd_token"
+	RolesClaim       string `mapstructure:"roles_claim"`         // auth.roles_claim; "roles" (moderator or admin moderate)
 }
 
 // Auth modes.
@@ -129,7 +131,8 @@ type Limits struct {
 // Log configures the process logger.
 // Admin is the optional admin listener (pprof).
 type Admin struct {
-	Addr string `mapstructure:"addr"` // admin.addr; "" (off)
+	Addr  string `mapstructure:"addr"`  // admin.addr; "" (off)
+	Token string `mapstructure:"token"` // admin.token; "" (off): a bearer token that moderates
 }
 
 // Log is the logging setup.
@@ -170,7 +173,7 @@ func Default() *Config {
 			ConnectTimeout: 10 * time.Second,
 			RecoveryWindow: 2 * time.Minute,
 		},
-		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token"},
+		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token", RolesClaim: "roles"},
 		Limits: Limits{
 			CommentMaxRunes:   2000,
 			CommentsPerSecond: 5,
@@ -179,6 +182,6 @@ func Default() *Config {
 			RoomsPerSocket:    50,
 		},
 		Log:     Log{Level: "info", Format: "text"},
-		Comment: Comment{DedupeWindow: 10 * time.Minute},
+		Comment: Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
 	}
 }

@@ -54,6 +54,9 @@ var usage = map[string]string{
 	"log.level":                  "debug, info, warn or error",
 	"log.format":                 "text or json",
 	"comment.dedupe_window":      "a new_comment repeating a clientId within this returns the first comment",
+	"comment.edit_window":        "an author may edit or delete a comment within this of posting (0 = no limit)",
+	"auth.roles_claim":           "with jwt: claim listing roles; moderator or admin may moderate",
+	"admin.token":                "bearer token (REST, or socket auth token) that acts as a moderator; empty = off",
 	"admin.addr":                 "listen address of the admin server with pprof; empty = off",
 }
 

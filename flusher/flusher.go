@@ -25,7 +25,9 @@ type Source interface {
 	RenewLease(ctx context.Context, shard int, token string, ttl time.Duration) (bool, error)
 	ReleaseLease(ctx context.Context, shard int, token string) error
 	Pending(ctx context.Context, shard int) (int64, error)
-	Claim(ctx context.Context, shard int, token string, max int) ([]comment.Comment, error)
+	// Claim returns the next batch: new comments (Op create) and changes,
+	// in the shard's order.
+	Claim(ctx context.Context, shard int, token string, max int) ([]comment.Change, error)
 	Ack(ctx context.Context, shard int, token string, dead []comment.Rejected) error
 	// Heartbeat announces owner as a live flusher for ttl and returns how
 	// many are alive; Leave withdraws it.
@@ -33,17 +35,22 @@ type Source interface {
 	Leave(ctx context.Context, owner string) error
 }
 
-// Sink is where batches go: the database. InsertMany must be idempotent by
-// comment id. It returns the comments refused for reasons of their own, or
-// an error if the batch as a whole failed.
+// Sink is where batches go: the database. Write must be idempotent:
+// writing a batch again changes nothing (ids are unique, changes are
+// guarded by version). It returns the writes refused for reasons of their
+// own, or an error if the batch as a whole failed.
 type Sink interface {
-	InsertMany(ctx context.Context, cs []comment.Comment) ([]comment.Rejected, error)
+	Write(ctx context.Context, batch []comment.Change) ([]comment.Rejected, error)
 }
+
+// FlushCallback is told of each acked batch: what was stored and what was
+// dead-lettered, and how long it took.
+type FlushCallback func(shard int, stored []comment.Change, dead []comment.Rejected, took time.Duration)
 
 // Config configures a Flusher. Zero fields take the defaults noted.
 type Config struct {
 	Owner        string        // name in lease tokens; random
-	BatchSize    int           // comments per insert; 1000
+	BatchSize    int           // entries (new comments and changes) per write; 1000
 	Interval     time.Duration // longest wait before a partial batch is flushed; 1s
 	LeaseTTL     time.Duration // lease lifetime, renewed every LeaseTTL/3; 10s
 	DrainTimeout time.Duration // limit of the drain when Run stops; 10s
@@ -55,7 +62,7 @@ type Config struct {
 	IsLeaseLost func(error) bool
 	// OnFlush, if set, is called after each acked batch (for metrics and
 	// "persisted" notices).
-	OnFlush func(shard int, stored []comment.Comment, dead []comment.Rejected, took time.Duration)
+	OnFlush FlushCallback
 	// OnInsertError, if set, is called for each failed insert of a batch.
 	OnInsertError func(shard int, err error)
 }

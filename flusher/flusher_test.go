@@ -75,7 +75,7 @@ func (m *memSource) Pending(_ context.Context, shard int) (int64, error) {
 	return int64(len(m.shards[shard]) + len(m.inflight[shard])), nil
 }
 
-func (m *memSource) Claim(_ context.Context, shard int, token string, max int) ([]comment.Comment, error) {
+func (m *memSource) Claim(_ context.Context, shard int, token string, max int) ([]comment.Change, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.lease[shard] != token {
@@ -87,7 +87,11 @@ func (m *memSource) Claim(_ context.Context, shard int, token string, max int) (
 		m.inflight[shard] = append([]comment.Comment(nil), m.shards[shard][:n]...)
 		m.shards[shard] = m.shards[shard][n:]
 	}
-	return append([]comment.Comment(nil), m.inflight[shard]...), nil
+	out := make([]comment.Change, len(m.inflight[shard]))
+	for i, c := range m.inflight[shard] {
+		out[i] = comment.CreateOf(c)
+	}
+	return out, nil
 }
 
 func (m *memSource) Ack(_ context.Context, shard int, token string, dead []comment.Rejected) error {
@@ -112,7 +116,7 @@ type memSink struct {
 
 func newMemSink() *memSink { return &memSink{stored: map[string]int{}, bad: map[string]bool{}} }
 
-func (s *memSink) InsertMany(_ context.Context, cs []comment.Comment) ([]comment.Rejected, error) {
+func (s *memSink) Write(_ context.Context, cs []comment.Change) ([]comment.Rejected, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, len(cs))
@@ -122,11 +126,11 @@ func (s *memSink) InsertMany(_ context.Context, cs []comment.Comment) ([]comment
 	}
 	var rej []comment.Rejected
 	for _, c := range cs {
-		if s.bad[c.ID] {
-			rej = append(rej, comment.Rejected{Comment: c, Reason: "bad doc"})
+		if s.bad[c.CommentID] {
+			rej = append(rej, comment.Rejected{Change: c, Reason: "bad doc"})
 			continue
 		}
-		s.stored[c.ID]++
+		s.stored[c.CommentID]++
 	}
 	return rej, nil
 }
@@ -186,8 +190,8 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	src.add(0, cs...)
 	cfg := fastConfig()
 	cfg.MaxAttempts = 3
-	var flushed []comment.Comment
-	cfg.OnFlush = func(_ int, stored []comment.Comment, dead []comment.Rejected, _ time.Duration) {
+	var flushed []comment.Change
+	cfg.OnFlush = func(_ int, stored []comment.Change, dead []comment.Rejected, _ time.Duration) {
 		flushed = append(flushed, stored...)
 	}
 	f := New(src, sink, cfg)
@@ -195,7 +199,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 4, sink.count())
 	require.Len(t, src.dead, 1)
-	require.Equal(t, cs[2].ID, src.dead[0].Comment.ID)
+	require.Equal(t, cs[2].ID, src.dead[0].Change.CommentID)
 	require.Equal(t, []int{5, 1, 1}, sink.calls, "only the rejected one is retried")
 	require.Len(t, flushed, 4)
 }

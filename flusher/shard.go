@@ -166,7 +166,7 @@ func (r *shardRun) flushBatch(ctx context.Context) (int, error) {
 	var dead []comment.Rejected
 	failures, attempts := 0, 0
 	for len(docs) > 0 {
-		rejected, err := r.f.sink.InsertMany(ctx, docs)
+		rejected, err := r.f.sink.Write(ctx, docs)
 		if err != nil {
 			failures++
 			if r.f.cfg.OnInsertError != nil && ctx.Err() == nil {
@@ -193,7 +193,7 @@ func (r *shardRun) flushBatch(ctx context.Context) (int, error) {
 		}
 		docs = docs[:0:0]
 		for _, rj := range rejected {
-			docs = append(docs, rj.Comment)
+			docs = append(docs, rj.Change)
 		}
 		if err := sleep(ctx, r.f.backoff(attempts)); err != nil {
 			return 0, err
@@ -215,14 +215,14 @@ func (r *shardRun) flushBatch(ctx context.Context) (int, error) {
 	return len(batch), nil
 }
 
-func without(batch []comment.Comment, dead []comment.Rejected) []comment.Comment {
+func without(batch []comment.Change, dead []comment.Rejected) []comment.Change {
 	skip := make(map[string]bool, len(dead))
 	for _, d := range dead {
-		skip[d.Comment.ID] = true
+		skip[d.Change.CommentID] = true
 	}
-	out := make([]comment.Comment, 0, len(batch)-len(dead))
+	out := make([]comment.Change, 0, len(batch))
 	for _, c := range batch {
-		if !skip[c.ID] {
+		if !skip[c.CommentID] {
 			out = append(out, c)
 		}
 	}

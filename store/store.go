@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/commentd/commentd/comment"
@@ -46,6 +47,11 @@ func (c *Config) setDefaults() {
 type Store struct {
 	client *mongo.Client
 	coll   *mongo.Collection
+
+	infoMu    sync.Mutex // guards infoKnown and ferret
+	infoKnown bool       // the server was asked whether it is FerretDB
+	ferret    bool       // see bulk
+	ferretMu  sync.Mutex // one update command at a time on FerretDB
 }
 
 // Open connects to MongoDB. The driver connects lazily, so Open succeeds
@@ -86,13 +92,20 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 	return nil
 }
 
-// doc is a comment as stored.
+// doc is a comment as stored. The fields after createdAt are present only
+// when set, like on the wire; v is absent on a comment stored before
+// versions (it reads as 1).
 type doc struct {
 	ID        primitive.ObjectID `bson:"_id"`
 	PostID    string             `bson:"postId"`
 	UserID    string             `bson:"userId"`
 	Content   string             `bson:"content"`
 	CreatedAt time.Time          `bson:"createdAt"`
+	EditedAt  time.Time          `bson:"editedAt,omitempty"`
+	Deleted   bool               `bson:"deleted,omitempty"`
+	Status    string             `bson:"status,omitempty"`
+	Pinned    bool               `bson:"pinned,omitempty"`
+	V         int                `bson:"v,omitempty"`
 }
 
 func toDoc(c comment.Comment) (doc, error) {
@@ -100,12 +113,24 @@ func toDoc(c comment.Comment) (doc, error) {
 	if err != nil {
 		return doc{}, fmt.Errorf("id %q: %w", c.ID, err)
 	}
-	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt}, nil
+	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt,
+		EditedAt: c.EditedAt, Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, V: c.V}, nil
 }
 
 func (d doc) comment() comment.Comment {
-	return comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, Content: d.Content,
-		CreatedAt: d.CreatedAt.UTC()}
+	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, Content: d.Content,
+		CreatedAt: d.CreatedAt.UTC(), Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, V: d.V}
+	if !d.EditedAt.IsZero() {
+		c.EditedAt = d.EditedAt.UTC()
+	}
+	return c
+}
+
+// visible is the filter of what every reader may see: no tombstones, no
+// pending or hidden comments.
+var visible = bson.D{
+	{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}},
+	{Key: "status", Value: bson.D{{Key: "$nin", Value: bson.A{comment.StatusHidden, comment.StatusPending}}}},
 }
 
 // InsertMany inserts cs with one unordered insert command. It is idempotent:
@@ -124,7 +149,7 @@ func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment
 	for i, c := range cs {
 		d, err := toDoc(c)
 		if err != nil {
-			rejected = append(rejected, comment.Rejected{Comment: c, Reason: err.Error()})
+			rejected = append(rejected, comment.Rejected{Change: comment.CreateOf(c), Reason: err.Error()})
 			continue
 		}
 		docs = append(docs, d)
@@ -152,17 +177,18 @@ func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment
 			return nil, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
 		}
 		rejected = append(rejected, comment.Rejected{
-			Comment: cs[idx[we.Index]],
-			Reason:  "code " + strconv.Itoa(we.Code) + ": " + we.Message,
+			Change: comment.CreateOf(cs[idx[we.Index]]),
+			Reason: "code " + strconv.Itoa(we.Code) + ": " + we.Message,
 		})
 	}
 	return rejected, nil
 }
 
 // History returns up to limit comments of a post older than the comment
-// with id before (all if before is ""), newest first.
+// with id before (all if before is ""), newest first: those every reader
+// may see.
 func (s *Store) History(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
-	filter := bson.D{{Key: "postId", Value: postID}}
+	filter := append(bson.D{{Key: "postId", Value: postID}}, visible...)
 	if before != "" {
 		id, err := primitive.ObjectIDFromHex(before)
 		if err != nil {
@@ -178,6 +204,41 @@ func (s *Store) History(ctx context.Context, postID, before string, limit int) (
 	var docs []doc
 	if err := cur.All(ctx, &docs); err != nil {
 		return nil, fmt.Errorf("store: history: %w", err)
+	}
+	out := make([]comment.Comment, len(docs))
+	for i, d := range docs {
+		out[i] = d.comment()
+	}
+	return out, nil
+}
+
+// Get returns the stored comment with id, in whatever state.
+func (s *Store) Get(ctx context.Context, id string) (comment.Comment, bool, error) {
+	oid, err := primitive.ObjectIDFromHex(id)
+	if err != nil {
+		return comment.Comment{}, false, nil
+	}
+	var d doc
+	err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: oid}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return comment.Comment{}, false, nil
+	}
+	if err != nil {
+		return comment.Comment{}, false, fmt.Errorf("store: get: %w", err)
+	}
+	return d.comment(), true, nil
+}
+
+// All returns every stored comment, in whatever state. For tests and tools:
+// it reads the whole collection.
+func (s *Store) All(ctx context.Context) ([]comment.Comment, error) {
+	cur, err := s.coll.Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("store: all: %w", err)
+	}
+	var docs []doc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("store: all: %w", err)
 	}
 	out := make([]comment.Comment, len(docs))
 	for i, d := range docs {

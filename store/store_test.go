@@ -15,7 +15,9 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
-func openStore(t *testing.T) (*store.Store, *testsvc.Mongo) {
+func openStore(t *testing.T) (*store.Store, *testsvc.Mongo) { return openStoreB(t) }
+
+func openStoreB(t testing.TB) (*store.Store, *testsvc.Mongo) {
 	t.Helper()
 	m := testsvc.StartMongo(t)
 	st, err := store.Open(store.Config{URI: m.URI, Database: "t", Collection: "comments", Timeout: 2 * time.Second})
@@ -95,7 +97,7 @@ func TestInsertManyRejectsBadID(t *testing.T) {
 	rej, err := st.InsertMany(context.Background(), []comment.Comment{good, bad})
 	require.NoError(t, err)
 	require.Len(t, rej, 1)
-	require.Equal(t, bad.ID, rej[0].Comment.ID)
+	require.Equal(t, bad.ID, rej[0].Change.CommentID)
 	n, err := st.Count(context.Background(), "p")
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)

@@ -31,6 +31,7 @@ var (
 	_ comment.Publisher = (*buffer.Buffer)(nil)
 	_ comment.Store     = (*store.Store)(nil)
 	_ api.Feed          = (*buffer.Fanout)(nil)
+	_ buffer.Handler    = (*api.Comments)(nil)
 )
 
 // App is one commentd process: its components, built from a Config, run
@@ -78,19 +79,13 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		HistoryLimit: cfg.History.Limit,
 		MaxRunes:     cfg.Limits.CommentMaxRunes,
 		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
+		EditWindow:   editWindow(cfg.Comment.EditWindow),
 		Logger:       log,
 	})
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
 	a.sio = newSocketIO(cfg, log, dir)
-	var comments *api.Comments
-	a.feed = a.buf.NewFanout(func(postID string, m buffer.Message) {
-		if m.Persisted != nil {
-			comments.Persisted(postID, m.Persisted)
-			return
-		}
-		comments.Deliver(postID, m.ID, m.Payload)
-	})
-	comments, err = api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{
+	a.feed = a.buf.NewFanout()
+	comments, err := api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{
 		Logger:    log,
 		OnComment: a.metrics.onComment,
 		Auth: api.AuthConfig{
@@ -101,6 +96,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 			Audience:      cfg.Auth.Audience,
 			Cookie:        cfg.Auth.Cookie,
 			AnonymousRead: cfg.Auth.AnonymousRead,
+			RolesClaim:    cfg.Auth.RolesClaim,
+			AdminToken:    cfg.Admin.Token,
 		},
 		Limits:          rateLimits(cfg),
 		RoomsPerSocket:  cfg.Limits.RoomsPerSocket,
@@ -111,6 +108,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.closeClients()
 		return nil, err
 	}
+	a.feed.RegisterHandler(comments)
 	api.BindChat(a.sio.Of("/chat"))
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
@@ -273,6 +271,15 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(res)
+}
+
+// editWindow maps comment.edit_window (0 = no limit) to the Service's
+// (negative = no limit, 0 = its default).
+func editWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 func rateLimits(cfg *config.Config) api.Limits {

@@ -49,7 +49,9 @@ func TestBrowser(t *testing.T) {
 	}
 
 	e := newEnv(t, 2)
-	app, stop := startApp(t, e.config(2))
+	cfg := e.config(2)
+	cfg.Admin.Token = "browser-admin-token" // changes.test.mjs moderates with it
+	app, stop := startApp(t, cfg)
 	t.Cleanup(stop)
 
 	ctx, cancel := context.WithTimeout(context.Background(), browserSuiteTimeout)
@@ -59,6 +61,7 @@ func TestBrowser(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"COMMENTD_URL=http://"+app.Addr(),
 		"CHROMIUM="+chromium,
+		"COMMENTD_ADMIN_TOKEN="+cfg.Admin.Token,
 		"NO_COLOR=1",
 	)
 	out := &lockedBuf{}

@@ -81,15 +81,19 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 		IsLeaseLost:  isLeaseLost,
 	}
 	pub, _ := src.(persistedPublisher)
-	fc.OnFlush = func(shard int, stored []comment.Comment, dead []comment.Rejected, took time.Duration) {
+	fc.OnFlush = func(shard int, stored []comment.Change, dead []comment.Rejected, took time.Duration) {
 		if m != nil {
 			m.onFlush(shard, stored, dead, took)
 		}
 		if pub != nil && len(stored) > 0 {
 			// Readers learn which comments are saved: comment_persisted.
 			byPost := make(map[string][]string)
-			for _, c := range stored {
-				byPost[c.PostID] = append(byPost[c.PostID], c.ID)
+			seen := make(map[string]bool, len(stored))
+			for _, ch := range stored {
+				if !seen[ch.CommentID] {
+					seen[ch.CommentID] = true
+					byPost[ch.PostID] = append(byPost[ch.PostID], ch.CommentID)
+				}
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			if err := pub.PublishPersisted(ctx, byPost); err != nil {

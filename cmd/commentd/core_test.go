@@ -35,20 +35,7 @@ func TestConcurrentWritersExactlyOnce(t *testing.T) {
 func TestFlusherKilledBetweenInsertAndAck(t *testing.T) {
 	e := newEnv(t, 1)
 	ids := e.appendN(t, 2500, 10)
-
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "COMMENTD_TEST_HELPER=crash-after-insert",
-		"HELPER_REDIS="+e.redis.Addr, "HELPER_MONGO="+e.mongo.URI)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
-	require.NoError(t, cmd.Start())
-	line := make([]byte, 64)
-	n, err := out.Read(line)
-	require.NoError(t, err)
-	require.Equal(t, "INSERTED 1000\n", string(line[:n]))
-	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
-	cmd.Wait()
+	e.crashFlusherAfterWrite(t)
 
 	// The batch is in MongoDB and still in flight in Redis.
 	stored, err := e.store.Count(context.Background(), "")
@@ -66,6 +53,26 @@ func TestFlusherKilledBetweenInsertAndAck(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 2500, flushed, "the in-flight batch is flushed again, then the rest")
 	e.requireStoredExactly(t, ids, time.Minute)
+}
+
+// crashFlusherAfterWrite runs a flusher in a child process (helperMain)
+// that writes its first batch of 1000 to MongoDB and is SIGKILLed before
+// its ack.
+func (e *env) crashFlusherAfterWrite(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "COMMENTD_TEST_HELPER=crash-after-insert",
+		"HELPER_REDIS="+e.redis.Addr, "HELPER_MONGO="+e.mongo.URI)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	line := make([]byte, 64)
+	n, err := out.Read(line)
+	require.NoError(t, err)
+	require.Equal(t, "INSERTED 1000\n", string(line[:n]))
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	cmd.Wait()
 }
 
 // helperMain runs in a child process: a flusher whose sink reports after
@@ -86,8 +93,8 @@ func helperMain() int {
 
 type hangAfterInsert struct{ st *store.Store }
 
-func (h hangAfterInsert) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment.Rejected, error) {
-	rej, err := h.st.InsertMany(ctx, cs)
+func (h hangAfterInsert) Write(ctx context.Context, cs []comment.Change) ([]comment.Rejected, error) {
+	rej, err := h.st.Write(ctx, cs)
 	if err != nil || len(rej) > 0 {
 		return rej, err
 	}

@@ -59,7 +59,7 @@ func (m *metrics) onComment(code comment.Code) {
 	m.rejected.WithLabelValues(string(code)).Inc()
 }
 
-func (m *metrics) onFlush(_ int, stored []comment.Comment, dead []comment.Rejected, took time.Duration) {
+func (m *metrics) onFlush(_ int, stored []comment.Change, dead []comment.Rejected, took time.Duration) {
 	m.batchSize.Observe(float64(len(stored) + len(dead)))
 	m.flushTime.Observe(took.Seconds())
 	m.flushed.Add(float64(len(stored)))

@@ -589,6 +589,9 @@ func (p *rrProxy) control(t *testing.T) string {
 // while each of its requests lands on another node, and a WebSocket client
 // whose connection drops, or whose node is stopped, recovers on another
 // node with every comment it missed.
+// multinodeAdminToken is admin.token of the multi-node suite's nodes.
+const multinodeAdminToken = "multinode-admin-token"
+
 func TestMultinodeSocketIOClient(t *testing.T) {
 	dir := filepath.Join(commentdRoot(t), "web", "test")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err != nil {
@@ -604,10 +607,13 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	}
 
 	e := newEnv(t, 4)
-	nodes := startNodes(t, e, 3, 4)
+	// changes.test.mjs moderates with the admin token and waits out a
+	// short edit window.
+	extra := []string{"--admin.token", multinodeAdminToken, "--comment.edit_window", "5s"}
+	nodes := startNodes(t, e, 3, 4, extra...)
 	proxy := startProxy(t, nodes)
 	bin := commentdBinary(t)
-	nodeArgs := append([]string{"serve"}, e.args(4, "--limits.comments_per_second", "0", "--flush.interval", "100ms")...)
+	nodeArgs := append([]string{"serve"}, e.args(4, append([]string{"--limits.comments_per_second", "0", "--flush.interval", "100ms"}, extra...)...)...)
 	var restarted []*exec.Cmd
 	t.Cleanup(func() {
 		for _, c := range restarted {
@@ -620,7 +626,7 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	}
 	ctl := proxy.control(t)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	args := append([]string{"--test", "--test-reporter=spec", "--test-concurrency=1"}, files...)
 	cmd := exec.CommandContext(ctx, nodeBin, args...)
@@ -628,6 +634,7 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"COMMENTD_URL="+proxy.url,
 		"COMMENTD_CONTROL="+ctl,
+		"COMMENTD_ADMIN_TOKEN="+multinodeAdminToken,
 		"NO_COLOR=1",
 	)
 	out := &lockedBuf{}
@@ -635,7 +642,7 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w after 2m", ctx.Err())
+		err = fmt.Errorf("%w after 3m", ctx.Err())
 	}
 	if err != nil || testing.Verbose() {
 		for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {

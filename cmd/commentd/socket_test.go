@@ -35,13 +35,19 @@ type sioEvent struct {
 
 func dialSIO(t testing.TB, addr string) *sioClient {
 	t.Helper()
+	return dialSIOAuth(t, addr, "")
+}
+
+// dialSIOAuth is dialSIO with an auth payload on the CONNECT.
+func dialSIOAuth(t testing.TB, addr, auth string) *sioClient {
+	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/socket.io/?EIO=4&transport=websocket", nil)
 	require.NoError(t, err)
 	c := &sioClient{t: t, ws: ws, acks: map[int]chan json.RawMessage{}, events: make(chan sioEvent, 10000), done: make(chan struct{})}
 	_, open, err := ws.ReadMessage()
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(open), "0{"))
-	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte("40")))
+	require.NoError(t, ws.WriteMessage(websocket.TextMessage, []byte("40"+auth)))
 	_, reply, err := ws.ReadMessage()
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(string(reply), "40{"), string(reply))

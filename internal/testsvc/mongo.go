@@ -42,7 +42,7 @@ func StartMongo(t testing.TB) *Mongo {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
+	dir := dataDir(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 	m := &Mongo{
 		Addr: addr,
@@ -65,3 +65,27 @@ func (m *Mongo) Kill() { m.p.stop(syscall.SIGKILL) }
 
 // Start starts a stopped server again.
 func (m *Mongo) Start() { m.p.t.Helper(); m.p.start() }
+
+// dataDir returns a fresh folder for a test's devmongo files, removed when
+// the test ends: in memory (/dev/shm) where there is one. Every update of
+// FerretDB on SQLite is a commit; on this project's shared CI disks a
+// commit waited on I/O for tens of milliseconds, and a test of the
+// flusher's changes spent minutes in iowait. COMMENTD_TEST_DATA sets
+// another parent folder.
+func dataDir(t testing.TB) string {
+	parent := os.Getenv("COMMENTD_TEST_DATA")
+	if parent == "" {
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			parent = "/dev/shm"
+		}
+	}
+	if parent == "" {
+		return t.TempDir()
+	}
+	dir, err := os.MkdirTemp(parent, "commentd-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}

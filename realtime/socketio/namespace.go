@@ -151,6 +151,14 @@ func (n *Namespace) EmitToRaw(room string, except *Socket, event string, args ..
 	return n.sendPrepared(room, except, prepareEvent(n.name, event, args))
 }
 
+// EmitToRawWhere is EmitToRaw to the members of room for which where is
+// true: one event for some readers of a room and another for the rest,
+// each encoded once. where runs under the namespace's read lock: it must
+// not block or take the namespace's lock.
+func (n *Namespace) EmitToRawWhere(room string, where func(*Socket) bool, event string, args ...json.RawMessage) int {
+	return n.sendPreparedWhere(room, nil, where, prepareEvent(n.name, event, args))
+}
+
 func (n *Namespace) broadcast(room string, except *Socket, event string, args []any) error {
 	raw, err := marshalArgs(args)
 	if err != nil {
@@ -167,20 +175,27 @@ var targets = sync.Pool{New: func() any { s := make([]*engineio.Conn, 0, 64); re
 // sendPrepared queues m on the members of room ("" for all) but except,
 // holding the lock only to copy the member list.
 func (n *Namespace) sendPrepared(room string, except *Socket, m *engineio.Prepared) int {
+	return n.sendPreparedWhere(room, except, nil, m)
+}
+
+// sendPreparedWhere is sendPrepared to the members where is true of (nil:
+// all).
+func (n *Namespace) sendPreparedWhere(room string, except *Socket, where func(*Socket) bool, m *engineio.Prepared) int {
 	tp := targets.Get().(*[]*engineio.Conn)
 	conns := (*tp)[:0]
 	n.mu.RLock()
+	members := n.rooms[room]
 	if room == "" {
+		members = nil
 		for _, s := range n.sockets {
-			if s != except {
+			if s != except && (where == nil || where(s)) {
 				conns = append(conns, s.client.conn)
 			}
 		}
-	} else {
-		for s := range n.rooms[room] {
-			if s != except {
-				conns = append(conns, s.client.conn)
-			}
+	}
+	for s := range members {
+		if s != except && (where == nil || where(s)) {
+			conns = append(conns, s.client.conn)
 		}
 	}
 	n.mu.RUnlock()

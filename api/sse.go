@@ -2,143 +2,16 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/commentd/commentd/comment"
 )
 
-// Routes adds the HTTP API to mux:
-//
-//	GET  /api/posts/{postId}/comments?before=&limit=   a page of history
-//	POST /api/posts/{postId}/comments                  post a comment
-//	GET  /api/posts/{postId}/stream                    Server-Sent Events
-func (a *Comments) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /api/posts/{postId}/comments", a.getComments)
-	mux.HandleFunc("POST /api/posts/{postId}/comments", a.postComment)
-	mux.HandleFunc("GET /api/posts/{postId}/stream", a.stream)
-}
-
-// defaultPageLimit is the page size when the request names none.
-const defaultPageLimit = 50
-
-// maxBodyBytes bounds a POSTed comment.
-const maxBodyBytes = 64 << 10
-
-// statusOf maps a stable code to an HTTP status.
-func statusOf(code comment.Code) int {
-	switch code {
-	case comment.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case comment.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case comment.CodeBusy, comment.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	case comment.CodeInternal:
-		return http.StatusInternalServerError
-	default:
-		return http.StatusBadRequest
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
-
-func (a *Comments) writeError(w http.ResponseWriter, err error) {
-	var e *comment.Error
-	if !errors.As(err, &e) {
-		a.log.Error("http request failed", "err", err)
-		e = comment.Errorf(comment.CodeInternal, "internal error")
-	}
-	writeJSON(w, statusOf(e.Code), map[string]any{"ok": false, "error": map[string]any{"code": e.Code, "message": e.Message}})
-}
-
-// mayRead reports whether r may read comments: always without auth or with
-// auth.anonymous_read, else with a valid token (Bearer, cookie, or a token
-// query parameter, for EventSource which cannot set headers).
-func (a *Comments) mayRead(w http.ResponseWriter, r *http.Request) bool {
-	if !a.auth.on() || a.cfg.Auth.AnonymousRead {
-		return true
-	}
-	tok := a.auth.requestToken(r, nil)
-	if tok == "" {
-		tok = r.URL.Query().Get("token")
-	}
-	if _, err := a.auth.verify(tok); err != nil {
-		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to read comments"))
-		return false
-	}
-	return true
-}
-
-func (a *Comments) getComments(w http.ResponseWriter, r *http.Request) {
-	if !a.mayRead(w, r) {
-		return
-	}
-	limit := defaultPageLimit
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number"))
-			return
-		}
-		limit = n
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
-	defer cancel()
-	page, err := a.svc.History(ctx, r.PathValue("postId"), r.URL.Query().Get("before"), limit)
-	if err != nil {
-		a.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, pageJSON(page))
-}
-
-func pageJSON(p comment.Page) map[string]any {
-	cs := p.Comments
-	if cs == nil {
-		cs = []comment.Comment{}
-	}
-	var next any
-	if p.Next != "" {
-		next = p.Next
-	}
-	return map[string]any{"ok": true, "comments": cs, "next": next}
-}
-
-func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	if err != nil {
-		a.count(comment.CodeInvalidPayload)
-		a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body is too large or unreadable"))
-		return
-	}
-	sub := ""
-	if a.auth.on() {
-		if sub, err = a.auth.verify(a.auth.requestToken(r, nil)); err != nil {
-			a.count(comment.CodeUnauthorized)
-			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to comment"))
-			return
-		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
-	defer cancel()
-	// Without a socket, the client's address stands for it.
-	c, err := a.post(ctx, []json.RawMessage{body}, r.PathValue("postId"), sub, a.restBucket(r))
-	if err != nil {
-		a.writeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"ok": true, "comment": c})
-}
+// Server-Sent Events: GET /api/posts/{postId}/stream, the post's events
+// for clients that cannot speak Socket.IO.
 
 // sseKeepAlive is how often an idle stream gets a comment line, so proxies
 // keep it open.
@@ -159,10 +32,14 @@ type streams struct {
 	perIP map[string]int
 }
 
-// streamEvent is a comment for the streams: its id and JSON.
+// streamEvent is an event for the streams: a new comment (its JSON), or a
+// change (the comment's new state; each stream tells its reader
+// comment_updated or comment_removed, as they may see it).
 type streamEvent struct {
 	id      string
+	event   string
 	payload []byte
+	state   *comment.Comment // a change
 }
 
 // enter counts a stream of ip; false when its streams and its other
@@ -237,9 +114,11 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, err)
 		return
 	}
-	if !a.mayRead(w, r) {
+	id, ok := a.reader(w, r)
+	if !ok {
 		return
 	}
+	viewer := id.actor()
 	ip := clientHost(r)
 	others := 0
 	if a.cfg.SocketsFrom != nil {
@@ -289,15 +168,20 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 	sent := map[string]bool{}
 	if last != "" {
 		jctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-		missed, err := a.svc.Join(jctx, postID, last)
+		missed, err := a.svc.Replay(jctx, viewer, postID, last)
 		cancel()
 		if err != nil {
 			io.WriteString(w, "event: error\ndata: {\"code\":\"UNAVAILABLE\"}\n\n")
 			return
 		}
-		for _, c := range missed {
-			writeEvent(w, c.ID, c.JSON())
-			sent[c.ID] = true
+		for _, u := range missed {
+			event, payload := replayEvent(viewer, u)
+			off := last
+			if u.Created {
+				off = u.Comment.ID
+				sent[off] = true
+			}
+			writeEvent(w, off, event, payload)
 		}
 	}
 	if !flush() {
@@ -326,7 +210,11 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 				}
 				sent = map[string]bool{} // past the replay's overlap
 			}
-			writeEvent(w, ev.id, ev.payload)
+			event, payload := ev.event, ev.payload
+			if ev.state != nil {
+				event, payload = replayEvent(viewer, comment.Update{Comment: *ev.state})
+			}
+			writeEvent(w, ev.id, event, payload)
 			if !flush() {
 				return
 			}
@@ -334,8 +222,8 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func writeEvent(w io.Writer, id string, data []byte) {
-	io.WriteString(w, "id: "+id+"\nevent: comment_added\ndata: ")
+func writeEvent(w io.Writer, id, event string, data []byte) {
+	io.WriteString(w, "id: "+id+"\nevent: "+event+"\ndata: ")
 	w.Write(data)
 	io.WriteString(w, "\n\n")
 }

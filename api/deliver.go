@@ -1,0 +1,131 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/internal/jsonenc"
+	"github.com/commentd/commentd/realtime/socketio"
+)
+
+// Comments is the fan-out's Handler (buffer.Handler): what is published for
+// a post reaches the post's room and streams on this node here, one post's
+// events at a time, in the buffer's order.
+
+// HandleComment broadcasts a new comment (its JSON, as published) to the
+// post's room: comment_added, encoded once whatever the number of readers.
+// With recovery on, the comment's id goes last as the event's offset: a
+// client that reconnects sends the last one it got.
+func (a *Comments) HandleComment(postID, id string, payload []byte) {
+	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", a.args(id, json.RawMessage(payload))...)
+	a.streams.deliver(postID, streamEvent{id: id, event: "comment_added", payload: payload})
+}
+
+// HandleChange tells the post's room of a change: comment_updated with the
+// comment's new state to every reader allowed to see it, comment_removed
+// {postId, commentId} to the others (a delete, or a hide for readers who
+// are neither its author nor moderators).
+func (a *Comments) HandleChange(postID string, ch comment.Change, _ []byte) {
+	st := ch.State
+	offset := ch.ID
+	if offset == "" {
+		offset = comment.IDFloor(time.Now()) // a catch-up's: no record id
+	}
+	updated := a.args(offset, json.RawMessage(st.JSON()))
+	removed := a.args(offset, removedJSON(postID, st.ID))
+	room := Room(postID)
+	switch {
+	case st.Deleted:
+		a.nsp.EmitToRaw(room, nil, "comment_removed", removed...)
+	case st.Visible():
+		a.nsp.EmitToRaw(room, nil, "comment_updated", updated...)
+	default:
+		maySee := func(s *socketio.Socket) bool { return sessionOf(s).id().actor().MaySee(st) }
+		a.nsp.EmitToRawWhere(room, maySee, "comment_updated", updated...)
+		a.nsp.EmitToRawWhere(room, func(s *socketio.Socket) bool { return !maySee(s) }, "comment_removed", removed...)
+	}
+	a.streams.deliver(postID, streamEvent{id: offset, state: &st})
+}
+
+// HandlePersisted tells the post's room that comments are in MongoDB:
+// comment_persisted {ids}.
+func (a *Comments) HandlePersisted(postID string, ids []string) {
+	b, _ := json.Marshal(map[string][]string{"ids": ids})
+	a.nsp.EmitToRaw(Room(postID), nil, "comment_persisted", json.RawMessage(b))
+}
+
+// args returns an event's arguments: payload, and with recovery on the
+// offset last (socket.io-client keeps the last string argument).
+func (a *Comments) args(offset string, payload json.RawMessage) []json.RawMessage {
+	if !a.recovery {
+		return []json.RawMessage{payload}
+	}
+	return []json.RawMessage{payload, offsetArg(offset)}
+}
+
+func offsetArg(id string) json.RawMessage { return json.RawMessage(`"` + id + `"`) }
+
+// removedJSON is comment_removed's argument.
+func removedJSON(postID, commentID string) json.RawMessage {
+	b := append([]byte(`{"postId":`), jsonenc.AppendString(nil, postID, true)...)
+	b = append(b, `,"commentId":"`...)
+	b = append(b, commentID...)
+	return append(b, `"}`...)
+}
+
+// EnableRecovery turns on connection state recovery with store: a client
+// that comes back within the window gets its rooms back and what it
+// missed, in order. Events then carry their offset as a last argument.
+func (a *Comments) EnableRecovery(store socketio.RecoveryStore) {
+	a.recovery = true
+	a.nsp.EnableRecovery(store, a.recover)
+}
+
+// recover resubscribes a recovered socket's posts and replays what it
+// missed: the comments after its offset and the changes since, or, without
+// an offset, what happened since it went away.
+func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
+	if !comment.ValidID(offset) {
+		offset = comment.IDFloor(since.Add(-time.Second))
+	}
+	viewer := sessionOf(s).id().actor()
+	for _, room := range s.Rooms() {
+		postID, ok := strings.CutPrefix(room, "post_")
+		if !ok {
+			continue
+		}
+		ctx, cancel := a.ctx()
+		if err := a.feed.Subscribe(ctx, postID); err != nil {
+			a.log.Warn("recover: subscribe failed", "post", postID, "err", err)
+		}
+		missed, err := a.svc.Replay(ctx, viewer, postID, offset)
+		cancel()
+		if err != nil {
+			a.log.Warn("recover: history failed", "post", postID, "err", err)
+			continue
+		}
+		for _, u := range missed {
+			event, payload := replayEvent(viewer, u)
+			off := offset // a change to a comment it had: its offset stays
+			if u.Created {
+				off = u.Comment.ID
+			}
+			s.EmitRaw(event, a.args(off, payload)...)
+		}
+	}
+}
+
+// replayEvent is how a replayed comment reaches viewer: comment_added for
+// a new one, comment_updated or comment_removed for a changed one.
+func replayEvent(viewer comment.Actor, u comment.Update) (string, json.RawMessage) {
+	switch {
+	case u.Created:
+		return "comment_added", json.RawMessage(u.Comment.JSON())
+	case viewer.MaySee(u.Comment):
+		return "comment_updated", json.RawMessage(u.Comment.JSON())
+	default:
+		return "comment_removed", removedJSON(u.Comment.PostID, u.Comment.ID)
+	}
+}

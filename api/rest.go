@@ -1,0 +1,208 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/commentd/commentd/comment"
+)
+
+// Routes adds the HTTP API to mux:
+//
+//	GET    /api/posts/{postId}/comments?before=&limit=    a page of history
+//	POST   /api/posts/{postId}/comments                   post a comment
+//	PATCH  /api/posts/{postId}/comments/{id}              edit {content, v?}
+//	DELETE /api/posts/{postId}/comments/{id}              delete
+//	POST   /api/moderation/posts/{postId}/comments/{id}   moderate {action}
+//	GET    /api/posts/{postId}/stream                     Server-Sent Events
+func (a *Comments) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /api/posts/{postId}/comments", a.getComments)
+	mux.HandleFunc("POST /api/posts/{postId}/comments", a.postComment)
+	mux.HandleFunc("PATCH /api/posts/{postId}/comments/{id}", a.restChange(comment.OpEdit))
+	mux.HandleFunc("DELETE /api/posts/{postId}/comments/{id}", a.restChange(comment.OpDelete))
+	mux.HandleFunc("POST /api/moderation/posts/{postId}/comments/{id}", a.restChange(""))
+	mux.HandleFunc("GET /api/posts/{postId}/stream", a.stream)
+}
+
+// defaultPageLimit is the page size when the request names none.
+const defaultPageLimit = 50
+
+// maxBodyBytes bounds a POSTed comment.
+const maxBodyBytes = 64 << 10
+
+// statusOf maps a stable code to an HTTP status.
+func statusOf(code comment.Code) int {
+	switch code {
+	case comment.CodeRateLimited:
+		return http.StatusTooManyRequests
+	case comment.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case comment.CodeForbidden, comment.CodeEditWindowClosed:
+		return http.StatusForbidden
+	case comment.CodeNotFound:
+		return http.StatusNotFound
+	case comment.CodeConflict:
+		return http.StatusConflict
+	case comment.CodeBusy, comment.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case comment.CodeInternal:
+		return http.StatusInternalServerError
+	default:
+		return http.StatusBadRequest
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (a *Comments) writeError(w http.ResponseWriter, err error) {
+	var e *comment.Error
+	if !errors.As(err, &e) {
+		a.log.Error("http request failed", "err", err)
+		e = comment.Errorf(comment.CodeInternal, "internal error")
+	}
+	writeJSON(w, statusOf(e.Code), map[string]any{"ok": false, "error": map[string]any{"code": e.Code, "message": e.Message}})
+}
+
+// reader returns who reads, and whether they may: everyone without auth
+// or with auth.anonymous_read, else with a valid token (Bearer, cookie, or
+// a token query parameter, for EventSource which cannot set headers). The
+// admin token reads as a moderator.
+func (a *Comments) reader(w http.ResponseWriter, r *http.Request) (identity, bool) {
+	tok := a.auth.requestToken(r, nil)
+	if tok == "" {
+		tok = r.URL.Query().Get("token")
+	}
+	if a.auth.isAdmin(tok) {
+		return adminIdentity, true
+	}
+	if !a.auth.on() {
+		return identity{}, true
+	}
+	id, err := a.auth.verify(tok)
+	if err != nil && !(a.cfg.Auth.AnonymousRead && errors.Is(err, errNoToken)) {
+		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to read comments"))
+		return identity{}, false
+	}
+	return id, true
+}
+
+func (a *Comments) getComments(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.reader(w, r)
+	if !ok {
+		return
+	}
+	limit := defaultPageLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number"))
+			return
+		}
+		limit = n
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	page, err := a.svc.History(ctx, id.actor(), r.PathValue("postId"), r.URL.Query().Get("before"), limit)
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, pageJSON(page))
+}
+
+func pageJSON(p comment.Page) map[string]any {
+	cs := p.Comments
+	if cs == nil {
+		cs = []comment.Comment{}
+	}
+	var next any
+	if p.Next != "" {
+		next = p.Next
+	}
+	return map[string]any{"ok": true, "comments": cs, "next": next}
+}
+
+func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		a.count(comment.CodeInvalidPayload)
+		a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body is too large or unreadable"))
+		return
+	}
+	sub := ""
+	if a.auth.on() {
+		id, err := a.auth.verify(a.auth.requestToken(r, nil))
+		if err != nil {
+			a.count(comment.CodeUnauthorized)
+			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to comment"))
+			return
+		}
+		sub = id.user
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	// Without a socket, the client's address stands for it.
+	c, err := a.post(ctx, []json.RawMessage{body}, r.PathValue("postId"), sub, a.restBucket(r))
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"ok": true, "comment": c})
+}
+
+// restChange serves a change: PATCH (edit), DELETE, and the moderation
+// route (op "": the body's action). The actor is the token's: a user's
+// bearer token or cookie with auth.mode jwt, or the admin token; without
+// auth, the userId of the body or the query, as for posting.
+func (a *Comments) restChange(op comment.Op) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req changeRequest
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		if err != nil {
+			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body is too large or unreadable"))
+			return
+		}
+		if len(body) > 0 && json.Unmarshal(body, &req) != nil {
+			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body must be a JSON object"))
+			return
+		}
+		if op == "" {
+			op = comment.Op(req.Action)
+			if !comment.ModOps[op] {
+				a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "action must be hide, restore, pin or unpin"))
+				return
+			}
+		}
+		if req.UserID == "" {
+			req.UserID = r.URL.Query().Get("userId")
+		}
+		tok := a.auth.requestToken(r, nil)
+		var id identity
+		switch {
+		case a.auth.isAdmin(tok):
+			id = adminIdentity
+		case a.auth.on():
+			if id, err = a.auth.verify(tok); err != nil {
+				a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to change comments"))
+				return
+			}
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+		defer cancel()
+		ch, err := a.change(ctx, id, req.UserID, a.restBucket(r), comment.ChangeRequest{
+			Op: op, PostID: r.PathValue("postId"), CommentID: r.PathValue("id"), Content: req.Content, V: req.V})
+		if err != nil {
+			a.writeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "comment": ch.State})
+	}
+}

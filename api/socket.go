@@ -1,0 +1,255 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/realtime/socketio"
+)
+
+// The socket events of new comments and history: join_post, leave_post,
+// new_comment, load_more.
+
+// joinRequest is join_post's argument: a post id, or {postId, since}.
+type joinRequest struct {
+	PostID string `json:"postId"`
+	Since  string `json:"since"`
+}
+
+func parseJoin(args []json.RawMessage) (joinRequest, error) {
+	var req joinRequest
+	if len(args) == 0 {
+		return req, comment.Errorf(comment.CodeInvalidPayload, "join_post needs a post id")
+	}
+	if err := json.Unmarshal(args[0], &req.PostID); err == nil {
+		return req, nil
+	}
+	if err := json.Unmarshal(args[0], &req); err != nil {
+		return req, comment.Errorf(comment.CodeInvalidPayload, "join_post takes a post id or {postId, since}")
+	}
+	return req, nil
+}
+
+func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
+	req, err := parseJoin(ev.Args)
+	if err == nil {
+		err = comment.ValidatePostID(req.PostID)
+	}
+	if err != nil {
+		a.fail(s, ev, "Failed to join post", err)
+		return
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	room := Room(req.PostID)
+	if !s.In(room) && a.cfg.RoomsPerSocket > 0 && len(s.Rooms()) >= a.cfg.RoomsPerSocket {
+		a.fail(s, ev, "Failed to join post", comment.Errorf(comment.CodeRateLimited,
+			"joined too many posts at once; leave one first"))
+		return
+	}
+	if !s.In(room) {
+		// Subscribe before reading history, so nothing falls between the
+		// two; a comment in both is told apart by its _id.
+		if err := a.feed.Subscribe(ctx, req.PostID); err != nil {
+			a.log.Warn("join: subscribe failed", "post", req.PostID, "err", err)
+			a.fail(s, ev, "Failed to join post", comment.Errorf(comment.CodeUnavailable, "comments are unavailable, try again"))
+			return
+		}
+		s.Join(room)
+	}
+	cs, err := a.svc.Join(ctx, sessionOf(s).id().actor(), req.PostID, req.Since)
+	if err != nil {
+		a.fail(s, ev, "Failed to join post", err)
+		return
+	}
+	if cs == nil {
+		cs = []comment.Comment{}
+	}
+	s.Emit("load_comments", cs)
+	ev.Ack(map[string]any{"ok": true, "comments": cs})
+}
+
+func (a *Comments) leavePost(s *socketio.Socket, ev *socketio.Event) {
+	req, err := parseJoin(ev.Args)
+	if err == nil {
+		err = comment.ValidatePostID(req.PostID)
+	}
+	if err != nil {
+		a.fail(s, ev, "Failed to leave post", err)
+		return
+	}
+	a.leave(s, Room(req.PostID))
+	ev.Ack(map[string]any{"ok": true})
+}
+
+// leave takes s out of a post's room and drops the node's subscription
+// with its last reader.
+func (a *Comments) leave(s *socketio.Socket, room string) {
+	if !s.In(room) {
+		return
+	}
+	s.Leave(room)
+	a.feed.Unsubscribe(strings.TrimPrefix(room, "post_"))
+}
+
+// disconnecting runs while the socket is still in its rooms; each post
+// room it is in loses a reader.
+func (a *Comments) disconnecting(s *socketio.Socket, reason string) {
+	for _, room := range s.Rooms() {
+		if postID, ok := strings.CutPrefix(room, "post_"); ok {
+			a.feed.Unsubscribe(postID)
+		}
+	}
+}
+
+// newCommentRequest is new_comment's argument, as an object or as a JSON
+// string holding one.
+type newCommentRequest struct {
+	PostID   string `json:"postId"`
+	Content  string `json:"content"`
+	UserID   string `json:"userId"`
+	ClientID string `json:"clientId"`
+}
+
+// objectArg returns an event's first argument if it is a JSON object, or a
+// JSON string holding one (as clients of the system commentd replaces send).
+func objectArg(args []json.RawMessage) (json.RawMessage, bool) {
+	if len(args) == 0 {
+		return nil, false
+	}
+	raw := args[0]
+	if len(raw) > 0 && raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			raw = json.RawMessage(s)
+		}
+	}
+	return raw, len(raw) > 0 && raw[0] == '{'
+}
+
+func parseNewComment(args []json.RawMessage) (newCommentRequest, error) {
+	var req newCommentRequest
+	bad := comment.Errorf(comment.CodeInvalidPayload, "new_comment takes {postId, content, userId}")
+	raw, ok := objectArg(args)
+	if !ok {
+		return req, bad
+	}
+	if decodePlain(raw, &req) {
+		return req, nil
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return req, bad
+	}
+	return req, nil
+}
+
+func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
+	sess := sessionOf(s)
+	// The read loop goes on to the socket's next packet while Redis
+	// answers: a client's comments share group commits, in its order.
+	ctx, cancel := a.ctx()
+	a.postAsync(ctx, ev.Args, "", sess.id().user, &sess.bucket, func(c comment.Comment, err error) {
+		defer cancel()
+		if err != nil {
+			a.fail(s, ev, "Failed to post comment", err)
+			return
+		}
+		a.claim(sess, c.UserID)
+		cj := c.JSON()
+		s.EmitRaw("comment_confirmed", wrapComment(`{"message":"Comment posted","comment":`, cj))
+		ev.AckRaw(wrapComment(`{"ok":true,"comment":`, cj))
+	})
+}
+
+// wrapComment returns head + the comment's JSON + "}".
+func wrapComment(head string, cj []byte) json.RawMessage {
+	b := make([]byte, 0, len(head)+len(cj)+1)
+	b = append(b, head...)
+	b = append(b, cj...)
+	return append(b, '}')
+}
+
+// post is postAsync for a caller that waits: REST.
+func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket) (comment.Comment, error) {
+	type result struct {
+		c   comment.Comment
+		err error
+	}
+	ch := make(chan result, 1)
+	a.postAsync(ctx, args, pathPost, sub, bucket, func(c comment.Comment, err error) { ch <- result{c, err} })
+	r := <-ch
+	return r.c, r.err
+}
+
+// postAsync is the one pipeline of a new comment, for the socket and for
+// REST: parse, the poster (the token's subject with auth), the rate limits,
+// the Service, and the count of the outcome. pathPost is the URL's post (""
+// on a socket); bucket is the socket's (the address's, over REST). done gets
+// the outcome, on another goroutine once the comment is queued.
+func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket, done func(comment.Comment, error)) {
+	finish := func(c comment.Comment, err error) {
+		var e *comment.Error
+		switch {
+		case err == nil:
+			a.count("")
+		case errors.As(err, &e):
+			a.count(e.Code)
+		default:
+			a.count(comment.CodeInternal)
+		}
+		done(c, err)
+	}
+	req, err := parseNewComment(args)
+	if err != nil {
+		finish(comment.Comment{}, err)
+		return
+	}
+	if pathPost != "" {
+		if req.PostID != "" && req.PostID != pathPost {
+			finish(comment.Comment{}, comment.Errorf(comment.CodeInvalidPostID, "postId in the body differs from the URL"))
+			return
+		}
+		req.PostID = pathPost
+	}
+	user, err := a.auth.poster(sub, req.UserID)
+	if err != nil {
+		finish(comment.Comment{}, err)
+		return
+	}
+	if !a.limits.allow(bucket, user) {
+		finish(comment.Comment{}, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
+		return
+	}
+	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID}, finish)
+}
+
+// loadMoreRequest is load_more's argument.
+type loadMoreRequest struct {
+	PostID string `json:"postId"`
+	Before string `json:"before"`
+	Limit  int    `json:"limit"`
+}
+
+// loadMore answers a page of older comments by ack:
+// {ok:true, comments (oldest first), next (cursor or null)}.
+func (a *Comments) loadMore(s *socketio.Socket, ev *socketio.Event) {
+	var req loadMoreRequest
+	if len(ev.Args) == 0 || json.Unmarshal(ev.Args[0], &req) != nil {
+		a.fail(s, ev, "Failed to load comments", comment.Errorf(comment.CodeInvalidPayload, "load_more takes {postId, before, limit}"))
+		return
+	}
+	if req.Limit == 0 {
+		req.Limit = defaultPageLimit
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	page, err := a.svc.History(ctx, sessionOf(s).id().actor(), req.PostID, req.Before, req.Limit)
+	if err != nil {
+		a.fail(s, ev, "Failed to load comments", err)
+		return
+	}
+	ev.Ack(pageJSON(page))
+}

@@ -1,0 +1,157 @@
+#!lua
+-- Appends new comments and changes of one shard, in order (scripts.go:
+-- appendScript names every KEYS and ARGV position).
+local done = redis.call('GET', KEYS[3])
+if done then
+  return cjson.decode(done)
+end
+local limit = tonumber(ARGV[1])
+local recentLen = tonumber(ARGV[2])
+local ttl = ARGV[3]
+local window = ARGV[4]
+local changedLen = tonumber(ARGV[6])
+local now = ARGV[7]
+local KPER, APER = 5, 7
+local n = (#KEYS - 3) / KPER
+local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
+local res = {}
+-- Appended entries are pushed a list at a time: the shard's list in
+-- order, then each post's recent list (trimmed and kept once), then each
+-- post's events published in order.
+local buf, posts, order = {}, {}, {}
+local function postOf(rk, channel, chg, chgt)
+  local post = posts[rk]
+  if not post then
+    post = {channel = channel, chg = chg, chgt = chgt, pending = {}, pub = {}}
+    posts[rk] = post
+    order[#order + 1] = rk
+  end
+  return post
+end
+-- replaceRecent puts state in the place of comment id in the post's recent
+-- comments: those of this batch not yet pushed, else the list, newest
+-- first, a chunk at a time (most changes are to recent comments).
+-- keepChanged records state as the comment's among the post's changed
+-- ones, dropping the oldest beyond changedLen.
+local function keepChanged(chg, chgt, id, state, at)
+  redis.call('HSET', chg, id, state)
+  redis.call('ZADD', chgt, at, id)
+  local over = redis.call('ZCARD', chgt) - changedLen
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', chgt, over)
+    for j = 1, #gone, 2 do
+      redis.call('HDEL', chg, gone[j])
+    end
+  end
+  redis.call('PEXPIRE', chg, ttl)
+  redis.call('PEXPIRE', chgt, ttl)
+end
+local function replaceRecent(rk, post, id, state)
+  local needle = '"_id":"' .. id .. '"'
+  for j = #post.pending, 1, -1 do
+    if string.find(post.pending[j], needle, 1, true) then
+      post.pending[j] = state
+      return
+    end
+  end
+  local size = redis.call('LLEN', rk)
+  local stop = size - 1
+  while stop >= 0 do
+    local start = math.max(0, stop - 31)
+    local items = redis.call('LRANGE', rk, start, stop)
+    for j = #items, 1, -1 do
+      if string.find(items[j], needle, 1, true) then
+        redis.call('LSET', rk, start + j - 1, state)
+        return
+      end
+    end
+    stop = start - 1
+  end
+end
+for i = 1, n do
+  local k = 3 + KPER * (i - 1)
+  local a = 7 + APER * (i - 1)
+  local kind = ARGV[a + 1]
+  local p = ARGV[a + 2]
+  local rk = KEYS[k + 1]
+  if kind == 'c' then
+    local dk = KEYS[k + 2]
+    local first = false
+    if ARGV[a + 4] == '1' then
+      first = redis.call('GET', dk)
+    end
+    if first then
+      res[i] = first
+    elseif len >= limit then
+      res[i] = 0
+    else
+      buf[#buf + 1] = p
+      local post = postOf(rk, ARGV[a + 3], KEYS[k + 3], KEYS[k + 4])
+      post.pending[#post.pending + 1] = p
+      post.pub[#post.pub + 1] = p
+      if ARGV[a + 4] == '1' then
+        redis.call('SET', dk, p, 'PX', window)
+      end
+      len = len + 1
+      res[i] = 1
+    end
+  else
+    -- A change ('x'), or one already in the database ('w': write-through).
+    local id, base, state, at = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
+    local chg, chgt, ver = KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+    local cur = redis.call('HGET', ver, id)
+    if kind == 'x' and len >= limit then
+      res[i] = 0
+    elseif cur and tonumber(cur) ~= base then
+      res[i] = -1
+    else
+      redis.call('HSET', ver, id, base + 1)
+      redis.call('PEXPIRE', ver, ttl)
+      keepChanged(chg, chgt, id, state, at)
+      local post = postOf(rk, ARGV[a + 3], chg, chgt)
+      replaceRecent(rk, post, id, state)
+      post.pub[#post.pub + 1] = p
+      if kind == 'x' then
+        buf[#buf + 1] = p
+        len = len + 1
+      end
+      res[i] = 1
+    end
+  end
+end
+local function push(key, items)
+  for j = 1, #items, 1000 do
+    redis.call('RPUSH', key, unpack(items, j, math.min(j + 999, #items)))
+  end
+end
+if #buf > 0 then
+  push(KEYS[1], buf)
+end
+for _, rk in ipairs(order) do
+  local post = posts[rk]
+  if #post.pending > 0 then
+    push(rk, post.pending)
+    -- Comments pushed out of the recent list may not be in the database
+    -- yet (a hot post, a flusher behind): their state stays findable among
+    -- the changed ones until it is.
+    local over = redis.call('LLEN', rk) - recentLen
+    if over > 0 then
+      local gone = redis.call('LRANGE', rk, 0, over - 1)
+      for j = 1, #gone do
+        local id = string.match(gone[j], '"_id":"(%x+)"')
+        if id then
+          keepChanged(post.chg, post.chgt, id, gone[j], now)
+        end
+      end
+      redis.call('LTRIM', rk, -recentLen, -1)
+    end
+  end
+  if redis.call('EXISTS', rk) == 1 then
+    redis.call('PEXPIRE', rk, ttl)
+  end
+  for j = 1, #post.pub do
+    redis.call('SPUBLISH', post.channel, post.pub[j])
+  end
+end
+redis.call('SET', KEYS[3], cjson.encode(res), 'PX', ARGV[5])
+return res

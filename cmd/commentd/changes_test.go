@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/flusher"
+	"github.com/stretchr/testify/require"
+)
+
+// finals keeps the latest confirmed state of every comment, by version.
+type finals struct {
+	mu sync.Mutex
+	m  map[string]comment.Comment
+}
+
+func newFinals() *finals { return &finals{m: map[string]comment.Comment{}} }
+
+func (f *finals) see(c comment.Comment) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if old, ok := f.m[c.ID]; !ok || c.Version() > old.Version() {
+		f.m[c.ID] = c
+	}
+}
+
+func (f *finals) snapshot() map[string]comment.Comment {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make(map[string]comment.Comment, len(f.m))
+	for k, v := range f.m {
+		out[k] = v
+	}
+	return out
+}
+
+// requireFinalStates waits until nothing is left in Redis, then checks that
+// MongoDB holds exactly the final state of every comment: a deleted one as
+// a tombstone at its last version, or not at all if it never was flushed.
+func (e *env) requireFinalStates(t *testing.T, want map[string]comment.Comment, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for s := range e.buf.Shards() {
+		for {
+			n, err := e.buf.Pending(context.Background(), s)
+			require.NoError(t, err)
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("shard %d still holds %d entries after %s", s, n, within)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	all, err := e.store.All(context.Background())
+	require.NoError(t, err)
+	stored := make(map[string]comment.Comment, len(all))
+	for _, c := range all {
+		_, dup := stored[c.ID]
+		require.False(t, dup, "comment %s stored twice", c.ID)
+		stored[c.ID] = c
+	}
+	wrong := 0
+	for id, w := range want {
+		got, ok := stored[id]
+		switch {
+		case !ok && w.Deleted:
+		case !ok:
+			t.Errorf("comment %s (v%d) is not in MongoDB", id, w.Version())
+			wrong++
+		case !sameState(got, w):
+			t.Errorf("comment %s in MongoDB is %+v, want %+v", id, got, w)
+			wrong++
+		}
+		delete(stored, id)
+	}
+	for id := range stored {
+		t.Errorf("MongoDB holds comment %s that was never confirmed", id)
+	}
+	require.Zero(t, wrong, "wrong final states")
+}
+
+func sameState(a, b comment.Comment) bool {
+	return a.ID == b.ID && a.PostID == b.PostID && a.UserID == b.UserID && a.Content == b.Content &&
+		a.CreatedAt.Equal(b.CreatedAt) && a.EditedAt.Equal(b.EditedAt) && a.Deleted == b.Deleted &&
+		a.Status == b.Status && a.Pinned == b.Pinned && a.Version() == b.Version()
+}
+
+// changeAck is the ack of new_comment and of the change events.
+type changeAck struct {
+	OK      bool            `json:"ok"`
+	Comment comment.Comment `json:"comment"`
+	Error   struct {
+		Code    comment.Code `json:"code"`
+		Message string       `json:"message"`
+	} `json:"error"`
+}
+
+func ackOf(raw json.RawMessage, err error) (changeAck, error) {
+	var a changeAck
+	if err != nil {
+		return a, err
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return a, fmt.Errorf("ack %s: %w", raw, err)
+	}
+	return a, nil
+}
+
+// Guarantee 9 end to end: 5,000 creates and changes (edits, deletes, hides,
+// restores, pins) from 20 writers over 10 posts, through sockets; then
+// MongoDB holds exactly the final state of every comment, and a join shows
+// each post's visible comments in their final state.
+func TestChangesReachMongoDBInFinalState(t *testing.T) {
+	e := newEnv(t, 4)
+	cfg := e.config(4)
+	cfg.Admin.Token = "test-admin-token"
+	app, stop := startApp(t, cfg)
+	defer stop()
+
+	const writers, ops, posts = 20, 5000, 10
+	want := newFinals()
+	mod := dialSIOAuth(t, app.Addr(), `{"token":"test-admin-token"}`)
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		c := dialSIO(t, app.Addr())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			user := fmt.Sprintf("w%d", w)
+			var mine []comment.Comment // live comments of this writer
+			for i := range ops / writers {
+				post := fmt.Sprintf("cpost%d", rng.IntN(posts))
+				r := rng.IntN(100)
+				var (
+					a   changeAck
+					err error
+				)
+				switch {
+				case len(mine) == 0 || r < 60:
+					a, err = ackOf(c.ack("new_comment", map[string]string{"postId": post, "userId": user, "content": fmt.Sprintf("%s #%d", user, i)}))
+					if err == nil && a.OK {
+						mine = append(mine, a.Comment)
+					}
+				case r < 80:
+					k := rng.IntN(len(mine))
+					a, err = ackOf(c.ack("edit_comment", map[string]any{"postId": mine[k].PostID, "commentId": mine[k].ID,
+						"userId": user, "content": fmt.Sprintf("%s #%d edited", user, i)}))
+					if err == nil && a.OK {
+						mine[k] = a.Comment
+					}
+				case r < 88:
+					k := rng.IntN(len(mine))
+					a, err = ackOf(c.ack("delete_comment", map[string]any{"postId": mine[k].PostID, "commentId": mine[k].ID, "userId": user}))
+					if err == nil && a.OK {
+						mine = append(mine[:k], mine[k+1:]...)
+					}
+				default:
+					k := rng.IntN(len(mine))
+					action := []string{"hide", "restore", "pin", "unpin"}[rng.IntN(4)]
+					a, err = ackOf(mod.ack("moderate", map[string]any{"postId": mine[k].PostID, "commentId": mine[k].ID, "action": action}))
+					if err == nil && a.OK {
+						mine[k] = a.Comment
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !a.OK {
+					errs <- fmt.Errorf("%s: %s %s", user, a.Error.Code, a.Error.Message)
+					return
+				}
+				want.see(a.Comment)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	final := want.snapshot()
+	e.requireFinalStates(t, final, 4*time.Minute)
+
+	// A reader joining each post now sees its visible comments, final.
+	reader := dialSIO(t, app.Addr())
+	for p := range posts {
+		post := fmt.Sprintf("cpost%d", p)
+		shown := map[string]comment.Comment{}
+		before := ""
+		for {
+			raw, err := reader.ack("load_more", map[string]any{"postId": post, "before": before, "limit": 500})
+			require.NoError(t, err)
+			var page struct {
+				OK       bool
+				Comments []comment.Comment
+				Next     *string
+			}
+			require.NoError(t, json.Unmarshal(raw, &page))
+			require.True(t, page.OK, string(raw))
+			for _, c := range page.Comments {
+				shown[c.ID] = c
+			}
+			if page.Next == nil {
+				break
+			}
+			before = *page.Next
+		}
+		for id, w := range final {
+			if w.PostID != post {
+				continue
+			}
+			got, ok := shown[id]
+			if !w.Visible() {
+				require.False(t, ok, "history shows %s, which is %s/deleted=%v", id, w.Status, w.Deleted)
+				continue
+			}
+			require.True(t, ok, "history lacks %s", id)
+			require.True(t, sameState(got, w), "history shows %+v, want %+v", got, w)
+		}
+	}
+}
+
+// newChangeService is a Service on the env's buffer and store, as a node's.
+func (e *env) newChangeService() *comment.Service {
+	return comment.NewService(e.buf, e.buf, e.store, comment.ServiceConfig{})
+}
+
+// mixChanges posts n comments over posts, then changes about half of them
+// (edits, deletes, hides, pins), all buffered; it returns the final states.
+func mixChanges(t *testing.T, svc *comment.Service, n int) map[string]comment.Comment {
+	t.Helper()
+	ctx := context.Background()
+	want := newFinals()
+	var made []comment.Comment
+	for i := range n {
+		c := postWait(t, svc, comment.Input{PostID: fmt.Sprintf("kpost%d", i%10), UserID: "u", Content: fmt.Sprintf("c%d", i)})
+		want.see(c)
+		made = append(made, c)
+	}
+	mod := comment.Actor{UserID: "mod", Moderator: true}
+	author := comment.Actor{UserID: "u"}
+	for i, c := range made {
+		var reqs []comment.ChangeRequest
+		switch i % 4 {
+		case 0:
+			reqs = []comment.ChangeRequest{{Op: comment.OpEdit, Content: "edited once"}, {Op: comment.OpEdit, Content: "edited twice"}}
+		case 1:
+			reqs = []comment.ChangeRequest{{Op: comment.OpHide}, {Op: comment.OpPin}}
+		case 2:
+			reqs = []comment.ChangeRequest{{Op: comment.OpEdit, Content: "edited"}, {Op: comment.OpDelete}}
+		}
+		for _, r := range reqs {
+			r.PostID, r.CommentID = c.PostID, c.ID
+			actor := author
+			if comment.ModOps[r.Op] {
+				actor = mod
+			}
+			ch, err := svc.Change(ctx, actor, r)
+			require.NoError(t, err)
+			want.see(ch.State)
+		}
+	}
+	return want.snapshot()
+}
+
+func postWait(t *testing.T, svc *comment.Service, in comment.Input) comment.Comment {
+	t.Helper()
+	type res struct {
+		c   comment.Comment
+		err error
+	}
+	ch := make(chan res, 1)
+	svc.PostAsync(context.Background(), in, func(c comment.Comment, err error) { ch <- res{c, err} })
+	r := <-ch
+	require.NoError(t, r.err)
+	return r.c
+}
+
+// Guarantee 9: a flusher killed (SIGKILL) after its BulkWrite and before
+// its ack; another drains: every comment in its final state, nothing
+// applied twice, no older state over a newer one.
+func TestFlusherKilledBetweenWriteAndAckWithChanges(t *testing.T) {
+	e := newEnv(t, 1)
+	want := mixChanges(t, e.newChangeService(), 800) // 800 creates + 1000 changes
+
+	e.crashFlusherAfterWrite(t)
+	fl := flusher.New(e.buf, e.store, flusher.Config{BatchSize: 700, LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	_, err := fl.FlushOnce(ctx)
+	require.NoError(t, err)
+	e.requireFinalStates(t, want, time.Minute)
+}
+
+// A comment created and deleted before any flush never reaches MongoDB; a
+// join before and after the flush does not show it.
+func TestCreatedAndDeletedBeforeFlushNeverStored(t *testing.T) {
+	e := newEnv(t, 1)
+	svc := e.newChangeService()
+	ctx := context.Background()
+	keep := postWait(t, svc, comment.Input{PostID: "gone", UserID: "u", Content: "stays"})
+	gone := postWait(t, svc, comment.Input{PostID: "gone", UserID: "u", Content: "regretted"})
+	_, err := svc.Change(ctx, comment.Actor{UserID: "u"}, comment.ChangeRequest{Op: comment.OpDelete, PostID: "gone", CommentID: gone.ID})
+	require.NoError(t, err)
+
+	joined := func() []string {
+		cs, err := svc.Join(ctx, comment.Actor{}, "gone", "")
+		require.NoError(t, err)
+		var ids []string
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	require.Equal(t, []string{keep.ID}, joined(), "before the flush")
+
+	fl := flusher.New(e.buf, e.store, flusher.Config{LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
+	_, err = fl.FlushOnce(ctx)
+	require.NoError(t, err)
+	_, found, err := e.store.Get(ctx, gone.ID)
+	require.NoError(t, err)
+	require.False(t, found, "the deleted comment reached MongoDB")
+	_, found, err = e.store.Get(ctx, keep.ID)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, []string{keep.ID}, joined(), "after the flush")
+
+	// And from the database alone, with Redis's recent list gone.
+	require.NoError(t, e.rdb.FlushAll(ctx).Err())
+	require.Equal(t, []string{keep.ID}, joined(), "from MongoDB")
+}

@@ -1,0 +1,241 @@
+package comment
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/commentd/commentd/internal/jsonenc"
+)
+
+// Op is what a change does to a comment.
+type Op string
+
+// The operations of DESIGN.md "Changes through the buffer" built so far.
+const (
+	OpCreate  Op = "create"
+	OpEdit    Op = "edit"
+	OpDelete  Op = "delete"
+	OpHide    Op = "hide"
+	OpRestore Op = "restore"
+	OpPin     Op = "pin"
+	OpUnpin   Op = "unpin"
+)
+
+// ModOps are the operations of the moderate event.
+var ModOps = map[Op]bool{OpHide: true, OpRestore: true, OpPin: true, OpUnpin: true}
+
+// Change is one change to a comment: a record in its post's shard, next to
+// new comments. State is the comment as the change leaves it (the record's
+// "fields"), so applying a change is setting a state, and the last change
+// of a comment in a batch is all the database needs. A new comment is a
+// Change with Op OpCreate, State the comment and V 1.
+type Change struct {
+	Op        Op
+	ID        string // an id of NewID: sorts by time; the comment's id for a create
+	PostID    string
+	CommentID string
+	By        string    // acting user
+	At        time.Time // when it was made, UTC milliseconds
+	V         int       // the comment's version after the change
+	State     Comment
+}
+
+// CreateOf returns the create record of a new comment.
+func CreateOf(c Comment) Change {
+	return Change{Op: OpCreate, ID: c.ID, PostID: c.PostID, CommentID: c.ID, By: c.UserID, At: c.CreatedAt,
+		V: c.Version(), State: c}
+}
+
+// changePrefix starts a change record's JSON; a comment's starts with
+// {"_id", which tells the two apart in a shard's list and on a channel.
+const changePrefix = `{"op":`
+
+// IsChangeJSON reports whether b is a change record rather than a comment.
+func IsChangeJSON(b []byte) bool {
+	return len(b) >= len(changePrefix) && string(b[:len(changePrefix)]) == changePrefix
+}
+
+// AppendJSON appends the record's JSON:
+// {op, id, postId, commentId, by, at, v, fields}, fields the state.
+func (ch Change) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"op":`...)
+	dst = jsonenc.AppendString(dst, string(ch.Op), true)
+	dst = append(dst, `,"id":`...)
+	dst = jsonenc.AppendString(dst, ch.ID, true)
+	dst = append(dst, `,"postId":`...)
+	dst = jsonenc.AppendString(dst, ch.PostID, true)
+	dst = append(dst, `,"commentId":`...)
+	dst = jsonenc.AppendString(dst, ch.CommentID, true)
+	dst = append(dst, `,"by":`...)
+	dst = jsonenc.AppendString(dst, ch.By, true)
+	dst = append(dst, `,"at":"`...)
+	dst = appendTime(dst, ch.At)
+	dst = append(dst, `","v":`...)
+	dst = fmt.Appendf(dst, "%d", ch.V)
+	dst = append(dst, `,"fields":`...)
+	dst = ch.State.AppendJSON(dst)
+	return append(dst, '}')
+}
+
+// JSON returns the record's JSON.
+func (ch Change) JSON() []byte { return ch.AppendJSON(make([]byte, 0, 256+len(ch.State.Content))) }
+
+// MarshalJSON encodes the record.
+func (ch Change) MarshalJSON() ([]byte, error) { return ch.JSON(), nil }
+
+type wireChange struct {
+	Op        Op      `json:"op"`
+	ID        string  `json:"id"`
+	PostID    string  `json:"postId"`
+	CommentID string  `json:"commentId"`
+	By        string  `json:"by"`
+	At        string  `json:"at"`
+	V         int     `json:"v"`
+	Fields    Comment `json:"fields"`
+}
+
+// UnmarshalJSON decodes a record.
+func (ch *Change) UnmarshalJSON(b []byte) error {
+	var w wireChange
+	if err := json.Unmarshal(b, &w); err != nil {
+		return err
+	}
+	at, err := time.Parse(time.RFC3339Nano, w.At)
+	if err != nil {
+		return fmt.Errorf("change: at: %w", err)
+	}
+	if w.Op == "" || !ValidID(w.CommentID) {
+		return fmt.Errorf("change: no op or comment id")
+	}
+	*ch = Change{Op: w.Op, ID: w.ID, PostID: w.PostID, CommentID: w.CommentID, By: w.By, At: at.UTC(), V: w.V, State: w.Fields}
+	return nil
+}
+
+// DecodeEntry decodes an entry of a shard's list: a change record, or a
+// comment (a create).
+func DecodeEntry(b []byte) (Change, error) {
+	if IsChangeJSON(b) {
+		var ch Change
+		err := ch.UnmarshalJSON(b)
+		return ch, err
+	}
+	var c Comment
+	if err := c.UnmarshalJSON(b); err != nil {
+		return Change{}, err
+	}
+	if !ValidID(c.ID) {
+		return Change{}, fmt.Errorf("comment: invalid _id %q", c.ID)
+	}
+	return CreateOf(c), nil
+}
+
+// Actor is who asks for a change: the user of the token (never of the
+// payload), and whether they moderate.
+type Actor struct {
+	UserID    string
+	Moderator bool
+}
+
+// MaySee reports whether the actor may see c: everyone sees a visible
+// comment; its author and moderators see it pending or hidden. Nobody is
+// shown a tombstone (until replies keep one).
+func (a Actor) MaySee(c Comment) bool {
+	if c.Deleted {
+		return false
+	}
+	if c.Status == "" {
+		return true
+	}
+	return a.Moderator || a.UserID != "" && a.UserID == c.UserID
+}
+
+// ChangeRequest is what a client asks: an op on a comment of a post, the
+// new content for an edit, and optionally the version it saw.
+type ChangeRequest struct {
+	Op        Op
+	PostID    string
+	CommentID string
+	Content   string // OpEdit
+	V         int    // 0: any version; else CONFLICT unless it is the current one
+}
+
+// Rules are the settings a change is checked against.
+type Rules struct {
+	EditWindow time.Duration // an author edits and deletes within this of createdAt; 0 = no limit
+	MaxRunes   int           // longest content; DefaultMaxRunes
+}
+
+// Validate checks the parts of a request that need no state.
+func (r ChangeRequest) Validate(maxRunes int) error {
+	if err := ValidatePostID(r.PostID); err != nil {
+		return err
+	}
+	if !ValidID(r.CommentID) {
+		return Errorf(CodeInvalidPayload, "commentId must be a comment id")
+	}
+	if r.V < 0 {
+		return Errorf(CodeInvalidPayload, "v must be a version number")
+	}
+	switch r.Op {
+	case OpEdit:
+		return ValidateContent(r.Content, maxRunes)
+	case OpDelete, OpHide, OpRestore, OpPin, OpUnpin:
+		return nil
+	}
+	return Errorf(CodeInvalidPayload, "unknown action")
+}
+
+// Decide checks req by actor against the comment's current state and
+// returns the change to append: the new state with the next version. It
+// is pure: the buffer then appends the change only if the comment is
+// still at state's version, so the checks hold at the moment it applies.
+func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rules, now time.Time) (Change, error) {
+	now = now.UTC().Truncate(time.Millisecond)
+	if !found || state.PostID != req.PostID || state.Deleted || !actor.MaySee(state) {
+		return Change{}, Errorf(CodeNotFound, "no such comment in this post")
+	}
+	author := actor.UserID != "" && actor.UserID == state.UserID
+	inWindow := rules.EditWindow <= 0 || now.Sub(state.CreatedAt) <= rules.EditWindow
+	switch req.Op {
+	case OpEdit:
+		if !author {
+			return Change{}, Errorf(CodeForbidden, "only its author may edit a comment")
+		}
+		if !inWindow {
+			return Change{}, Errorf(CodeEditWindowClosed, "comments can be edited only within "+rules.EditWindow.String()+" of posting")
+		}
+	case OpDelete:
+		if !author && !actor.Moderator {
+			return Change{}, Errorf(CodeForbidden, "only its author or a moderator may delete a comment")
+		}
+		if !actor.Moderator && !inWindow {
+			return Change{}, Errorf(CodeEditWindowClosed, "comments can be deleted only within "+rules.EditWindow.String()+" of posting")
+		}
+	default:
+		if !actor.Moderator {
+			return Change{}, Errorf(CodeForbidden, "only moderators may "+string(req.Op)+" comments")
+		}
+	}
+	if req.V != 0 && req.V != state.Version() {
+		return Change{}, Errorf(CodeConflict, fmt.Sprintf("the comment changed: it is at version %d", state.Version()))
+	}
+	next := state
+	next.V = state.Version() + 1
+	switch req.Op {
+	case OpEdit:
+		next.Content, next.EditedAt = req.Content, now
+	case OpDelete:
+		next.Deleted, next.Content, next.UserID, next.Pinned = true, "", "", false
+	case OpHide:
+		next.Status = StatusHidden
+	case OpRestore:
+		next.Status = ""
+	case OpPin:
+		next.Pinned = true
+	case OpUnpin:
+		next.Pinned = false
+	}
+	return Change{Op: req.Op, ID: NewID(now), PostID: state.PostID, CommentID: state.ID, By: actor.UserID,
+		At: now, V: next.V, State: next}, nil
+}
