@@ -52,6 +52,8 @@ type Comments struct {
 	streams streams       // SSE clients of this node
 	closing chan struct{} // closed by Close: streams end
 	once    sync.Once
+
+	recovery bool // set by EnableRecovery, before serving
 }
 
 // Close ends the SSE streams, so that an HTTP server can shut down; other
@@ -116,11 +118,16 @@ func (a *Comments) connect(s *socketio.Socket, auth json.RawMessage) error {
 }
 
 // Deliver broadcasts a comment (its JSON, as published) to the post's room
-// on this node: encoded once, whatever the number of readers. The comment's
-// id goes last, as the event's offset for connection state recovery: a
-// client that reconnects sends the last one it got.
+// on this node: encoded once, whatever the number of readers. With recovery
+// on, the comment's id goes last, as the event's offset: a client that
+// reconnects sends the last one it got. Without, the comment goes alone,
+// as from the reference server (a one-argument handler works).
 func (a *Comments) Deliver(postID, id string, payload []byte) {
-	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload), offsetArg(id))
+	if a.recovery {
+		a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload), offsetArg(id))
+	} else {
+		a.nsp.EmitToRaw(Room(postID), nil, "comment_added", json.RawMessage(payload))
+	}
 	a.streams.deliver(postID, streamEvent{id: id, payload: payload})
 }
 
@@ -137,6 +144,7 @@ func offsetArg(id string) json.RawMessage { return json.RawMessage(`"` + id + `"
 // that comes back within the window gets its rooms back and the comments
 // it missed, in order.
 func (a *Comments) EnableRecovery(store socketio.RecoveryStore) {
+	a.recovery = true
 	a.nsp.EnableRecovery(store, a.recover)
 }
 
