@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// pythonSuiteTimeout bounds one run of clients/python/contract.py: its idle
+// scenario alone takes a minute.
+const pythonSuiteTimeout = 4 * time.Minute
+
+// TestPythonClients runs clients/python/contract.py with Debian's
+// python3-socketio (make test installs it), the sync socketio.Client and
+// the asyncio socketio.AsyncClient, each on long-polling, WebSocket, and
+// polling upgraded to WebSocket: six runs side by side, against two real
+// Apps on one Redis and devmongo, one with socketio.recovery_window 0 (a
+// one-argument comment_added handler) and one with recovery on (two
+// arguments). Both ping every 2s, for the idle scenario.
+//
+// COMMENTD_PYTHON names the interpreter (default /usr/bin/python3, the one
+// Debian's packages are for); COMMENTD_PYTHON_IDLE the idle scenario's
+// seconds (default 60).
+func TestPythonClients(t *testing.T) {
+	python := os.Getenv("COMMENTD_PYTHON")
+	if python == "" {
+		python = "/usr/bin/python3"
+	}
+	if out, err := exec.Command(python, "-c", "import socketio, engineio, aiohttp, requests, websocket").CombinedOutput(); err != nil {
+		t.Fatalf("%s cannot import socketio and its transports (`make test` installs python3-socketio, "+
+			"python3-aiohttp, python3-requests and python3-websocket from apt): %v\n%s", python, err, out)
+	}
+	idle := os.Getenv("COMMENTD_PYTHON_IDLE")
+	if idle == "" {
+		idle = "60"
+	}
+	script := filepath.Join(commentdRoot(t), "clients", "python", "contract.py")
+
+	e := newEnv(t, 2)
+	urls := map[bool]string{}
+	for _, recovery := range []bool{false, true} {
+		cfg := e.config(2)
+		cfg.SocketIO.PingInterval = 2 * time.Second
+		cfg.SocketIO.PingTimeout = 5 * time.Second
+		if !recovery {
+			cfg.SocketIO.RecoveryWindow = 0
+		}
+		app, stop := startApp(t, cfg)
+		t.Cleanup(stop)
+		urls[recovery] = "http://" + app.Addr()
+	}
+
+	t.Run("clients", func(t *testing.T) { // waits for its parallel subtests, before the Apps stop
+		for _, client := range []string{"sync", "async"} {
+			for _, transport := range []string{"polling", "websocket", "upgrade"} {
+				t.Run(client+"/"+transport, func(t *testing.T) {
+					t.Parallel()
+					ctx, cancel := context.WithTimeout(context.Background(), pythonSuiteTimeout)
+					defer cancel()
+					cmd := exec.CommandContext(ctx, python, script, "--client", client, "--transport", transport,
+						"--url", urls[false], "--recovery-url", urls[true], "--idle", idle)
+					cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
+					cmd.WaitDelay = 5 * time.Second
+					out, err := cmd.CombinedOutput()
+					if ctx.Err() != nil {
+						err = fmt.Errorf("%w after %s", ctx.Err(), pythonSuiteTimeout)
+					}
+					if err != nil || testing.Verbose() {
+						for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
+							t.Log(line)
+						}
+					}
+					if err != nil {
+						t.Fatalf("%s %s --client %s --transport %s: %v (its output is above)",
+							python, filepath.Base(script), client, transport, err)
+					}
+				})
+			}
+		}
+	})
+}
