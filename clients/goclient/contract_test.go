@@ -73,7 +73,12 @@ func dial(t *testing.T, url, nsp string, before func(*socket.Socket)) *client {
 	case err := <-failed:
 		t.Fatalf("connect_error from %s: %s", url+nsp, err)
 	case <-time.After(wait):
-		t.Fatalf("no connection to %s within %s", url+nsp, wait)
+		eng := s.Io().Engine()
+		state := "no engine"
+		if eng != nil {
+			state = fmt.Sprintf("engine id %q ready %v", eng.Id(), eng.ReadyState())
+		}
+		t.Fatalf("no connection to %s within %s (%s)", url+nsp, wait, state)
 	}
 	t.Cleanup(func() { s.Disconnect() })
 	return c
