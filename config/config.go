@@ -89,11 +89,13 @@ type History struct {
 
 // SocketIO configures Engine.IO heartbeats and packet size.
 type SocketIO struct {
-	PingInterval   time.Duration `mapstructure:"ping_interval"`   // socketio.ping_interval; 25s
-	PingTimeout    time.Duration `mapstructure:"ping_timeout"`    // socketio.ping_timeout; 20s
-	MaxPayload     int64         `mapstructure:"max_payload"`     // socketio.max_payload; 65536 bytes
-	ConnectTimeout time.Duration `mapstructure:"connect_timeout"` // socketio.connect_timeout; 10s
-	RecoveryWindow time.Duration `mapstructure:"recovery_window"` // socketio.recovery_window; 2m (0 = off)
+	PingInterval   time.Duration `mapstructure:"ping_interval"`    // socketio.ping_interval; 25s
+	PingTimeout    time.Duration `mapstructure:"ping_timeout"`     // socketio.ping_timeout; 20s
+	MaxPayload     int64         `mapstructure:"max_payload"`      // socketio.max_payload; 65536 bytes
+	MaxPollBody    int64         `mapstructure:"max_poll_body"`    // socketio.max_poll_body; 1000000 bytes (>= max_payload)
+	MaxPollPackets int           `mapstructure:"max_poll_packets"` // socketio.max_poll_packets; 16
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout"`  // socketio.connect_timeout; 10s
+	RecoveryWindow time.Duration `mapstructure:"recovery_window"`  // socketio.recovery_window; 2m (0 = off)
 }
 
 // CORS lists the browser origins allowed.
@@ -170,6 +172,8 @@ func Default() *Config {
 			PingInterval:   25 * time.Second,
 			PingTimeout:    20 * time.Second,
 			MaxPayload:     65536,
+			MaxPollBody:    1_000_000,
+			MaxPollPackets: 16,
 			ConnectTimeout: 10 * time.Second,
 			RecoveryWindow: 2 * time.Minute,
 		},

@@ -36,6 +36,8 @@ var usage = map[string]string{
 	"socketio.ping_interval":     "Engine.IO ping interval",
 	"socketio.ping_timeout":      "Engine.IO ping timeout",
 	"socketio.max_payload":       "largest Engine.IO packet in bytes",
+	"socketio.max_poll_body":     "largest long-polling POST body in bytes (several packets; >= socketio.max_payload)",
+	"socketio.max_poll_packets":  "most packets in one long-polling response (python-engineio takes 16)",
 	"socketio.connect_timeout":   "a connection that joins no namespace within this is closed",
 	"socketio.recovery_window":   "a client that reconnects within this gets its state back (0 = off)",
 	"cors.origins":               "allowed browser origins, comma-separated; empty = same origin, * = any",

@@ -95,6 +95,9 @@ func (c *Config) Validate() error {
 	positive("socketio.ping_interval", c.SocketIO.PingInterval)
 	positive("socketio.ping_timeout", c.SocketIO.PingTimeout)
 	check(c.SocketIO.MaxPayload > 0, "socketio.max_payload", c.SocketIO.MaxPayload, "must be positive")
+	check(c.SocketIO.MaxPollBody >= c.SocketIO.MaxPayload, "socketio.max_poll_body", c.SocketIO.MaxPollBody,
+		fmt.Sprintf("must be at least socketio.max_payload (%d)", c.SocketIO.MaxPayload))
+	check(c.SocketIO.MaxPollPackets >= 1, "socketio.max_poll_packets", c.SocketIO.MaxPollPackets, "must be at least 1")
 
 	for _, o := range c.CORS.Origins {
 		check(validOrigin(o), "cors.origins", o, `must be "*" or scheme://host[:port], such as "https://example.com"`)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds what commentd's tests and `make run` need, idempotently,
-# on a fresh Debian machine: redis-server (apt) and bin/devmongo.
+# on a fresh Debian machine: redis-server, chromium, python3-socketio, Node
+# (apt), bin/devmongo and the Node test packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,14 @@ fi
 if ! command -v chromium >/dev/null; then
 	echo "deps: installing chromium" >&2
 	apt_install chromium
+fi
+
+# The Python client suite (clients/python, TestPythonClients): Debian's
+# python-socketio for Debian's python3, with the transports of its sync
+# client (requests, websocket-client) and of its asyncio one (aiohttp).
+if ! /usr/bin/python3 -c 'import socketio, aiohttp, requests, websocket' 2>/dev/null; then
+	echo "deps: installing python3-socketio" >&2
+	apt_install python3-socketio python3-aiohttp python3-requests python3-websocket
 fi
 
 # The Node contract suite (official socket.io-client) and, later, browser

@@ -217,7 +217,9 @@ func badCases() []badCase {
 		{"WebSocket text frame over max_payload", "closed (1009)", caseOversizedText},
 		{"WebSocket binary frame over max_payload", "closed", caseOversizedBinary},
 		{"WebSocket frame of exactly max_payload", "kept; the comment in it is CONTENT_TOO_LONG", caseFrameAtLimit},
-		{"polling POST body over max_payload", "413; the session is kept", casePollingTooLarge},
+		{"polling POST with a packet over max_payload", "413; the session is kept", casePollingTooLarge},
+		{"polling POST body over max_payload, its packets under", "200, as from python-engineio, which sends all it has queued in one POST", casePollingBodyOverPacketLimit},
+		{"polling POST body over max_poll_body", "413; the session is kept", casePollingBodyTooLarge},
 		{"polling POST of more than 1000 packets", "400; the session is closed", casePollingTooManyPackets},
 
 		// Encoding and content.
@@ -647,6 +649,27 @@ func caseFrameAtLimit(t *testing.T, s *badSuite) {
 func casePollingTooLarge(t *testing.T, s *badSuite) {
 	p := s.polling(t, s.user("poll"), nil)
 	st, _ := p.post(t, `42["x","`+strings.Repeat("a", badMaxPayload)+`"]`)
+	require.Equal(t, http.StatusRequestEntityTooLarge, st)
+	p.expectKept(t)
+	p.close(t)
+}
+
+func casePollingBodyOverPacketLimit(t *testing.T, s *badSuite) {
+	p := s.polling(t, s.user("poll"), nil)
+	pkt := `42["x","` + strings.Repeat("a", badMaxPayload-16) + `"]`
+	body := strings.Join([]string{pkt, pkt, pkt}, "\x1e")
+	require.Greater(t, len(body), badMaxPayload)
+	st, _ := p.post(t, body)
+	require.Equal(t, http.StatusOK, st)
+	p.expectKept(t)
+	p.close(t)
+}
+
+func casePollingBodyTooLarge(t *testing.T, s *badSuite) {
+	p := s.polling(t, s.user("poll"), nil)
+	pkt := `42["x","` + strings.Repeat("a", badMaxPayload-16) + `"]`
+	n := int(config.Default().SocketIO.MaxPollBody)/len(pkt) + 1
+	st, _ := p.post(t, strings.TrimSuffix(strings.Repeat(pkt+"\x1e", n), "\x1e"))
 	require.Equal(t, http.StatusRequestEntityTooLarge, st)
 	p.expectKept(t)
 	p.close(t)

@@ -22,11 +22,24 @@ const nodeSuiteTimeout = 5 * time.Minute
 // server's own.
 const allowedOrigin = "http://allowed.example"
 
+// oldClients are older socket.io-client releases (npm aliases of
+// web/test/package.json, COMMENTD_SIO_CLIENT) and the suite's files they
+// run: those that need no later client feature (recovery and retry need
+// 4.6's socket.recovered and retries, upgrade 4.8's NodeXHR; outage is
+// about the server alone and takes the longest).
+var oldClients = []struct{ name, pkg string }{
+	{"4.0", "socket.io-client-40"},
+	{"4.5", "socket.io-client-45"},
+}
+
+var oldClientFiles = []string{"contract", "chat", "origin"}
+
 // TestSocketIOClientContract proves the wire contract of DESIGN.md with the
 // official socket.io-client: it runs the node:test suite of web/test once
 // per transport, WebSocket and long-polling that is never upgraded
 // (COMMENTD_TRANSPORT), each against a real App of its own on Redis and
-// devmongo. The suite stops and starts the backends through a control
+// devmongo; with 4.8 every file, with 4.0 and 4.5 (subtests 4.0/websocket,
+// ...) oldClientFiles. The suite stops and starts the backends through a control
 // server of this test (POST /mongo/stop, /mongo/start, /redis/stop,
 // /redis/start, /redis/pause, /redis/resume at COMMENTD_CONTROL); they run on the subtest's goroutine,
 // as testsvc requires.
@@ -45,32 +58,52 @@ func TestSocketIOClientContract(t *testing.T) {
 	}
 	// COMMENTD_NODE_TESTS=recovery,retry runs only those files (debugging).
 	if only := os.Getenv("COMMENTD_NODE_TESTS"); only != "" {
-		var keep []string
-		for _, f := range files {
-			for _, name := range strings.Split(only, ",") {
-				if filepath.Base(f) == name+".test.mjs" {
-					keep = append(keep, f)
-				}
-			}
-		}
-		if len(keep) == 0 {
+		files = keepFiles(files, strings.Split(only, ","))
+		if len(files) == 0 {
 			t.Fatalf("COMMENTD_NODE_TESTS=%s names no file in %s", only, dir)
 		}
-		files = keep
 	}
-	// The two runs share nothing (an App, Redis and devmongo each), so
-	// they run side by side: the suite spends most of its time waiting.
+	// The runs share nothing (an App, Redis and devmongo each), so they
+	// run side by side: the suite spends most of its time waiting.
 	for _, transport := range []string{"websocket", "polling"} {
 		t.Run(transport, func(t *testing.T) {
 			t.Parallel()
-			runContractSuite(t, node, dir, files, transport)
+			runContractSuite(t, node, dir, files, transport, "socket.io-client")
 		})
+	}
+	old := keepFiles(files, oldClientFiles)
+	if len(old) == 0 {
+		return
+	}
+	for _, c := range oldClients {
+		if _, err := os.Stat(filepath.Join(dir, "node_modules", c.pkg, "package.json")); err != nil {
+			t.Fatalf("web/test/node_modules/%s is missing (npm ci --prefix web/test): %v", c.pkg, err)
+		}
+		for _, transport := range []string{"websocket", "polling"} {
+			t.Run(c.name+"/"+transport, func(t *testing.T) {
+				t.Parallel()
+				runContractSuite(t, node, dir, old, transport, c.pkg)
+			})
+		}
 	}
 }
 
+// keepFiles returns the files named NAME.test.mjs for a name in names.
+func keepFiles(files, names []string) []string {
+	var keep []string
+	for _, f := range files {
+		for _, name := range names {
+			if filepath.Base(f) == name+".test.mjs" {
+				keep = append(keep, f)
+			}
+		}
+	}
+	return keep
+}
+
 // runContractSuite runs the suite's files with node --test against a new
-// App, its clients on transport only.
-func runContractSuite(t *testing.T, node, dir string, files []string, transport string) {
+// App, its clients (of the npm package client) on transport only.
+func runContractSuite(t *testing.T, node, dir string, files []string, transport, client string) {
 	e := newEnv(t, 2)
 	cfg := e.config(2)
 	// Rate limits are not what this suite is about: 20 clients fire 10
@@ -91,6 +124,7 @@ func runContractSuite(t *testing.T, node, dir string, files []string, transport 
 	cmd.Env = append(os.Environ(),
 		"COMMENTD_URL=http://"+app.Addr(),
 		"COMMENTD_TRANSPORT="+transport,
+		"COMMENTD_SIO_CLIENT="+client,
 		"COMMENTD_ALLOWED_ORIGIN="+allowedOrigin,
 		"COMMENTD_CONTROL="+ctl.url,
 		"NO_COLOR=1",
@@ -123,7 +157,8 @@ func runContractSuite(t *testing.T, node, dir string, files []string, transport 
 		}
 	}
 	if err != nil {
-		t.Fatalf("COMMENTD_TRANSPORT=%s node --test %s: %v (its output is above)", transport, strings.Join(relative(dir, files), " "), err)
+		t.Fatalf("COMMENTD_TRANSPORT=%s COMMENTD_SIO_CLIENT=%s node --test %s: %v (its output is above)",
+			transport, client, strings.Join(relative(dir, files), " "), err)
 	}
 	for _, s := range []string{"mongo", "redis"} {
 		if ctl.down[s] {

@@ -112,13 +112,15 @@ func newFlusher(cfg *config.Config, src flusher.Source, sink flusher.Sink, log *
 func newSocketIO(cfg *config.Config, log *slog.Logger, dir engineio.Directory) *socketio.Server {
 	return socketio.NewServer(socketio.Config{
 		Engine: engineio.Config{
-			PingInterval:  cfg.SocketIO.PingInterval,
-			PingTimeout:   cfg.SocketIO.PingTimeout,
-			MaxPayload:    cfg.SocketIO.MaxPayload,
-			MaxConnsPerIP: cfg.Limits.ConnectionsPerIP,
-			Directory:     dir,
-			Origins:       cfg.CORS.Origins,
-			Logger:        log,
+			PingInterval:   cfg.SocketIO.PingInterval,
+			PingTimeout:    cfg.SocketIO.PingTimeout,
+			MaxPayload:     cfg.SocketIO.MaxPayload,
+			MaxPollBody:    cfg.SocketIO.MaxPollBody,
+			MaxPollPackets: cfg.SocketIO.MaxPollPackets,
+			MaxConnsPerIP:  cfg.Limits.ConnectionsPerIP,
+			Directory:      dir,
+			Origins:        cfg.CORS.Origins,
+			Logger:         log,
 		},
 		ConnectTimeout: cfg.SocketIO.ConnectTimeout,
 		Logger:         log,

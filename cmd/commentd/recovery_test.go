@@ -104,3 +104,35 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	stopB()
 	stopA()
 }
+
+// With socketio.recovery_window 0, comment_added carries the comment
+// alone, as from the reference server: a one-argument handler (Python's
+// `def on_added(comment)`) gets every event. With recovery on, the offset
+// follows it.
+func TestCommentAddedOffsetOnlyWithRecovery(t *testing.T) {
+	e := newEnv(t, 2)
+	for _, tc := range []struct {
+		window time.Duration
+		args   int
+	}{{0, 1}, {time.Minute, 2}} {
+		t.Run(fmt.Sprint("recovery_window=", tc.window), func(t *testing.T) {
+			cfg := e.config(2)
+			cfg.SocketIO.RecoveryWindow = tc.window
+			app, stop := startApp(t, cfg)
+			defer stop()
+			c := dialSIO(t, app.Addr())
+			defer c.close()
+			post := fmt.Sprint("offset-", tc.window.Seconds())
+			c.join(post)
+			posted := c.post(post, "hello")
+			ev := c.next("comment_added", 10*time.Second)
+			require.Len(t, ev.Args, tc.args, "comment_added's arguments: %s", ev.Args)
+			var got comment.Comment
+			require.NoError(t, json.Unmarshal(ev.Args[0], &got))
+			require.Equal(t, posted.ID, got.ID)
+			if tc.args == 2 {
+				require.Equal(t, `"`+posted.ID+`"`, string(ev.Args[1]), "the offset is the comment id")
+			}
+		})
+	}
+}

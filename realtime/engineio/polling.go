@@ -20,8 +20,8 @@ const noopDelay = 100 * time.Millisecond
 // that gets its final noop.
 const closeGrace = time.Second
 
-// maxPollPackets bounds the packets of one POST body.
-const maxPollPackets = 1000
+// maxPostPackets bounds the packets of one POST body.
+const maxPostPackets = 1000
 
 // servePolling serves the long-polling transport: a GET without sid opens a
 // session, a GET with one waits for packets, a POST brings the client's.
@@ -194,21 +194,32 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
 	case c.closed:
 		ps = []Packet{{Type: Close}}
 	default:
-		ps = make([]Packet, 0, len(c.queue))
-		for _, m := range c.queue {
-			ps = append(ps, m.pkt)
-		}
-		clear(c.queue)
-		c.queue, c.queued = c.queue[:0], 0
+		ps = c.takePollLocked(s.cfg.MaxPollPackets)
 	}
 	c.pollNoop = false
 	c.polling = false
-	closeAfter, why := c.closeAfter && !c.closed, c.afterWhy
+	closeAfter, why := c.closeAfter && !c.closed && len(c.queue) == 0, c.afterWhy
 	c.mu.Unlock()
 	writePayload(w, ps)
 	if closeAfter {
 		c.closeWith(why)
 	}
+}
+
+// takePollLocked takes up to limit packets from the head of the queue for a
+// GET response; the rest stay queued, in order, for the next GET (which
+// then answers at once). c.mu must be held.
+func (c *Conn) takePollLocked(limit int) []Packet {
+	n := min(len(c.queue), limit)
+	ps := make([]Packet, n)
+	for i, m := range c.queue[:n] {
+		ps[i] = m.pkt
+		c.queued -= m.Size()
+	}
+	rest := copy(c.queue, c.queue[n:])
+	clear(c.queue[rest:])
+	c.queue = c.queue[:rest]
+	return ps
 }
 
 func (c *Conn) upgradedLocked() bool {
@@ -242,21 +253,29 @@ func (s *Server) post(w http.ResponseWriter, r *http.Request, c *Conn) {
 		c.mu.Unlock()
 	}()
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxPayload))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxPollBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, "payload over maxPayload")
+			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, "body over the polling limit")
 			return
 		}
 		writeError(w, http.StatusBadRequest, codeBadRequest, "")
 		return
 	}
-	ps, err := DecodePayload(body, maxPollPackets)
+	ps, err := DecodePayload(body, maxPostPackets)
 	if err != nil {
 		c.closeWith(ReasonParseError)
 		writeError(w, http.StatusBadRequest, codeBadRequest, "invalid payload")
 		return
+	}
+	// Each packet obeys MaxPayload, as on WebSocket; the body is refused
+	// whole, before any of it is handled.
+	for _, p := range ps {
+		if int64(len(p.Data)) > s.cfg.MaxPayload {
+			writeError(w, http.StatusRequestEntityTooLarge, codeBadRequest, "packet over maxPayload")
+			return
+		}
 	}
 	c.hmu.Lock()
 	for _, p := range ps {

@@ -19,12 +19,21 @@ import (
 
 // Config configures a Server. Zero fields take the defaults noted.
 type Config struct {
-	PingInterval  time.Duration // between server pings; 25s
-	PingTimeout   time.Duration // wait for the pong; 20s
-	MaxPayload    int64         // largest packet or polling body, bytes; 1,000,000
-	MaxQueueBytes int           // outgoing queue per connection, bytes; 1 MiB
-	WriteTimeout  time.Duration // one write system call, at most (at least half of it); 10s
-	MaxConnsPerIP int           // open sessions per client IP address; 0 = no limit
+	PingInterval time.Duration // between server pings; 25s
+	PingTimeout  time.Duration // wait for the pong; 20s
+	MaxPayload   int64         // largest packet, bytes; 1,000,000
+	// MaxPollBody bounds a polling POST body, which may carry several
+	// packets (each still at most MaxPayload); max(1,000,000, MaxPayload),
+	// the reference server's maxHttpBufferSize. python-engineio sends all
+	// it has queued in one POST, whatever the maxPayload it was told.
+	MaxPollBody int64
+	// MaxPollPackets bounds the packets of one polling GET response; the
+	// rest wait for the next GET, in order. 16: python-engineio refuses a
+	// payload of more (max_decode_packets) and disconnects.
+	MaxPollPackets int
+	MaxQueueBytes  int           // outgoing queue per connection, bytes; 1 MiB
+	WriteTimeout   time.Duration // one write system call, at most (at least half of it); 10s
+	MaxConnsPerIP  int           // open sessions per client IP address; 0 = no limit
 	// Linger is how long a broadcast (SendBroadcast) may wait for the
 	// ones after it, so that a connection gets several frames per write
 	// system call; 40ms, negative for none. Only a connection written to
@@ -53,6 +62,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxPayload <= 0 {
 		c.MaxPayload = 1_000_000
+	}
+	if c.MaxPollBody <= 0 {
+		c.MaxPollBody = max(1_000_000, c.MaxPayload)
+	}
+	if c.MaxPollPackets <= 0 {
+		c.MaxPollPackets = 16
 	}
 	if c.MaxQueueBytes <= 0 {
 		c.MaxQueueBytes = 1 << 20

@@ -4,9 +4,8 @@
 // only what names this test's own sockets.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Manager } from 'socket.io-client';
 import {
-  TRANSPORT, URL, WAIT_MS, assertTransport, connect, connected, quiet, until,
+  Manager, TRANSPORT, URL, WAIT_MS, ack, assertTransport, connect, connected, quiet, until,
 } from './helpers.mjs';
 
 const EVENTS = ['message', 'msg', 'getID', 'chat_error'];
@@ -81,7 +80,7 @@ test('/chat: message text reaches everyone as "<id>: <text>"', async (t) => {
 test('/chat: event1 answers getID with the caller\'s socket id, to the caller only', async (t) => {
   const [a, b] = await chatters(t, 2);
   // With an ack: getID and the ack both carry socket.id of the client.
-  const acked = await a.socket.timeout(WAIT_MS).emitWithAck('event1');
+  const acked = await ack(a.socket, 'event1');
   assert.equal(acked, a.socket.id, 'the ack carries the caller\'s socket id');
   // Without an ack callback, as the tutorial's page calls it.
   b.socket.emit('event1');
@@ -112,7 +111,7 @@ test('/chat: private reaches the one socket named, and no one else', async (t) =
   const [a, b, c] = await chatters(t, 3);
   const there = { id: a.id, message: 'psst' };
   const back = { id: b.id, message: 'psst back' };
-  const res = await a.socket.timeout(WAIT_MS).emitWithAck('private', b.id, 'psst');
+  const res = await ack(a.socket, 'private', b.id, 'psst');
   assert.deepEqual(res, { ok: true });
   // Without an ack callback too, and back the other way.
   b.socket.emit('private', a.id, 'psst back');
@@ -124,7 +123,7 @@ test('/chat: private reaches the one socket named, and no one else', async (t) =
 test('/chat: private to an unknown socket is an error to the sender, and reaches no one', async (t) => {
   const cs = await chatters(t, 2);
   const [a] = cs;
-  const res = await a.socket.timeout(WAIT_MS).emitWithAck('private', 'no-such-socket', 'lost');
+  const res = await ack(a.socket, 'private', 'no-such-socket', 'lost');
   assert.equal(res.ok, false, JSON.stringify(res));
   assert.match(res.error, /no-such-socket/, 'the error names the socket id');
   await until(() => a.got.chat_error.length === 1, WAIT_MS, () => `chat_error: ${JSON.stringify(a.got.chat_error)}`);
@@ -136,7 +135,7 @@ test('/chat: an empty message is refused with chat_error and not broadcast', asy
   const cs = await chatters(t, 2);
   const [a] = cs;
   for (const bad of ['', '   ', 42]) {
-    const res = await a.socket.timeout(WAIT_MS).emitWithAck('message', bad);
+    const res = await ack(a.socket, 'message', bad);
     assert.equal(res.ok, false, `message ${JSON.stringify(bad)} acked ${JSON.stringify(res)}`);
     assert.equal(typeof res.error, 'string');
   }
@@ -174,8 +173,8 @@ test('/chat and / on one connection (one Manager): each namespace gets its own e
   await until(() => chatGot.includes(`${chat.id} connected`), WAIT_MS, () => `chat got ${JSON.stringify(chatGot)}`);
   chat.emit('message', 'multiplexed');
   await until(() => chatGot.includes(`${chat.id}: multiplexed`), WAIT_MS, () => `chat got ${JSON.stringify(chatGot)}`);
-  assert.equal(await chat.timeout(WAIT_MS).emitWithAck('event1'), chat.id);
-  const joined = await main.timeout(WAIT_MS).emitWithAck('join_post', 'chat-mux');
+  assert.equal(await ack(chat, 'event1'), chat.id);
+  const joined = await ack(main, 'join_post', 'chat-mux');
   assert.equal(joined.ok, true, JSON.stringify(joined));
   await quiet();
   assert.deepEqual(mainGot, [], 'the chat\'s messages stay on /chat');

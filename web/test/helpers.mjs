@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { io } from 'socket.io-client';
+
+/**
+ * The socket.io-client package of this run: 'socket.io-client' (4.8, the
+ * default), or an alias of package.json for an older one,
+ * 'socket.io-client-40' or 'socket.io-client-45' (COMMENTD_SIO_CLIENT).
+ */
+export const CLIENT = process.env.COMMENTD_SIO_CLIENT || 'socket.io-client';
+export const { io, Manager } = await import(CLIENT);
 
 /** The commentd under test, e.g. http://127.0.0.1:8080. */
 export const URL = required('COMMENTD_URL');
@@ -149,7 +156,18 @@ export function quiet(ms = GRACE_MS) {
 
 /** ack emits event with args and resolves with the server's acknowledgement. */
 export function ack(socket, event, ...args) {
-  return socket.timeout(WAIT_MS).emitWithAck(event, ...args);
+  return ackWithin(WAIT_MS, socket, event, ...args);
+}
+
+/**
+ * ackWithin is ack with a limit of ms. It takes an ack callback, as every
+ * socket.io-client 4.x does (emitWithAck came in 4.6, timeout() in 4.4).
+ */
+export function ackWithin(ms, socket, event, ...args) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ack of ${event} within ${ms}ms (socket ${socket.id ?? 'not connected'})`)), ms);
+    socket.emit(event, ...args, (res) => { clearTimeout(timer); resolve(res); });
+  });
 }
 
 /**

@@ -9,9 +9,8 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { test } from 'node:test';
 import {
-  ALLOWED_ORIGIN, TRANSPORT, URL, WAIT_MS, assertTransport, connect, join, post, postId, userId, waitFor,
+  ALLOWED_ORIGIN, TRANSPORT, URL, WAIT_MS, assertTransport, connect, io, join, post, postId, userId, waitFor,
 } from './helpers.mjs';
-import { io } from 'socket.io-client';
 
 const REFUSED_ORIGIN = 'http://refused.example';
 const SAME_ORIGIN = new globalThis.URL(URL).origin; // http://127.0.0.1:port: the server's own

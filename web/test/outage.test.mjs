@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  WAIT_MS, ack, collect, connect, connectN, control, ids, join, post, postId, quiet, until, userId, waitFor,
+  WAIT_MS, ack, ackWithin, collect, connect, connectN, control, ids, join, post, postId, quiet, until, userId, waitFor,
 } from './helpers.mjs';
 
 test('with MongoDB stopped, join_post shows comments not yet flushed', { timeout: 120_000 }, async (t) => {
@@ -52,7 +52,7 @@ test('with Redis stopped, new_comment gets UNAVAILABLE; once it is back, comment
   await control('/redis/stop');
   try {
     const errEvent = waitFor(writer, 'comment_error', 30_000);
-    const res = await writer.timeout(30_000).emitWithAck('new_comment', { postId: p, userId: u, content: 'during the outage' });
+    const res = await ackWithin(30_000, writer, 'new_comment', { postId: p, userId: u, content: 'during the outage' });
     assert.deepEqual(res, { ok: false, error: { code: 'UNAVAILABLE', message: res.error?.message } }, `ack ${JSON.stringify(res)}`);
     assert.equal(typeof res.error.message, 'string');
     const ev = await errEvent;
