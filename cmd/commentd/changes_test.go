@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/flusher"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -339,4 +342,127 @@ func TestCreatedAndDeletedBeforeFlushNeverStored(t *testing.T) {
 	// And from the database alone, with Redis's recent list gone.
 	require.NoError(t, e.rdb.FlushAll(ctx).Err())
 	require.Equal(t, []string{keep.ID}, joined(), "from MongoDB")
+}
+
+// Guarantee 11 with auth.mode jwt, over REST and sockets: only the author
+// edits, only the author or a moderator deletes, only moderators (by the
+// roles claim, or the admin token) moderate; the acting user comes from the
+// token, never the payload; a hidden comment reaches its author and
+// moderators only.
+func TestChangeRolesWithJWT(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := jwtConfig(e, true)
+	cfg.Admin.Token = "jwt-admin-token"
+	app, stop := startApp(t, cfg)
+	defer stop()
+	base := "http://" + app.Addr()
+	tok := func(sub string, roles any) string {
+		claims := jwt.MapClaims{"sub": sub, "iss": "https://id.example", "exp": time.Now().Add(time.Hour).Unix()}
+		if roles != nil {
+			claims["roles"] = roles
+		}
+		return token(t, jwt.SigningMethodHS256, []byte(testSecret), claims)
+	}
+	alice, bob := tok("alice", nil), tok("bob", []string{"reader"})
+	mod, modStr := tok("mia", []string{"moderator"}), tok("max", "staff admin")
+	do := func(method, path, bearer, body string) (int, changeAck) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var a changeAck
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&a))
+		return resp.StatusCode, a
+	}
+	code, a := do("POST", "/api/posts/jp/comments", alice, `{"content":"mine"}`)
+	require.Equal(t, http.StatusCreated, code)
+	id := a.Comment.ID
+	path := "/api/posts/jp/comments/" + id
+	modPath := "/api/moderation/posts/jp/comments/" + id
+
+	// The payload cannot name another actor.
+	code, a = do("PATCH", path, bob, `{"content":"x","userId":"alice"}`)
+	require.Equal(t, http.StatusUnauthorized, code, "%+v", a)
+	code, a = do("PATCH", path, bob, `{"content":"x"}`)
+	require.Equal(t, http.StatusForbidden, code)
+	require.Equal(t, comment.CodeForbidden, a.Error.Code)
+	code, _ = do("PATCH", path, "", `{"content":"x","userId":"alice"}`)
+	require.Equal(t, http.StatusUnauthorized, code, "no token, no change")
+	code, a = do("PATCH", path, mod, `{"content":"x"}`)
+	require.Equal(t, http.StatusForbidden, code, "a moderator does not edit others' words")
+	code, a = do("PATCH", path, alice, `{"content":"mine, edited"}`)
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.Equal(t, 2, a.Comment.V)
+	code, a = do("PATCH", path, alice, `{"content":"again","v":1}`)
+	require.Equal(t, http.StatusConflict, code)
+
+	for _, who := range []string{alice, bob} {
+		code, a = do("POST", modPath, who, `{"action":"hide"}`)
+		require.Equal(t, http.StatusForbidden, code, "%+v", a)
+	}
+	code, a = do("POST", modPath, mod, `{"action":"hide"}`)
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.Equal(t, comment.StatusHidden, a.Comment.Status)
+
+	// Hidden: history shows it to alice and moderators only.
+	history := func(bearer string) []string {
+		req, _ := http.NewRequest("GET", base+"/api/posts/jp/comments", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var page struct{ Comments []comment.Comment }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+		var ids []string
+		for _, c := range page.Comments {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	require.Equal(t, []string{id}, history(alice))
+	require.Equal(t, []string{id}, history(modStr), "roles as a space-separated string")
+	require.Equal(t, []string{id}, history("jwt-admin-token"))
+	require.Empty(t, history(bob))
+	require.Empty(t, history(""), "anonymous reader")
+
+	// Live: a socket of bob's gets comment_removed on restore's opposite.
+	_, bobSock := connectWith(t, app.Addr(), `{"token":"`+bob+`"}`, nil)
+	_, aliceSock := connectWith(t, app.Addr(), `{"token":"`+alice+`"}`, nil)
+	bobSock.join("jp")
+	aliceSock.join("jp")
+	code, _ = do("POST", modPath, "jwt-admin-token", `{"action":"restore"}`)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, id, commentOf(t, bobSock.next("comment_updated", 5*time.Second)).ID)
+	code, _ = do("POST", modPath, modStr, `{"action":"hide"}`)
+	require.Equal(t, http.StatusOK, code)
+	var removed struct{ PostID, CommentID string }
+	require.NoError(t, json.Unmarshal(bobSock.next("comment_removed", 5*time.Second).Args[0], &removed))
+	require.Equal(t, id, removed.CommentID)
+	aliceSock.next("comment_updated", 5*time.Second) // the restore
+	hidden := commentOf(t, aliceSock.next("comment_updated", 5*time.Second))
+	require.Equal(t, comment.StatusHidden, hidden.Status, "its author sees it hidden")
+
+	// A moderator deletes; then it is gone for everyone, its author too.
+	code, _ = do("DELETE", path, bob, "")
+	require.Equal(t, http.StatusNotFound, code, "hidden from bob: as if it did not exist")
+	code, a = do("DELETE", path, mod, "")
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.True(t, a.Comment.Deleted)
+	require.Empty(t, history(alice))
+	code, _ = do("PATCH", path, alice, `{"content":"back?"}`)
+	require.Equal(t, http.StatusNotFound, code)
+}
+
+func commentOf(t *testing.T, ev sioEvent) comment.Comment {
+	t.Helper()
+	var c comment.Comment
+	require.NoError(t, json.Unmarshal(ev.Args[0], &c))
+	return c
 }
