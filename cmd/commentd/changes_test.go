@@ -301,7 +301,7 @@ func TestFlusherKilledBetweenWriteAndAckWithChanges(t *testing.T) {
 	fl := flusher.New(e.buf, e.store, flusher.Config{BatchSize: 700, LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_, err := fl.FlushOnce(ctx)
+	_, _, err := fl.FlushOnce(ctx)
 	require.NoError(t, err)
 	e.requireFinalStates(t, want, time.Minute)
 }
@@ -329,7 +329,7 @@ func TestCreatedAndDeletedBeforeFlushNeverStored(t *testing.T) {
 	require.Equal(t, []string{keep.ID}, joined(), "before the flush")
 
 	fl := flusher.New(e.buf, e.store, flusher.Config{LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
-	_, err = fl.FlushOnce(ctx)
+	_, _, err = fl.FlushOnce(ctx)
 	require.NoError(t, err)
 	_, found, err := e.store.Get(ctx, gone.ID)
 	require.NoError(t, err)
