@@ -18,6 +18,7 @@ import (
 	"github.com/commentd/commentd/flusher"
 	"github.com/commentd/commentd/internal/testsvc"
 	"github.com/commentd/commentd/store"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -108,10 +109,12 @@ func (h hangAfterInsert) Write(ctx context.Context, cs []comment.Change) ([]comm
 // succeeding; once it is back, every comment arrives exactly once.
 func TestMongoDownWhileAppending(t *testing.T) {
 	e := newEnv(t, 4)
-	_, stop := startApp(t, e.config(4))
+	app, stop := startApp(t, e.config(4))
 	e.mongo.Stop()
 	ids := e.appendN(t, 5000, 20)
-	time.Sleep(2 * time.Second) // let the flusher fail and back off a few times
+	// The flusher fails and backs off a few times.
+	require.Eventually(t, func() bool { return testutil.ToFloat64(app.metrics.mongoErrors) >= 3 },
+		30*time.Second, 20*time.Millisecond)
 	var pending int64
 	for s := range 4 {
 		n, err := e.buf.Pending(context.Background(), s)
