@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/config"
 	"github.com/commentd/commentd/flusher"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
@@ -465,4 +467,139 @@ func commentOf(t *testing.T, ev sioEvent) comment.Comment {
 	var c comment.Comment
 	require.NoError(t, json.Unmarshal(ev.Args[0], &c))
 	return c
+}
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct{ name, id, data string }
+
+// openSSEEvents reads every event of a post's stream, with the token of
+// bearer if any.
+func openSSEEvents(t *testing.T, addr, post, lastID, bearer string) (<-chan sseEvent, func()) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+addr+"/api/posts/"+post+"/stream", nil)
+	require.NoError(t, err)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	out := make(chan sseEvent, 100)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.name = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[6:]
+			case line == "" && ev.name != "":
+				out <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return out, func() { resp.Body.Close() }
+}
+
+func nextSSE(t *testing.T, ch <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		require.True(t, ok, "stream ended")
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+		return sseEvent{}
+	}
+}
+
+// SSE carries the changes: comment_updated, comment_removed (a hide, for a
+// reader who may not see it; the admin token's stream gets it hidden), and
+// a stream resumed with Last-Event-ID gets what changed meanwhile.
+func TestSSEChanges(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Admin.Token = "sse-admin"
+	app, stop := startApp(t, cfg)
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	mod := dialSIOAuth(t, app.Addr(), `{"token":"sse-admin"}`)
+	reader, closeReader := openSSEEvents(t, app.Addr(), "ssec", "", "")
+	admin, closeAdmin := openSSEEvents(t, app.Addr(), "ssec", "", "sse-admin")
+	defer closeAdmin()
+
+	c := w.post("ssec", "first")
+	for _, s := range []<-chan sseEvent{reader, admin} {
+		ev := nextSSE(t, s)
+		require.Equal(t, "comment_added", ev.name)
+		require.Equal(t, c.ID, ev.id)
+	}
+	a, err := ackOf(w.ack("edit_comment", map[string]any{"postId": "ssec", "commentId": c.ID, "userId": "u1", "content": "first!"}))
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	for _, s := range []<-chan sseEvent{reader, admin} {
+		ev := nextSSE(t, s)
+		require.Equal(t, "comment_updated", ev.name)
+		require.Contains(t, ev.data, `"content":"first!"`)
+		require.Contains(t, ev.data, `"v":2`)
+	}
+	a, err = ackOf(mod.ack("moderate", map[string]any{"postId": "ssec", "commentId": c.ID, "action": "hide"}))
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	ev := nextSSE(t, reader)
+	require.Equal(t, "comment_removed", ev.name)
+	require.JSONEq(t, `{"postId":"ssec","commentId":"`+c.ID+`"}`, ev.data)
+	ev = nextSSE(t, admin)
+	require.Equal(t, "comment_updated", ev.name)
+	require.Contains(t, ev.data, `"status":"hidden"`)
+	closeReader()
+
+	// Away: restored and a new comment; the resumed stream gets both.
+	a, err = ackOf(mod.ack("moderate", map[string]any{"postId": "ssec", "commentId": c.ID, "action": "restore"}))
+	require.NoError(t, err)
+	require.True(t, a.OK)
+	c2 := w.post("ssec", "second")
+	resumed, closeResumed := openSSEEvents(t, app.Addr(), "ssec", c.ID, "")
+	defer closeResumed()
+	ev = nextSSE(t, resumed)
+	require.Equal(t, "comment_updated", ev.name, "the restore")
+	require.Contains(t, ev.data, `"v":4`)
+	ev = nextSSE(t, resumed)
+	require.Equal(t, "comment_added", ev.name)
+	require.Equal(t, c2.ID, ev.id)
+}
+
+// In write-through mode (the naive design) a change is in MongoDB when it
+// is acknowledged, and readers get it live as in write-behind.
+func TestChangesWriteThrough(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Flush.Mode = config.ModeWriteThrough
+	app, stop := startApp(t, cfg)
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	r := dialSIO(t, app.Addr())
+	r.join("wt")
+	c := w.post("wt", "stored at once")
+	a, err := ackOf(w.ack("edit_comment", map[string]any{"postId": "wt", "commentId": c.ID, "userId": "u1", "content": "edited at once"}))
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	got, found, err := e.store.Get(context.Background(), c.ID)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "edited at once", got.Content)
+	require.Equal(t, 2, got.V)
+	require.Equal(t, "edited at once", commentOf(t, r.next("comment_updated", 5*time.Second)).Content)
+	pending, err := e.buf.Pending(context.Background(), 0)
+	require.NoError(t, err)
+	require.Zero(t, pending, "nothing buffered for a flusher that does not run")
 }
