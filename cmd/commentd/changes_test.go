@@ -603,3 +603,47 @@ func TestChangesWriteThrough(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, pending, "nothing buffered for a flusher that does not run")
 }
+
+// Bad change requests get a stable code and change nothing; the socket
+// stays usable.
+func TestBadChangeRequests(t *testing.T) {
+	e := newEnv(t, 1)
+	app, stop := startApp(t, e.config(1))
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	c := w.post("bad", "target")
+	long := strings.Repeat("é", 2001)
+	tests := []struct {
+		name  string
+		event string
+		args  []any
+		code  comment.Code
+	}{
+		{"no argument", "edit_comment", nil, comment.CodeInvalidPayload},
+		{"a number", "edit_comment", []any{42}, comment.CodeInvalidPayload},
+		{"an array", "delete_comment", []any{[]string{"x"}}, comment.CodeInvalidPayload},
+		{"v as a string", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": "x", "v": "2"}}, comment.CodeInvalidPayload},
+		{"negative v", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": "x", "v": -1}}, comment.CodeInvalidPayload},
+		{"bad comment id", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": "../../x", "userId": "u1", "content": "x"}}, comment.CodeInvalidPayload},
+		{"bad post id", "delete_comment", []any{map[string]any{"postId": "a b", "commentId": c.ID, "userId": "u1"}}, comment.CodeInvalidPostID},
+		{"empty content", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": "  "}}, comment.CodeEmptyContent},
+		{"content too long", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": long}}, comment.CodeContentTooLong},
+		{"no user without auth", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "content": "x"}}, comment.CodeInvalidUserID},
+		{"unknown action", "moderate", []any{map[string]any{"postId": "bad", "commentId": c.ID, "action": "burn"}}, comment.CodeInvalidPayload},
+		{"an id of no comment", "delete_comment", []any{map[string]any{"postId": "bad", "commentId": comment.NewID(time.Now()), "userId": "u1"}}, comment.CodeNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ackOf(w.ack(tt.event, tt.args...))
+			require.NoError(t, err)
+			require.False(t, a.OK)
+			require.Equal(t, tt.code, a.Error.Code, a.Error.Message)
+		})
+	}
+	// Nothing changed; the socket still works.
+	got := w.join("bad")
+	require.Len(t, got, 1)
+	require.Equal(t, "target", got[0].Content)
+	require.Equal(t, 1, got[0].Version())
+	w.post("bad", "still here")
+}
