@@ -150,7 +150,7 @@ func (a *Comments) connect(s *socketio.Socket, auth json.RawMessage) error {
 	switch {
 	case err == nil:
 		sess.setID(id)
-	case errors.Is(err, errNoToken) && a.cfg.Auth.AnonymousRead:
+	case errors.Is(err, errNoToken) && (a.cfg.Auth.AnonymousRead || a.cfg.Auth.Guests):
 	default:
 		a.log.Debug("connection refused", "err", err)
 		return &socketio.ConnectError{Message: "Not authorized", Data: map[string]string{"code": string(comment.CodeUnauthorized)}}

@@ -26,6 +26,9 @@ type AuthConfig struct {
 	Cookie        string // cookie that may carry the token
 	AnonymousRead bool   // with jwt: no token may still join and read
 	RolesClaim    string // claim listing the user's roles; "roles"
+	NameClaim     string // claim holding the display name; "name"
+	AvatarClaim   string // claim holding the picture's URL; "picture"
+	Guests        bool   // with jwt: no token may post as guest:<name>
 	// AdminToken, if set, is a bearer token (or socket auth token) that
 	// acts as a moderator named "admin", whatever the mode.
 	AdminToken string
@@ -35,7 +38,13 @@ type AuthConfig struct {
 type identity struct {
 	user      string // the token's subject; "" when anonymous
 	moderator bool   // roles hold moderator or admin, or the admin token
+	name      string // display name from the token, cleaned
+	avatar    string // picture URL from the token, if acceptable
 }
+
+// guestPrefix starts the user id of a guest (auth.guests); no token may
+// name such a user.
+const guestPrefix = "guest:"
 
 // adminIdentity is the holder of the admin token.
 var adminIdentity = identity{user: "admin", moderator: true}
@@ -58,6 +67,12 @@ type verifier struct {
 func newVerifier(cfg AuthConfig) (*verifier, error) {
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "roles"
+	}
+	if cfg.NameClaim == "" {
+		cfg.NameClaim = "name"
+	}
+	if cfg.AvatarClaim == "" {
+		cfg.AvatarClaim = "picture"
 	}
 	v := &verifier{cfg: cfg}
 	if cfg.Mode != "jwt" {
@@ -117,7 +132,17 @@ func (v *verifier) verify(token string) (identity, error) {
 	if err != nil || comment.ValidateUserID(sub) != nil {
 		return identity{}, errors.New("token subject is not a valid user id")
 	}
-	return identity{user: sub, moderator: hasModRole(claims[v.cfg.RolesClaim])}, nil
+	if strings.HasPrefix(sub, guestPrefix) {
+		return identity{}, errors.New("token subject names a guest")
+	}
+	id := identity{user: sub, moderator: hasModRole(claims[v.cfg.RolesClaim])}
+	if s, ok := claims[v.cfg.NameClaim].(string); ok {
+		id.name = comment.CleanName(s)
+	}
+	if s, ok := claims[v.cfg.AvatarClaim].(string); ok {
+		id.avatar = comment.CleanAvatar(s)
+	}
+	return id, nil
 }
 
 // hasModRole reports whether a roles claim, a list or a space-separated
@@ -165,17 +190,37 @@ func (v *verifier) requestToken(r *http.Request, auth json.RawMessage) string {
 	return ""
 }
 
-// poster decides the user of a new comment: with jwt the token's subject
-// (a different userId in the payload is refused), else the payload's.
-func (v *verifier) poster(sub, claimed string) (string, error) {
+// author is who posts a new comment: its user id, display name and
+// picture.
+type author struct{ user, name, avatar string }
+
+// poster decides the author of a new comment. With jwt: the token's
+// subject, name and picture (a different userId in the payload is
+// refused); without a token and with guests on, guest:<userName>. Without
+// auth: the payload's userId and userName.
+func (v *verifier) poster(id identity, claimedUser, claimedName string) (author, error) {
 	if !v.on() {
-		return claimed, nil
+		return author{user: claimedUser, name: claimedName}, nil
 	}
-	if sub == "" {
-		return "", comment.Errorf(comment.CodeUnauthorized, "sign in to comment")
+	if id.user == "" {
+		if !v.cfg.Guests {
+			return author{}, comment.Errorf(comment.CodeUnauthorized, "sign in to comment")
+		}
+		name := claimedName
+		if name == "" {
+			name = strings.TrimPrefix(claimedUser, guestPrefix)
+		}
+		if len(name) > comment.MaxNameRunes || comment.ValidateUserID(name) != nil {
+			return author{}, comment.Errorf(comment.CodeInvalidUserID, "a guest's userName must be 1 to 64 letters, digits or -_.:@")
+		}
+		user := guestPrefix + name
+		if claimedUser != "" && claimedUser != user {
+			return author{}, comment.Errorf(comment.CodeUnauthorized, "a guest posts as guest:<userName>; sign in to post as a user")
+		}
+		return author{user: user, name: name}, nil
 	}
-	if claimed != "" && claimed != sub {
-		return "", comment.Errorf(comment.CodeUnauthorized, "userId does not match the token")
+	if claimedUser != "" && claimedUser != id.user {
+		return author{}, comment.Errorf(comment.CodeUnauthorized, "userId does not match the token")
 	}
-	return sub, nil
+	return author{user: id.user, name: id.name, avatar: id.avatar}, nil
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/realtime/socketio"
@@ -41,6 +42,9 @@ func (a *Comments) actorOf(id identity, claimed string) (comment.Actor, error) {
 		return id.actor(), nil
 	}
 	if a.auth.on() {
+		if id.user == "" && a.cfg.Auth.Guests && strings.HasPrefix(claimed, guestPrefix) && comment.ValidateUserID(claimed) == nil {
+			return comment.Actor{UserID: claimed}, nil // a guest, as trusted as for posting
+		}
 		if id.user == "" {
 			return comment.Actor{}, comment.Errorf(comment.CodeUnauthorized, "sign in to change comments")
 		}

@@ -87,7 +87,7 @@ func (a *Comments) reader(w http.ResponseWriter, r *http.Request) (identity, boo
 		return identity{}, true
 	}
 	id, err := a.auth.verify(tok)
-	if err != nil && !(a.cfg.Auth.AnonymousRead && errors.Is(err, errNoToken)) {
+	if err != nil && !((a.cfg.Auth.AnonymousRead || a.cfg.Auth.Guests) && errors.Is(err, errNoToken)) {
 		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to read comments"))
 		return identity{}, false
 	}
@@ -137,20 +137,19 @@ func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "the body is too large or unreadable"))
 		return
 	}
-	sub := ""
+	var id identity
 	if a.auth.on() {
-		id, err := a.auth.verify(a.auth.requestToken(r, nil))
-		if err != nil {
+		id, err = a.auth.verify(a.auth.requestToken(r, nil))
+		if err != nil && !(a.cfg.Auth.Guests && errors.Is(err, errNoToken)) {
 			a.count(comment.CodeUnauthorized)
 			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to comment"))
 			return
 		}
-		sub = id.user
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
 	// Without a socket, the client's address stands for it.
-	c, err := a.post(ctx, []json.RawMessage{body}, r.PathValue("postId"), sub, a.restBucket(r))
+	c, err := a.post(ctx, []json.RawMessage{body}, r.PathValue("postId"), id, a.restBucket(r))
 	if err != nil {
 		a.writeError(w, err)
 		return

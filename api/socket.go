@@ -112,6 +112,7 @@ type newCommentRequest struct {
 	Content  string `json:"content"`
 	UserID   string `json:"userId"`
 	ClientID string `json:"clientId"`
+	UserName string `json:"userName"` // without a token: the name shown (a guest's, or auth.mode none's)
 }
 
 // objectArg returns an event's first argument if it is a JSON object, or a
@@ -151,7 +152,7 @@ func (a *Comments) newComment(s *socketio.Socket, ev *socketio.Event) {
 	// The read loop goes on to the socket's next packet while Redis
 	// answers: a client's comments share group commits, in its order.
 	ctx, cancel := a.ctx()
-	a.postAsync(ctx, ev.Args, "", sess.id().user, &sess.bucket, func(c comment.Comment, err error) {
+	a.postAsync(ctx, ev.Args, "", sess.id(), &sess.bucket, func(c comment.Comment, err error) {
 		defer cancel()
 		if err != nil {
 			a.fail(s, ev, "Failed to post comment", err)
@@ -173,13 +174,13 @@ func wrapComment(head string, cj []byte) json.RawMessage {
 }
 
 // post is postAsync for a caller that waits: REST.
-func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket) (comment.Comment, error) {
+func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost string, id identity, bucket *socketBucket) (comment.Comment, error) {
 	type result struct {
 		c   comment.Comment
 		err error
 	}
 	ch := make(chan result, 1)
-	a.postAsync(ctx, args, pathPost, sub, bucket, func(c comment.Comment, err error) { ch <- result{c, err} })
+	a.postAsync(ctx, args, pathPost, id, bucket, func(c comment.Comment, err error) { ch <- result{c, err} })
 	r := <-ch
 	return r.c, r.err
 }
@@ -189,7 +190,7 @@ func (a *Comments) post(ctx context.Context, args []json.RawMessage, pathPost, s
 // the Service, and the count of the outcome. pathPost is the URL's post (""
 // on a socket); bucket is the socket's (the address's, over REST). done gets
 // the outcome, on another goroutine once the comment is queued.
-func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPost, sub string, bucket *socketBucket, done func(comment.Comment, error)) {
+func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPost string, id identity, bucket *socketBucket, done func(comment.Comment, error)) {
 	finish := func(c comment.Comment, err error) {
 		var e *comment.Error
 		switch {
@@ -214,16 +215,17 @@ func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPo
 		}
 		req.PostID = pathPost
 	}
-	user, err := a.auth.poster(sub, req.UserID)
+	who, err := a.auth.poster(id, req.UserID, req.UserName)
 	if err != nil {
 		finish(comment.Comment{}, err)
 		return
 	}
-	if !a.limits.allow(bucket, user) {
+	if !a.limits.allow(bucket, who.user) {
 		finish(comment.Comment{}, comment.Errorf(comment.CodeRateLimited, "too many comments, slow down"))
 		return
 	}
-	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: user, Content: req.Content, ClientID: req.ClientID}, finish)
+	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: who.user, UserName: who.name, Avatar: who.avatar,
+		Content: req.Content, ClientID: req.ClientID}, finish)
 }
 
 // loadMoreRequest is load_more's argument.

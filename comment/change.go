@@ -226,6 +226,7 @@ func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rul
 		next.Content, next.EditedAt = req.Content, now
 	case OpDelete:
 		next.Deleted, next.Content, next.UserID, next.Pinned = true, "", "", false
+		next.UserName, next.Avatar = "", ""
 	case OpHide:
 		next.Status = StatusHidden
 	case OpRestore:

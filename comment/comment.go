@@ -23,6 +23,8 @@ type Comment struct {
 	ID        string    // 24 hex digits, see NewID
 	PostID    string    // see ValidatePostID
 	UserID    string    // see ValidateUserID; "" on a tombstone
+	UserName  string    // display name, from the token or a guest's choice; "" for none
+	Avatar    string    // an http(s) URL of the user's picture, from the token; "" for none
 	Content   string    // stored and returned verbatim; rendered as text; "" on a tombstone
 	CreatedAt time.Time // UTC, millisecond precision
 
@@ -48,6 +50,8 @@ type wireComment struct {
 	ID        string `json:"_id"`
 	PostID    string `json:"postId"`
 	UserID    string `json:"userId"`
+	UserName  string `json:"userName,omitempty"`
+	Avatar    string `json:"avatar,omitempty"`
 	Content   string `json:"content"`
 	CreatedAt string `json:"createdAt"`
 	EditedAt  string `json:"editedAt,omitempty"`
@@ -67,8 +71,11 @@ func (c *Comment) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("comment: createdAt: %w", err)
 	}
-	*c = Comment{ID: w.ID, PostID: w.PostID, UserID: w.UserID, Content: w.Content, CreatedAt: t.UTC(),
+	*c = Comment{ID: w.ID, PostID: w.PostID, UserID: w.UserID, UserName: w.UserName, Avatar: w.Avatar, Content: w.Content, CreatedAt: t.UTC(),
 		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, V: w.V}
+	if c.V == 0 {
+		c.V = 1 // unsaid on a new comment
+	}
 	if w.EditedAt != "" {
 		e, err := time.Parse(time.RFC3339Nano, w.EditedAt)
 		if err != nil {

@@ -62,9 +62,7 @@ func TestJSONWireForm(t *testing.T) {
 	require.JSONEq(t, `{"_id":"`+c.ID+`","postId":"p","userId":"u","content":"hi \"there\"","createdAt":"2026-11-25T21:47:33.123Z"}`, string(b))
 	var back Comment
 	require.NoError(t, json.Unmarshal(b, &back))
-	require.Equal(t, 1, back.Version(), "v goes unsaid on a new comment and reads as 1")
-	back.V = c.V
-	require.Equal(t, c, back)
+	require.Equal(t, c, back, "v goes unsaid on a new comment and reads as 1")
 }
 
 func TestIDsOrderedAndUnique(t *testing.T) {
@@ -122,7 +120,10 @@ func FuzzAppendJSON(f *testing.F) {
 		if ms%7 == 0 {
 			c.Status = StatusHidden
 		}
-		w := wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout),
+		if ms%13 == 0 {
+			c.UserName, c.Avatar = content+"n", "https://x.example/"+post
+		}
+		w := wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout),
 			Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned}
 		if c.V > 1 {
 			w.V = c.V
@@ -145,4 +146,18 @@ func FuzzAppendJSON(f *testing.F) {
 			require.True(t, c.CreatedAt.Equal(back.CreatedAt))
 		}
 	})
+}
+
+func TestCleanNameAndAvatar(t *testing.T) {
+	require.Equal(t, "Ann Lee", CleanName("  Ann\x00 Lee\n "))
+	require.Equal(t, "", CleanName("\u2028\x1b"))
+	require.Equal(t, 64, len([]rune(CleanName(strings.Repeat("é", 100)))))
+	require.Equal(t, "ok\u202e", CleanName("ok\u202e"), "bidi marks stay: shown as text, not interpreted")
+	for _, good := range []string{"https://img.example/a.png", "http://x.example/p?s=80"} {
+		require.Equal(t, good, CleanAvatar(good))
+	}
+	for _, bad := range []string{"javascript:alert(1)", "data:image/png;base64,AAAA", "//x.example/a", "https://x.example/a b",
+		`https://x.example/"onerror=1`, "https://user:pw@x.example/", "ftp://x.example/a", "https://x.example/é", strings.Repeat("a", 600)} {
+		require.Empty(t, CleanAvatar(bad), bad)
+	}
 }

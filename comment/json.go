@@ -18,6 +18,14 @@ func (c Comment) AppendJSON(dst []byte) []byte {
 	dst = jsonenc.AppendString(dst, c.PostID, true)
 	dst = append(dst, `,"userId":`...)
 	dst = jsonenc.AppendString(dst, c.UserID, true)
+	if c.UserName != "" {
+		dst = append(dst, `,"userName":`...)
+		dst = jsonenc.AppendString(dst, c.UserName, true)
+	}
+	if c.Avatar != "" {
+		dst = append(dst, `,"avatar":`...)
+		dst = jsonenc.AppendString(dst, c.Avatar, true)
+	}
 	dst = append(dst, `,"content":`...)
 	dst = jsonenc.AppendString(dst, c.Content, true)
 	dst = append(dst, `,"createdAt":"`...)
@@ -64,7 +72,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 
 // JSON returns c's wire form.
 func (c Comment) JSON() []byte {
-	return c.AppendJSON(make([]byte, 0, 96+len(c.ID)+len(c.PostID)+len(c.UserID)+len(c.Content)))
+	return c.AppendJSON(make([]byte, 0, 96+len(c.ID)+len(c.PostID)+len(c.UserID)+len(c.UserName)+len(c.Avatar)+len(c.Content)))
 }
 
 // MarshalJSON encodes c in the wire form.

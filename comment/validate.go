@@ -1,9 +1,11 @@
 package comment
 
 import (
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -22,8 +24,51 @@ const DefaultMaxRunes = 2000
 type Input struct {
 	PostID   string
 	UserID   string
+	UserName string // display name; cleaned by CleanName
+	Avatar   string // picture URL; kept only if CleanAvatar accepts it
 	Content  string
 	ClientID string // optional idempotency key chosen by the client
+}
+
+// MaxNameRunes bounds a display name.
+const MaxNameRunes = 64
+
+// CleanName returns a display name fit to show: valid UTF-8 without
+// control characters, spaces trimmed, at most MaxNameRunes runes.
+func CleanName(s string) string {
+	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return -1
+		}
+		return r
+	}, s)
+	s = strings.TrimSpace(s)
+	if utf8.RuneCountInString(s) > MaxNameRunes {
+		s = strings.TrimSpace(string([]rune(s)[:MaxNameRunes]))
+	}
+	return s
+}
+
+// MaxAvatarLen bounds an avatar URL, in bytes.
+const MaxAvatarLen = 512
+
+// CleanAvatar returns s if it is an absolute http or https URL of at most
+// MaxAvatarLen bytes without spaces, quotes or angle brackets, else "".
+func CleanAvatar(s string) string {
+	if len(s) > MaxAvatarLen || strings.ContainsAny(s, " \t\r\n\"'<>\\`") {
+		return ""
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return ""
+	}
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e {
+			return ""
+		}
+	}
+	return s
 }
 
 // MaxClientIDLen bounds a client's idempotency key, in bytes.
@@ -50,6 +95,8 @@ func New(in Input, now time.Time, maxRunes int) (Comment, error) {
 		ID:        NewID(now),
 		PostID:    in.PostID,
 		UserID:    in.UserID,
+		UserName:  CleanName(in.UserName),
+		Avatar:    CleanAvatar(in.Avatar),
 		Content:   in.Content,
 		CreatedAt: now,
 		V:         1,

@@ -113,6 +113,9 @@ type Auth struct {
 	Audience         string `mapstructure:"audience"`            // auth.audience; "" (not checked)
 	Cookie           string `mapstructure:"cookie"`              // auth.cookie; "commentd_token"
 	RolesClaim       string `mapstructure:"roles_claim"`         // auth.roles_claim; "roles" (moderator or admin moderate)
+	NameClaim        string `mapstructure:"name_claim"`          // auth.name_claim; "name": the comment's userName
+	AvatarClaim      string `mapstructure:"avatar_claim"`        // auth.avatar_claim; "picture": the comment's avatar
+	Guests           bool   `mapstructure:"guests"`              // auth.guests; false: with jwt, no token may post as guest:<name>
 }
 
 // Auth modes.
@@ -177,7 +180,7 @@ func Default() *Config {
 			ConnectTimeout: 10 * time.Second,
 			RecoveryWindow: 2 * time.Minute,
 		},
-		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token", RolesClaim: "roles"},
+		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token", RolesClaim: "roles", NameClaim: "name", AvatarClaim: "picture"},
 		Limits: Limits{
 			CommentMaxRunes:   2000,
 			CommentsPerSecond: 5,

@@ -58,6 +58,9 @@ var usage = map[string]string{
 	"comment.dedupe_window":      "a new_comment repeating a clientId within this returns the first comment",
 	"comment.edit_window":        "an author may edit or delete a comment within this of posting (0 = no limit)",
 	"auth.roles_claim":           "with jwt: claim listing roles; moderator or admin may moderate",
+	"auth.name_claim":            "with jwt: claim holding the user's display name (userName)",
+	"auth.avatar_claim":          "with jwt: claim holding the URL of the user's picture (avatar)",
+	"auth.guests":                "with jwt: a client without a token may post as guest:<userName>",
 	"admin.token":                "bearer token (REST, or socket auth token) that acts as a moderator; empty = off",
 	"admin.addr":                 "listen address of the admin server with pprof; empty = off",
 }

@@ -84,6 +84,9 @@ var keyCases = []keyCase{
 	{key: "comment.dedupe_window", value: "1m", want: time.Minute, get: func(c *Config) any { return c.Comment.DedupeWindow }},
 	{key: "comment.edit_window", value: "1h", want: time.Hour, get: func(c *Config) any { return c.Comment.EditWindow }},
 	{key: "auth.roles_claim", value: "perms", want: "perms", get: func(c *Config) any { return c.Auth.RolesClaim }},
+	{key: "auth.name_claim", value: "nick", want: "nick", get: func(c *Config) any { return c.Auth.NameClaim }},
+	{key: "auth.avatar_claim", value: "img", want: "img", get: func(c *Config) any { return c.Auth.AvatarClaim }},
+	{key: "auth.guests", value: "true", want: true, get: func(c *Config) any { return c.Auth.Guests }},
 	{key: "admin.token", value: "s3cret", want: "s3cret", get: func(c *Config) any { return c.Admin.Token }},
 	{key: "admin.addr", value: "127.0.0.1:6060", want: "127.0.0.1:6060", get: func(c *Config) any { return c.Admin.Addr }},
 }

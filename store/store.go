@@ -99,6 +99,8 @@ type doc struct {
 	ID        primitive.ObjectID `bson:"_id"`
 	PostID    string             `bson:"postId"`
 	UserID    string             `bson:"userId"`
+	UserName  string             `bson:"userName,omitempty"`
+	Avatar    string             `bson:"avatar,omitempty"`
 	Content   string             `bson:"content"`
 	CreatedAt time.Time          `bson:"createdAt"`
 	EditedAt  time.Time          `bson:"editedAt,omitempty"`
@@ -113,15 +115,18 @@ func toDoc(c comment.Comment) (doc, error) {
 	if err != nil {
 		return doc{}, fmt.Errorf("id %q: %w", c.ID, err)
 	}
-	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, Content: c.Content, CreatedAt: c.CreatedAt,
+	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt,
 		EditedAt: c.EditedAt, Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, V: c.V}, nil
 }
 
 func (d doc) comment() comment.Comment {
-	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, Content: d.Content,
+	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, UserName: d.UserName, Avatar: d.Avatar, Content: d.Content,
 		CreatedAt: d.CreatedAt.UTC(), Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, V: d.V}
 	if !d.EditedAt.IsZero() {
 		c.EditedAt = d.EditedAt.UTC()
+	}
+	if c.V == 0 {
+		c.V = 1 // stored before versions
 	}
 	return c
 }

@@ -215,6 +215,8 @@ func (w Write1) model() (mongo.WriteModel, error) {
 			unset = append(unset, bson.E{Key: name, Value: ""})
 		}
 	}
+	opt("userName", st.UserName != "", st.UserName)
+	opt("avatar", st.Avatar != "", st.Avatar)
 	opt("editedAt", !st.EditedAt.IsZero(), st.EditedAt)
 	opt("deleted", st.Deleted, true)
 	opt("status", st.Status != "", st.Status)
