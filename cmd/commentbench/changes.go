@@ -56,8 +56,8 @@ func (c changesConfig) params() map[string]any {
 // (writesPer1000Ops); and computedWrites, computedPer1000Changes,
 // computedPer1000Ops: what real MongoDB is sent for the same batches,
 // computed, not measured (see computeRealMongo). Latency: create and
-// change (edit or delete) acks, from the send. Series: creates/s,
-// changes/s, buffer depth.
+// change (edit or delete) acks, from the send. Series: creates/s and
+// changes/s during the load, buffer depth during the load and the drain.
 func changesScenario(fs *flag.FlagSet) func(context.Context, *env) (*Result, error) {
 	var cfg changesConfig
 	fs.IntVar(&cfg.Clients, "clients", 32, "concurrent clients, one user each")
@@ -110,16 +110,22 @@ func changes(ctx context.Context, e *env, cfg changesConfig) (*Result, error) {
 	}
 
 	var rCreate, rChange rate
+	var loading atomic.Bool // the rates are sampled during the load only; the depth during the drain too
+	loading.Store(true)
 	rec := startRecorder(time.Second, func(t float64) map[string]float64 {
-		ok, _, _ := changerTotals(cs)
-		v := map[string]float64{"createsPerSec": rCreate.next(float64(ok[opCreate]), t),
-			"changesPerSec": rChange.next(float64(ok[opEdit]+ok[opDelete]), t)}
+		v := map[string]float64{}
+		if loading.Load() {
+			ok, _, _ := changerTotals(cs)
+			v["createsPerSec"] = rCreate.next(float64(ok[opCreate]), t)
+			v["changesPerSec"] = rChange.next(float64(ok[opEdit]+ok[opDelete]), t)
+		}
 		if m, err := scrape(ctx, e.url); err == nil {
 			v["depth"] = m[mDepth]
 		}
 		return v
 	})
 	elapsed := changeLoop(ctx, e, cs, cfg.Duration, cfg.Max)
+	loading.Store(false)
 	closeChangers(cs)
 
 	// The buffer empties after the load; the recorder keeps sampling.
