@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/comment"
-	"github.com/commentd/commentd/internal/jsonenc"
 	"github.com/commentd/commentd/realtime/socketio"
 )
 
@@ -69,10 +68,11 @@ func offsetArg(id string) json.RawMessage { return json.RawMessage(`"` + id + `"
 
 // removedJSON is comment_removed's argument.
 func removedJSON(postID, commentID string) json.RawMessage {
-	b := append([]byte(`{"postId":`), jsonenc.AppendString(nil, postID, true)...)
-	b = append(b, `,"commentId":"`...)
-	b = append(b, commentID...)
-	return append(b, `"}`...)
+	b, _ := json.Marshal(struct {
+		PostID    string `json:"postId"`
+		CommentID string `json:"commentId"`
+	}{postID, commentID})
+	return b
 }
 
 // EnableRecovery turns on connection state recovery with store: a client

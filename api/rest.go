@@ -162,8 +162,9 @@ func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
 // route (op "": the body's action). The actor is the token's: a user's
 // bearer token or cookie with auth.mode jwt, or the admin token; without
 // auth, the userId of the body or the query, as for posting.
-func (a *Comments) restChange(op comment.Op) http.HandlerFunc {
+func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		op := route
 		var req changeRequest
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 		if err != nil {

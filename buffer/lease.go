@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/commentd/commentd/comment"
@@ -204,6 +205,30 @@ func (b *Buffer) Heartbeat(ctx context.Context, owner string, ttl time.Duration)
 		return 0, fmt.Errorf("heartbeat: %w", classify(err))
 	}
 	return int(card.Val()), nil
+}
+
+// HolderAlive reports whether the lease of shard is held by a flusher
+// whose heartbeat is current. A lease token is "<owner>/<n>".
+func (b *Buffer) HolderAlive(ctx context.Context, shard int) (bool, error) {
+	token, err := b.rdb.Get(ctx, b.key(shard, "lease")).Result()
+	if err == redis.Nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lease holder of shard %d: %w", shard, classify(err))
+	}
+	owner := token
+	if i := strings.LastIndexByte(token, '/'); i >= 0 {
+		owner = token[:i]
+	}
+	deadline, err := b.rdb.ZScore(ctx, b.cfg.Prefix+":flushers", owner).Result()
+	if err == redis.Nil {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lease holder of shard %d: %w", shard, classify(err))
+	}
+	return int64(deadline) > time.Now().UnixMilli(), nil
 }
 
 // Leave removes owner from the live flushers.

@@ -124,9 +124,8 @@ func DecodeEntry(b []byte) (Change, error) {
 	if err := c.UnmarshalJSON(b); err != nil {
 		return Change{}, err
 	}
-	if !ValidID(c.ID) {
-		return Change{}, fmt.Errorf("comment: invalid _id %q", c.ID)
-	}
+	// An id MongoDB cannot take is the store's to refuse (a dead letter
+	// with its reason), as before changes.
 	return CreateOf(c), nil
 }
 

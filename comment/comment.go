@@ -54,7 +54,7 @@ type wireComment struct {
 	Deleted   bool   `json:"deleted,omitempty"`
 	Status    string `json:"status,omitempty"`
 	Pinned    bool   `json:"pinned,omitempty"`
-	V         int    `json:"v,omitempty"`
+	V         int    `json:"v,omitempty"` // only above 1: absent reads as 1
 }
 
 // UnmarshalJSON decodes the wire form.

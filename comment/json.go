@@ -38,7 +38,7 @@ func (c Comment) AppendJSON(dst []byte) []byte {
 	if c.Pinned {
 		dst = append(dst, `,"pinned":true`...)
 	}
-	if c.V != 0 {
+	if c.V > 1 { // a new comment's v (1) goes unsaid: its wire form is wave 1's
 		dst = append(dst, `,"v":`...)
 		dst = strconv.AppendInt(dst, int64(c.V), 10)
 	}

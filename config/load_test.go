@@ -82,6 +82,9 @@ var keyCases = []keyCase{
 	{key: "log.level", value: "debug", want: "debug", get: func(c *Config) any { return c.Log.Level }},
 	{key: "log.format", value: "json", want: "json", get: func(c *Config) any { return c.Log.Format }},
 	{key: "comment.dedupe_window", value: "1m", want: time.Minute, get: func(c *Config) any { return c.Comment.DedupeWindow }},
+	{key: "comment.edit_window", value: "1h", want: time.Hour, get: func(c *Config) any { return c.Comment.EditWindow }},
+	{key: "auth.roles_claim", value: "perms", want: "perms", get: func(c *Config) any { return c.Auth.RolesClaim }},
+	{key: "admin.token", value: "s3cret", want: "s3cret", get: func(c *Config) any { return c.Admin.Token }},
 	{key: "admin.addr", value: "127.0.0.1:6060", want: "127.0.0.1:6060", get: func(c *Config) any { return c.Admin.Addr }},
 }
 

@@ -33,6 +33,9 @@ type Source interface {
 	// many are alive; Leave withdraws it.
 	Heartbeat(ctx context.Context, owner string, ttl time.Duration) (int, error)
 	Leave(ctx context.Context, owner string) error
+	// HolderAlive reports whether the shard's lease is held by a flusher
+	// that announces itself (Heartbeat): one that will drain the shard.
+	HolderAlive(ctx context.Context, shard int) (bool, error)
 }
 
 // Sink is where batches go: the database. Write must be idempotent:
@@ -238,27 +241,22 @@ func (f *Flusher) Run(ctx context.Context) error {
 	}
 }
 
-// FlushOnce takes the lease of every shard (waiting up to ctx for leases held
-// by others), flushes everything buffered, releases the leases and returns.
-// A Sink that keeps failing makes it return the error once ctx is done.
-func (f *Flusher) FlushOnce(ctx context.Context) (int, error) {
+// FlushOnce takes the lease of every shard, flushes everything buffered,
+// releases the leases and returns how many entries it flushed and which
+// shards it skipped. A shard whose lease a live flusher holds (one that
+// heartbeats: it drains the shard itself) is skipped at once; a lease
+// left by a dead holder is waited for until it expires, up to ctx. A Sink
+// that keeps failing makes it return the error once ctx is done.
+func (f *Flusher) FlushOnce(ctx context.Context) (n int, skipped []int, err error) {
 	total := 0
 	for shard := range f.src.Shards() {
-		var token string
-		for {
-			t, ok, err := f.src.AcquireLease(ctx, shard, f.cfg.Owner, f.cfg.LeaseTTL)
-			if err != nil {
-				return total, err
-			}
-			if ok {
-				token = t
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return total, ctx.Err()
-			case <-time.After(f.cfg.LeaseTTL / 10):
-			}
+		token, held, err := f.acquireOnce(ctx, shard)
+		if err != nil {
+			return total, skipped, err
+		}
+		if held {
+			skipped = append(skipped, shard)
+			continue
 		}
 		r := newShardRun(f, shard, token)
 		n, err := r.drainAll(ctx)
@@ -268,13 +266,39 @@ func (f *Flusher) FlushOnce(ctx context.Context) (int, error) {
 		cancel()
 		r.stopKeeper()
 		if err != nil {
-			return total, err
+			return total, skipped, err
 		}
 		if relErr != nil {
-			return total, relErr
+			return total, skipped, relErr
 		}
 	}
-	return total, nil
+	return total, skipped, nil
+}
+
+// acquireOnce takes a shard's lease for FlushOnce, waiting out a dead
+// holder's; held is true when a live flusher has it.
+func (f *Flusher) acquireOnce(ctx context.Context, shard int) (token string, held bool, err error) {
+	for {
+		t, ok, err := f.src.AcquireLease(ctx, shard, f.cfg.Owner, f.cfg.LeaseTTL)
+		if err != nil {
+			return "", false, err
+		}
+		if ok {
+			return t, false, nil
+		}
+		alive, err := f.src.HolderAlive(ctx, shard)
+		if err != nil {
+			return "", false, err
+		}
+		if alive {
+			return "", true, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", false, ctx.Err()
+		case <-time.After(f.cfg.LeaseTTL / 10):
+		}
+	}
 }
 
 // backoff returns the wait before attempt n (1-based): exponential from

@@ -43,6 +43,8 @@ func (m *memSource) Heartbeat(context.Context, string, time.Duration) (int, erro
 
 func (m *memSource) Leave(context.Context, string) error { return nil }
 
+func (m *memSource) HolderAlive(context.Context, int) (bool, error) { return false, nil }
+
 func (m *memSource) AcquireLease(_ context.Context, shard int, owner string, _ time.Duration) (string, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -176,7 +178,7 @@ func TestRetriesWhileSinkFails(t *testing.T) {
 	sink.failing = 5
 	src.add(0, comments(7, "a")...)
 	f := New(src, sink, fastConfig())
-	n, err := f.FlushOnce(context.Background())
+	n, _, err := f.FlushOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 7, n)
 	require.Equal(t, 7, sink.count())
@@ -195,7 +197,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 		flushed = append(flushed, stored...)
 	}
 	f := New(src, sink, cfg)
-	_, err := f.FlushOnce(context.Background())
+	_, _, err := f.FlushOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 4, sink.count())
 	require.Len(t, src.dead, 1)

@@ -254,19 +254,31 @@ func (a *App) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// readyz reports Redis and MongoDB. Only Redis decides readiness: comments
-// are still accepted, buffered, while MongoDB is down.
+// readyTimeout bounds /readyz: it must answer within a probe's timeout
+// (Kubernetes' default is 1s) even when Redis or MongoDB hangs rather than
+// refuses.
+const readyTimeout = 800 * time.Millisecond
+
+// readyz reports Redis and MongoDB, pinged at once, each within
+// readyTimeout. Only Redis decides readiness: comments are still
+// accepted, buffered, while MongoDB is down.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
 	defer cancel()
+	var redisErr, mongoErr error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); redisErr = a.rdb.Ping(ctx).Err() }()
+	go func() { defer wg.Done(); mongoErr = a.store.Ping(ctx) }()
+	wg.Wait()
 	res := map[string]string{"redis": "ok", "mongo": "ok"}
 	status := http.StatusOK
-	if err := a.rdb.Ping(ctx).Err(); err != nil {
-		res["redis"] = "unreachable: " + err.Error()
+	if redisErr != nil {
+		res["redis"] = "unreachable: " + redisErr.Error()
 		status = http.StatusServiceUnavailable
 	}
-	if err := a.store.Ping(ctx); err != nil {
-		res["mongo"] = "unreachable: " + err.Error()
+	if mongoErr != nil {
+		res["mongo"] = "unreachable: " + mongoErr.Error()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

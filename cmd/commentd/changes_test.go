@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/config"
 	"github.com/commentd/commentd/flusher"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 )
 
@@ -298,7 +303,7 @@ func TestFlusherKilledBetweenWriteAndAckWithChanges(t *testing.T) {
 	fl := flusher.New(e.buf, e.store, flusher.Config{BatchSize: 700, LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_, err := fl.FlushOnce(ctx)
+	_, _, err := fl.FlushOnce(ctx)
 	require.NoError(t, err)
 	e.requireFinalStates(t, want, time.Minute)
 }
@@ -326,7 +331,7 @@ func TestCreatedAndDeletedBeforeFlushNeverStored(t *testing.T) {
 	require.Equal(t, []string{keep.ID}, joined(), "before the flush")
 
 	fl := flusher.New(e.buf, e.store, flusher.Config{LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
-	_, err = fl.FlushOnce(ctx)
+	_, _, err = fl.FlushOnce(ctx)
 	require.NoError(t, err)
 	_, found, err := e.store.Get(ctx, gone.ID)
 	require.NoError(t, err)
@@ -339,4 +344,306 @@ func TestCreatedAndDeletedBeforeFlushNeverStored(t *testing.T) {
 	// And from the database alone, with Redis's recent list gone.
 	require.NoError(t, e.rdb.FlushAll(ctx).Err())
 	require.Equal(t, []string{keep.ID}, joined(), "from MongoDB")
+}
+
+// Guarantee 11 with auth.mode jwt, over REST and sockets: only the author
+// edits, only the author or a moderator deletes, only moderators (by the
+// roles claim, or the admin token) moderate; the acting user comes from the
+// token, never the payload; a hidden comment reaches its author and
+// moderators only.
+func TestChangeRolesWithJWT(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := jwtConfig(e, true)
+	cfg.Admin.Token = "jwt-admin-token"
+	app, stop := startApp(t, cfg)
+	defer stop()
+	base := "http://" + app.Addr()
+	tok := func(sub string, roles any) string {
+		claims := jwt.MapClaims{"sub": sub, "iss": "https://id.example", "exp": time.Now().Add(time.Hour).Unix()}
+		if roles != nil {
+			claims["roles"] = roles
+		}
+		return token(t, jwt.SigningMethodHS256, []byte(testSecret), claims)
+	}
+	alice, bob := tok("alice", nil), tok("bob", []string{"reader"})
+	mod, modStr := tok("mia", []string{"moderator"}), tok("max", "staff admin")
+	do := func(method, path, bearer, body string) (int, changeAck) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		require.NoError(t, err)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var a changeAck
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&a))
+		return resp.StatusCode, a
+	}
+	code, a := do("POST", "/api/posts/jp/comments", alice, `{"content":"mine"}`)
+	require.Equal(t, http.StatusCreated, code)
+	id := a.Comment.ID
+	path := "/api/posts/jp/comments/" + id
+	modPath := "/api/moderation/posts/jp/comments/" + id
+
+	// The payload cannot name another actor.
+	code, a = do("PATCH", path, bob, `{"content":"x","userId":"alice"}`)
+	require.Equal(t, http.StatusUnauthorized, code, "%+v", a)
+	code, a = do("PATCH", path, bob, `{"content":"x"}`)
+	require.Equal(t, http.StatusForbidden, code)
+	require.Equal(t, comment.CodeForbidden, a.Error.Code)
+	code, _ = do("PATCH", path, "", `{"content":"x","userId":"alice"}`)
+	require.Equal(t, http.StatusUnauthorized, code, "no token, no change")
+	code, a = do("PATCH", path, mod, `{"content":"x"}`)
+	require.Equal(t, http.StatusForbidden, code, "a moderator does not edit others' words")
+	code, a = do("PATCH", path, alice, `{"content":"mine, edited"}`)
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.Equal(t, 2, a.Comment.V)
+	code, a = do("PATCH", path, alice, `{"content":"again","v":1}`)
+	require.Equal(t, http.StatusConflict, code)
+
+	for _, who := range []string{alice, bob} {
+		code, a = do("POST", modPath, who, `{"action":"hide"}`)
+		require.Equal(t, http.StatusForbidden, code, "%+v", a)
+	}
+	code, a = do("POST", modPath, mod, `{"action":"hide"}`)
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.Equal(t, comment.StatusHidden, a.Comment.Status)
+
+	// Hidden: history shows it to alice and moderators only.
+	history := func(bearer string) []string {
+		req, _ := http.NewRequest("GET", base+"/api/posts/jp/comments", nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var page struct{ Comments []comment.Comment }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&page))
+		var ids []string
+		for _, c := range page.Comments {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	require.Equal(t, []string{id}, history(alice))
+	require.Equal(t, []string{id}, history(modStr), "roles as a space-separated string")
+	require.Equal(t, []string{id}, history("jwt-admin-token"))
+	require.Empty(t, history(bob))
+	require.Empty(t, history(""), "anonymous reader")
+
+	// Live: a socket of bob's gets comment_removed on restore's opposite.
+	_, bobSock := connectWith(t, app.Addr(), `{"token":"`+bob+`"}`, nil)
+	_, aliceSock := connectWith(t, app.Addr(), `{"token":"`+alice+`"}`, nil)
+	bobSock.join("jp")
+	aliceSock.join("jp")
+	code, _ = do("POST", modPath, "jwt-admin-token", `{"action":"restore"}`)
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, id, commentOf(t, bobSock.next("comment_updated", 5*time.Second)).ID)
+	code, _ = do("POST", modPath, modStr, `{"action":"hide"}`)
+	require.Equal(t, http.StatusOK, code)
+	var removed struct{ PostID, CommentID string }
+	require.NoError(t, json.Unmarshal(bobSock.next("comment_removed", 5*time.Second).Args[0], &removed))
+	require.Equal(t, id, removed.CommentID)
+	aliceSock.next("comment_updated", 5*time.Second) // the restore
+	hidden := commentOf(t, aliceSock.next("comment_updated", 5*time.Second))
+	require.Equal(t, comment.StatusHidden, hidden.Status, "its author sees it hidden")
+
+	// A moderator deletes; then it is gone for everyone, its author too.
+	code, _ = do("DELETE", path, bob, "")
+	require.Equal(t, http.StatusNotFound, code, "hidden from bob: as if it did not exist")
+	code, a = do("DELETE", path, mod, "")
+	require.Equal(t, http.StatusOK, code, "%+v", a)
+	require.True(t, a.Comment.Deleted)
+	require.Empty(t, history(alice))
+	code, _ = do("PATCH", path, alice, `{"content":"back?"}`)
+	require.Equal(t, http.StatusNotFound, code)
+}
+
+func commentOf(t *testing.T, ev sioEvent) comment.Comment {
+	t.Helper()
+	var c comment.Comment
+	require.NoError(t, json.Unmarshal(ev.Args[0], &c))
+	return c
+}
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct{ name, id, data string }
+
+// openSSEEvents reads every event of a post's stream, with the token of
+// bearer if any.
+func openSSEEvents(t *testing.T, addr, post, lastID, bearer string) (<-chan sseEvent, func()) {
+	t.Helper()
+	req, err := http.NewRequest("GET", "http://"+addr+"/api/posts/"+post+"/stream", nil)
+	require.NoError(t, err)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	out := make(chan sseEvent, 100)
+	go func() {
+		defer close(out)
+		sc := bufio.NewScanner(resp.Body)
+		var ev sseEvent
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.name = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				ev.data = line[6:]
+			case line == "" && ev.name != "":
+				out <- ev
+				ev = sseEvent{}
+			}
+		}
+	}()
+	return out, func() { resp.Body.Close() }
+}
+
+func nextSSE(t *testing.T, ch <-chan sseEvent) sseEvent {
+	t.Helper()
+	select {
+	case ev, ok := <-ch:
+		require.True(t, ok, "stream ended")
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10s")
+		return sseEvent{}
+	}
+}
+
+// SSE carries the changes: comment_updated, comment_removed (a hide, for a
+// reader who may not see it; the admin token's stream gets it hidden), and
+// a stream resumed with Last-Event-ID gets what changed meanwhile.
+func TestSSEChanges(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Admin.Token = "sse-admin"
+	app, stop := startApp(t, cfg)
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	mod := dialSIOAuth(t, app.Addr(), `{"token":"sse-admin"}`)
+	reader, closeReader := openSSEEvents(t, app.Addr(), "ssec", "", "")
+	admin, closeAdmin := openSSEEvents(t, app.Addr(), "ssec", "", "sse-admin")
+	defer closeAdmin()
+
+	c := w.post("ssec", "first")
+	for _, s := range []<-chan sseEvent{reader, admin} {
+		ev := nextSSE(t, s)
+		require.Equal(t, "comment_added", ev.name)
+		require.Equal(t, c.ID, ev.id)
+	}
+	a, err := ackOf(w.ack("edit_comment", map[string]any{"postId": "ssec", "commentId": c.ID, "userId": "u1", "content": "first!"}))
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	for _, s := range []<-chan sseEvent{reader, admin} {
+		ev := nextSSE(t, s)
+		require.Equal(t, "comment_updated", ev.name)
+		require.Contains(t, ev.data, `"content":"first!"`)
+		require.Contains(t, ev.data, `"v":2`)
+	}
+	a, err = ackOf(mod.ack("moderate", map[string]any{"postId": "ssec", "commentId": c.ID, "action": "hide"}))
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	ev := nextSSE(t, reader)
+	require.Equal(t, "comment_removed", ev.name)
+	require.JSONEq(t, `{"postId":"ssec","commentId":"`+c.ID+`"}`, ev.data)
+	ev = nextSSE(t, admin)
+	require.Equal(t, "comment_updated", ev.name)
+	require.Contains(t, ev.data, `"status":"hidden"`)
+	closeReader()
+
+	// Away: restored and a new comment; the resumed stream gets both.
+	a, err = ackOf(mod.ack("moderate", map[string]any{"postId": "ssec", "commentId": c.ID, "action": "restore"}))
+	require.NoError(t, err)
+	require.True(t, a.OK)
+	c2 := w.post("ssec", "second")
+	resumed, closeResumed := openSSEEvents(t, app.Addr(), "ssec", c.ID, "")
+	defer closeResumed()
+	ev = nextSSE(t, resumed)
+	require.Equal(t, "comment_updated", ev.name, "the restore")
+	require.Contains(t, ev.data, `"v":4`)
+	ev = nextSSE(t, resumed)
+	require.Equal(t, "comment_added", ev.name)
+	require.Equal(t, c2.ID, ev.id)
+}
+
+// In write-through mode (the naive design) a change is in MongoDB when it
+// is acknowledged, and readers get it live as in write-behind.
+func TestChangesWriteThrough(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Flush.Mode = config.ModeWriteThrough
+	app, stop := startApp(t, cfg)
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	r := dialSIO(t, app.Addr())
+	r.join("wt")
+	c := w.post("wt", "stored at once")
+	a, err := ackOf(w.ack("edit_comment", map[string]any{"postId": "wt", "commentId": c.ID, "userId": "u1", "content": "edited at once"}))
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	got, found, err := e.store.Get(context.Background(), c.ID)
+	require.NoError(t, err)
+	require.True(t, found)
+	require.Equal(t, "edited at once", got.Content)
+	require.Equal(t, 2, got.V)
+	require.Equal(t, "edited at once", commentOf(t, r.next("comment_updated", 5*time.Second)).Content)
+	pending, err := e.buf.Pending(context.Background(), 0)
+	require.NoError(t, err)
+	require.Zero(t, pending, "nothing buffered for a flusher that does not run")
+}
+
+// Bad change requests get a stable code and change nothing; the socket
+// stays usable.
+func TestBadChangeRequests(t *testing.T) {
+	e := newEnv(t, 1)
+	app, stop := startApp(t, e.config(1))
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	c := w.post("bad", "target")
+	long := strings.Repeat("é", 2001)
+	tests := []struct {
+		name  string
+		event string
+		args  []any
+		code  comment.Code
+	}{
+		{"no argument", "edit_comment", nil, comment.CodeInvalidPayload},
+		{"a number", "edit_comment", []any{42}, comment.CodeInvalidPayload},
+		{"an array", "delete_comment", []any{[]string{"x"}}, comment.CodeInvalidPayload},
+		{"v as a string", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": "x", "v": "2"}}, comment.CodeInvalidPayload},
+		{"negative v", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": "x", "v": -1}}, comment.CodeInvalidPayload},
+		{"bad comment id", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": "../../x", "userId": "u1", "content": "x"}}, comment.CodeInvalidPayload},
+		{"bad post id", "delete_comment", []any{map[string]any{"postId": "a b", "commentId": c.ID, "userId": "u1"}}, comment.CodeInvalidPostID},
+		{"empty content", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": "  "}}, comment.CodeEmptyContent},
+		{"content too long", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "userId": "u1", "content": long}}, comment.CodeContentTooLong},
+		{"no user without auth", "edit_comment", []any{map[string]any{"postId": "bad", "commentId": c.ID, "content": "x"}}, comment.CodeInvalidUserID},
+		{"unknown action", "moderate", []any{map[string]any{"postId": "bad", "commentId": c.ID, "action": "burn"}}, comment.CodeInvalidPayload},
+		{"an id of no comment", "delete_comment", []any{map[string]any{"postId": "bad", "commentId": comment.NewID(time.Now()), "userId": "u1"}}, comment.CodeNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := ackOf(w.ack(tt.event, tt.args...))
+			require.NoError(t, err)
+			require.False(t, a.OK)
+			require.Equal(t, tt.code, a.Error.Code, a.Error.Message)
+		})
+	}
+	// Nothing changed; the socket still works.
+	got := w.join("bad")
+	require.Len(t, got, 1)
+	require.Equal(t, "target", got[0].Content)
+	require.Equal(t, 1, got[0].Version())
+	w.post("bad", "still here")
 }

@@ -78,11 +78,14 @@ func flush(ctx context.Context, loader *config.Loader, once bool, timeout time.D
 	octx, ocancel := context.WithTimeout(ctx, timeout)
 	defer ocancel()
 	start := time.Now()
-	n, err := fl.FlushOnce(octx)
+	n, skipped, err := fl.FlushOnce(octx)
 	if err != nil {
-		return fmt.Errorf("flush: %d comments flushed, then: %w", n, err)
+		return fmt.Errorf("flush: %d entries flushed, then: %w", n, err)
 	}
-	fmt.Fprintf(stdout, "flushed %d comments in %s\n", n, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "flushed %d entries in %s\n", n, time.Since(start).Round(time.Millisecond))
+	if len(skipped) > 0 {
+		fmt.Fprintf(stdout, "skipped shards %v: held by a live flusher, which drains them\n", skipped)
+	}
 	return nil
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/commentd/commentd/flusher"
 	"github.com/commentd/commentd/internal/testsvc"
 	"github.com/commentd/commentd/store"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
@@ -49,7 +52,7 @@ func TestFlusherKilledBetweenInsertAndAck(t *testing.T) {
 	fl := flusher.New(e.buf, e.store, flusher.Config{BatchSize: 1000, LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	flushed, err := fl.FlushOnce(ctx)
+	flushed, _, err := fl.FlushOnce(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 2500, flushed, "the in-flight batch is flushed again, then the rest")
 	e.requireStoredExactly(t, ids, time.Minute)
@@ -86,7 +89,7 @@ func helperMain() int {
 		return 1
 	}
 	fl := flusher.New(buf, hangAfterInsert{st}, flusher.Config{BatchSize: 1000, LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
-	_, err = fl.FlushOnce(context.Background())
+	_, _, err = fl.FlushOnce(context.Background())
 	fmt.Fprintln(os.Stderr, "helper: FlushOnce returned:", err)
 	return 1
 }
@@ -106,10 +109,12 @@ func (h hangAfterInsert) Write(ctx context.Context, cs []comment.Change) ([]comm
 // succeeding; once it is back, every comment arrives exactly once.
 func TestMongoDownWhileAppending(t *testing.T) {
 	e := newEnv(t, 4)
-	_, stop := startApp(t, e.config(4))
+	app, stop := startApp(t, e.config(4))
 	e.mongo.Stop()
 	ids := e.appendN(t, 5000, 20)
-	time.Sleep(2 * time.Second) // let the flusher fail and back off a few times
+	// The flusher fails and backs off a few times.
+	require.Eventually(t, func() bool { return testutil.ToFloat64(app.metrics.mongoErrors) >= 3 },
+		30*time.Second, 20*time.Millisecond)
 	var pending int64
 	for s := range 4 {
 		n, err := e.buf.Pending(context.Background(), s)
@@ -147,7 +152,7 @@ func TestBusyThenFlushOnce(t *testing.T) {
 	require.Equal(t, 300-len(accepted), busy)
 
 	p := startBinary(t, append([]string{"flush", "--once"}, e.args(2)...)...)
-	p.waitLine(t, fmt.Sprintf("flushed %d comments", len(accepted)))
+	p.waitLine(t, fmt.Sprintf("flushed %d entries", len(accepted)))
 	require.Equal(t, 0, p.wait(t, time.Minute))
 	e.requireStoredExactly(t, accepted, time.Minute)
 }
@@ -249,5 +254,49 @@ func TestDeadLetterEndToEnd(t *testing.T) {
 	require.Len(t, dead, 1)
 	require.Equal(t, bad.ID, dead[0].Comment.ID)
 	require.Contains(t, dead[0].Reason, "not-an-objectid")
+	stop()
+}
+
+// flush --once beside a serving node whose flusher holds every lease skips
+// those shards at once (the node drains them) and exits 0.
+func TestFlushOnceSkipsLiveHolders(t *testing.T) {
+	e := newEnv(t, 4)
+	app, stop := startApp(t, e.config(4))
+	defer stop()
+	require.Eventually(t, func() bool { return app.fl.Held() == 4 }, 10*time.Second, 20*time.Millisecond)
+	p := startBinary(t, append([]string{"flush", "--once"}, e.args(4)...)...)
+	p.waitLine(t, "skipped shards [0 1 2 3]: held by a live flusher")
+	require.Equal(t, 0, p.wait(t, 30*time.Second))
+}
+
+// /readyz answers within a probe's timeout (1s) when Redis hangs (SIGSTOP,
+// not stopped): 503 naming Redis. MongoDB hanging is reported, not 503.
+func TestReadyzWhenBackendsHang(t *testing.T) {
+	e := newEnv(t, 1)
+	app, stop := startApp(t, e.config(1))
+	probe := &http.Client{Timeout: time.Second}
+	get := func() (int, map[string]string) {
+		t.Helper()
+		resp, err := probe.Get("http://" + app.Addr() + "/readyz")
+		require.NoError(t, err, "a probe with the default 1s timeout")
+		defer resp.Body.Close()
+		var res map[string]string
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
+		return resp.StatusCode, res
+	}
+	code, _ := get()
+	require.Equal(t, http.StatusOK, code)
+
+	e.redis.Pause()
+	code, res := get()
+	e.redis.Resume()
+	require.Equal(t, http.StatusServiceUnavailable, code)
+	require.Contains(t, res["redis"], "unreachable")
+
+	e.mongo.Pause()
+	code, res = get()
+	e.mongo.Resume()
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, res["mongo"], "unreachable")
 	stop()
 }

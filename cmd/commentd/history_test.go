@@ -49,7 +49,7 @@ func TestHistoryPaginationFlushedAndNot(t *testing.T) {
 		want = append(want, w.post("long", fmt.Sprint(i)).ID)
 	}
 	fl := flusher.New(e.buf, e.store, flusher.Config{BatchSize: 500, LeaseTTL: time.Second, IsLeaseLost: isLeaseLost})
-	n, err := fl.FlushOnce(context.Background())
+	n, _, err := fl.FlushOnce(context.Background())
 	require.NoError(t, err)
 	require.Equal(t, 1700, n)
 	for i := 1700; i < 2500; i++ {

@@ -307,7 +307,12 @@ func TestNodeKilledUnderLoad(t *testing.T) {
 	before := confirmedBy()
 	require.NoError(t, nodes[victim].stop(syscall.SIGKILL, 10*time.Second))
 	killedAt := time.Now()
-	time.Sleep(2500 * time.Millisecond) // past the lease TTL (1s): the survivors take the dead node's shards
+	// Past the lease TTL (1s) the survivors take the dead node's shards,
+	// and both go on confirming.
+	require.Eventually(t, func() bool {
+		now, c := owners(), confirmedBy()
+		return len(distinct(now)) == 2 && len(now) == shards && c[0] > before[0]+20 && c[2] > before[2]+20
+	}, 30*time.Second, 50*time.Millisecond, "the survivors take every shard: %v", owners())
 	after := confirmedBy()
 	close(stop)
 	wg.Wait()

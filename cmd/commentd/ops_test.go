@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -163,7 +164,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	require.NoError(t, yaml.Unmarshal(b, &doc))
 	require.NotEmpty(t, doc.Paths)
 	e := newEnv(t, 1)
-	app, stop := startApp(t, e.config(1))
+	cfg := e.config(1)
+	cfg.Admin.Token = "openapi-admin"
+	app, stop := startApp(t, cfg)
+	// A comment of its own for each operation on one.
+	commentID := func(t *testing.T) string {
+		resp, err := http.Post("http://"+app.Addr()+"/api/posts/openapi/comments", "application/json",
+			strings.NewReader(`{"userId":"u","content":"target"}`))
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var res struct {
+			Comment struct {
+				ID string `json:"_id"`
+			}
+		}
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&res))
+		return res.Comment.ID
+	}
 	for path, ops := range doc.Paths {
 		for method := range ops {
 			if method == "parameters" {
@@ -173,8 +190,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
 				url := "http://" + app.Addr() + strings.ReplaceAll(path, "{postId}", "openapi")
-				req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, strings.NewReader(`{"userId":"u","content":"x"}`))
+				if strings.Contains(url, "{commentId}") {
+					url = strings.ReplaceAll(url, "{commentId}", commentID(t))
+				}
+				req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, strings.NewReader(`{"userId":"u","content":"x","action":"pin"}`))
 				require.NoError(t, err)
+				if strings.HasPrefix(path, "/api/moderation/") {
+					req.Header.Set("Authorization", "Bearer openapi-admin")
+				}
 				resp, err := http.DefaultClient.Do(req)
 				require.NoError(t, err)
 				resp.Body.Close() // a stream answers its headers at once

@@ -66,6 +66,12 @@ func (m *Mongo) Kill() { m.p.stop(syscall.SIGKILL) }
 // Start starts a stopped server again.
 func (m *Mongo) Start() { m.p.t.Helper(); m.p.start() }
 
+// Pause freezes the server (SIGSTOP): it hangs instead of refusing.
+func (m *Mongo) Pause() { m.p.Pause() }
+
+// Resume thaws a paused server (SIGCONT).
+func (m *Mongo) Resume() { m.p.Resume() }
+
 // dataDir returns a fresh folder for a test's devmongo files, removed when
 // the test ends: in memory (/dev/shm) where there is one. Every update of
 // FerretDB on SQLite is a commit; on this project's shared CI disks a

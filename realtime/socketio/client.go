@@ -133,9 +133,20 @@ func (cl *client) connect(p *Packet) {
 		return
 	}
 	cl.mu.Lock()
-	_, dup := cl.sockets[p.Namespace]
+	prev, dup := cl.sockets[p.Namespace]
 	cl.mu.Unlock()
 	if dup {
+		// A client may send its CONNECT twice back to back (the Go client
+		// zishang520/socket.io v3.0.6 does, now and then, and waits for an
+		// answer to the second); the reference server answers each of
+		// CONNECTs decoded together. Before the socket was used, the
+		// repeat gets the same answer again. After, it is a protocol
+		// violation.
+		if !prev.used.Load() {
+			cl.srv.cfg.Logger.Debug("socketio: repeated CONNECT answered again", "nsp", p.Namespace)
+			cl.sendPacket(&Packet{Type: PacketConnect, Namespace: p.Namespace, ID: -1, Data: connectData(prev)}, nil)
+			return
+		}
 		cl.protocolError("second CONNECT to " + p.Namespace)
 		return
 	}
@@ -181,17 +192,23 @@ func (cl *client) connect(p *Packet) {
 			s.Join(room)
 		}
 	}
-	sid, _ := json.Marshal(struct {
-		SID string `json:"sid"`
-		PID string `json:"pid,omitempty"`
-	}{s.id, s.pid})
-	cl.sendPacket(&Packet{Type: PacketConnect, Namespace: p.Namespace, ID: -1, Data: sid}, nil)
+	cl.sendPacket(&Packet{Type: PacketConnect, Namespace: p.Namespace, ID: -1, Data: connectData(s)}, nil)
 	if s.recovered && nsp.onRecover != nil {
 		nsp.onRecover(s, offset, restored.DisconnectedAt)
 	}
 	if nsp.onConnection != nil {
 		nsp.onConnection(s)
 	}
+}
+
+// connectData is the CONNECT answer of s: its id, and its private id for
+// recovery.
+func connectData(s *Socket) json.RawMessage {
+	b, _ := json.Marshal(struct {
+		SID string `json:"sid"`
+		PID string `json:"pid,omitempty"`
+	}{s.id, s.pid})
+	return b
 }
 
 // ConnectError refuses a connection with a message and optional data; an

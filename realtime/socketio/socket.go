@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/commentd/commentd/realtime/engineio"
@@ -25,6 +26,7 @@ type Socket struct {
 
 	pid       string // private id for recovery; "" when recovery is off
 	recovered bool
+	used      atomic.Bool // the client sent it an event or an ack
 
 	mu     sync.Mutex
 	data   any
@@ -266,6 +268,7 @@ func (e *Event) AckBinary(attachments [][]byte, args ...json.RawMessage) error {
 }
 
 func (s *Socket) onEvent(p *Packet, atts [][]byte) {
+	s.used.Store(true)
 	name, args, err := EventName(p.Data)
 	if err != nil {
 		s.client.protocolError(err.Error())
@@ -282,6 +285,7 @@ func (s *Socket) onEvent(p *Packet, atts [][]byte) {
 }
 
 func (s *Socket) onAck(p *Packet, _ [][]byte) {
+	s.used.Store(true)
 	pa := s.takeAck(p.ID)
 	if pa == nil || !pa.timer.Stop() {
 		return
