@@ -208,7 +208,7 @@ func (ch *changer) sendOp(ctx context.Context, op opKind) bool {
 		p.target = ch.ready[i]
 		ch.ready[i] = ch.ready[len(ch.ready)-1]
 		ch.ready = ch.ready[:len(ch.ready)-1]
-		body = ch.changeBody(op, p.target)
+		body = ch.changeBodyLocked(op, p.target)
 	}
 	ch.nextID++
 	id := ch.nextID
@@ -217,9 +217,9 @@ func (ch *changer) sendOp(ctx context.Context, op opKind) bool {
 	return ch.c.Emit(id, opEvents[op], body) == nil
 }
 
-// changeBody is the argument of an edit (with the version the client last
+// changeBodyLocked is the argument of an edit (with the version the client last
 // saw, so a lost update would show as CONFLICT) or a delete; ch.mu held.
-func (ch *changer) changeBody(op opKind, t own) json.RawMessage {
+func (ch *changer) changeBodyLocked(op opKind, t own) json.RawMessage {
 	req := map[string]any{"postId": ch.post, "commentId": t.id, "userId": ch.user}
 	if op == opEdit {
 		ch.edits++
