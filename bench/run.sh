@@ -7,8 +7,10 @@
 #   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
 #   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
-#   BENCH_SCENARIOS="ingest sustained fanout conns join drain"
+#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
+#   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
+#     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
 #
 # Data and logs go to .run/bench/ (wiped at start); results to
 # .run/bench/results/<mode>/<scenario>-<run>.json.
@@ -21,7 +23,9 @@ RUNS=${BENCH_RUNS:-3}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 MONGO_PORT=${BENCH_MONGO_PORT:-37017}
 HTTP_PORT=${BENCH_HTTP_PORT:-18099}
-SCENARIOS=${BENCH_SCENARIOS:-ingest sustained fanout conns join drain}
+SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain}
+MD=${BENCH_MD:-BENCHMARKS.md}
+REPORT=${BENCH_REPORT:-bench/report}
 OUT=.run/bench
 URL=http://127.0.0.1:$HTTP_PORT
 MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT
@@ -29,6 +33,7 @@ MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT
 # Scenario sizes: the target table, or small ones.
 if [ "$QUICK" = 1 ]; then
 	INGEST=(-clients 20 -posts 4 -window 4 -duration 3s)
+	CHANGES=(-clients 20 -posts 4 -window 4 -duration 3s -max 3000 -warm 20 -settle 2m)
 	SUSTAINED=(-rate 200 -clients 10 -posts 5 -duration 5s -settle 30s)
 	FANOUT=(-subscribers 100 -rate 50 -duration 3s)
 	CONNS=(-conns 500 -sources 4 -hold 2s)
@@ -36,6 +41,7 @@ if [ "$QUICK" = 1 ]; then
 	DRAIN=(-n 5000 -clients 16 -posts 16)
 else
 	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
+	CHANGES=(-clients 200 -posts 20 -window 4 -duration 20s -max 10000 -warm 10 -settle 10m)
 	SUSTAINED=(-rate 2000 -clients 20 -posts 20 -duration 2m -settle 2m)
 	FANOUT=(-subscribers 2000 -rate 200 -duration 20s)
 	CONNS=(-conns 18000 -sources 8 -hold 5s)
@@ -140,6 +146,7 @@ bench() { # scenario mode run [flags]
 sizes() {
 	case $1 in
 	ingest) echo "${INGEST[@]}" ;;
+	changes) echo "${CHANGES[@]}" ;;
 	sustained) echo "${SUSTAINED[@]}" ;;
 	fanout) echo "${FANOUT[@]}" ;;
 	conns) echo "${CONNS[@]}" ;;
@@ -191,8 +198,10 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 	done
 	echo '], "notes": ['
 	json_str "Regenerate with \`make bench\` (BENCH_QUICK=1 for small sizes). Medians of $RUNS runs; one fresh commentd per run. drain runs in write-behind only: write-through keeps no buffer."
+	echo ","
+	json_str "changes: write-through stores each edit and delete with its own synchronous MongoDB update before the ack; write-behind counts MongoDB write commands once the buffer is empty again. devmongo is sent a batch's updates 40 per command (FerretDB hangs on ~100), so its update commands are counted as sent; the computed columns are what real MongoDB would be sent for the same batches (one insert and one update command per batch), not measured."
 	echo ']}'
 } >"$OUT/meta.json"
 
-bin/commentbench report -results "$OUT/results" -meta "$OUT/meta.json" -out bench/report -md BENCHMARKS.md
-echo "bench: done in ${took}s; BENCHMARKS.md and bench/report/index.html" >&2
+bin/commentbench report -results "$OUT/results" -meta "$OUT/meta.json" -out "$REPORT" -md "$MD"
+echo "bench: done in ${took}s; $MD and $REPORT/index.html" >&2

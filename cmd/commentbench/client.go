@@ -84,3 +84,48 @@ func quoted(s string) json.RawMessage {
 	b, _ := json.Marshal(s)
 	return b
 }
+
+var (
+	idKey = []byte(`"_id":"`)
+	vKey  = []byte(`"v":`)
+)
+
+// decodeAckedComment returns the id and version of the comment in an ack
+// to new_comment or a change ({ok:true, comment}); a comment without v is
+// at version 1. Quotes inside a JSON string are escaped, so neither key can
+// be matched inside the content.
+func decodeAckedComment(payload []byte) (id string, v int, ok bool) {
+	i := bytes.Index(payload, idKey)
+	if i < 0 || len(payload) < i+len(idKey)+24 {
+		return "", 0, false
+	}
+	id = string(payload[i+len(idKey) : i+len(idKey)+24])
+	v = 1
+	if j := bytes.Index(payload, vKey); j >= 0 {
+		n, k := 0, j+len(vKey)
+		for ; k < len(payload) && payload[k] >= '0' && payload[k] <= '9'; k++ {
+			n = n*10 + int(payload[k]-'0')
+		}
+		if k > j+len(vKey) {
+			v = n
+		}
+	}
+	return id, v, true
+}
+
+var codeKey = []byte(`"code":"`)
+
+// decodeErrorCode returns the code of a refusal ({ok:false, error:{code,
+// message}}), or "unknown".
+func decodeErrorCode(payload []byte) string {
+	i := bytes.Index(payload, codeKey)
+	if i < 0 {
+		return "unknown"
+	}
+	rest := payload[i+len(codeKey):]
+	j := bytes.IndexByte(rest, '"')
+	if j <= 0 || j > 40 {
+		return "unknown"
+	}
+	return string(rest[:j])
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,6 +138,23 @@ func TestPeekPackets(t *testing.T) {
 		require.False(t, ok, "%s", other)
 	}
 
+	// The id and version of the comment in an ack; no v is version 1.
+	for _, v := range []int{0, 1, 12} {
+		c, err := json.Marshal(comment.Comment{ID: "0123456789abcdef01234567", PostID: "p", UserID: "u",
+			Content: `fake "v":99 and "_id":"ffffffffffffffffffffffff"`, CreatedAt: at, V: v})
+		require.NoError(t, err)
+		ack := socketio.AppendEncode(nil, &socketio.Packet{Type: socketio.PacketAck, Namespace: "/", ID: 7,
+			Data: json.RawMessage(`[{"ok":true,"comment":` + string(c) + `}]`)})
+		_, payload, ok := decodeAck(ack)
+		require.True(t, ok)
+		id, got, ok := decodeAckedComment(payload)
+		require.True(t, ok)
+		require.Equal(t, "0123456789abcdef01234567", id)
+		require.Equal(t, max(v, 1), got, "%s", ack)
+	}
+	_, _, ok = decodeAckedComment([]byte(`[{"ok":false,"error":{"code":"NOT_FOUND"}}]`))
+	require.False(t, ok)
+
 	ack := socketio.AppendEncode(nil, &socketio.Packet{Type: socketio.PacketAck, Namespace: "/", ID: 42, Data: json.RawMessage(`[{"ok":true}]`)})
 	id, payload, ok := decodeAck(ack)
 	require.True(t, ok, "%s", ack)
@@ -145,5 +163,81 @@ func TestPeekPackets(t *testing.T) {
 	for _, other := range []string{"3", "3[]", "342", "2[\"x\"]", `3a[{"ok":true}]`} {
 		_, _, ok := decodeAck([]byte(other))
 		require.False(t, ok, other)
+	}
+}
+
+// changes, tiny, against a write-behind commentd (fast flushes) and a
+// write-through one on real redis-server and devmongo: every kind of
+// operation is confirmed, and the MongoDB write commands add up.
+func TestChangesSmoke(t *testing.T) {
+	b := startBackend(t)
+	ctx := context.Background()
+	counter := func() *mongoCounter {
+		c, err := openMongo(ctx, b.mongo.URI)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Disconnect(context.Background()) })
+		return &mongoCounter{client: c}
+	}()
+	cfg := changesConfig{Clients: 4, Posts: 2, Window: 2, Duration: 2 * time.Second, Max: 400,
+		Mix: opMix{Edit: 0.3, Delete: 0.1}, Warm: 8, MinAge: 100 * time.Millisecond, Settle: time.Minute, Seed: 7}
+
+	check := func(t *testing.T, res *Result) {
+		v := res.Values
+		require.Positive(t, v["creates"])
+		require.Positive(t, v["edits"])
+		require.Positive(t, v["deletes"])
+		require.Equal(t, v["edits"]+v["deletes"], v["changes"])
+		require.LessOrEqual(t, v["creates"]+v["changes"], 400.0)
+		require.Zero(t, v["failed"], "an edit carries the version of the last ack: a CONFLICT is a lost update")
+		require.NotContains(t, v, "notDrained")
+		// Each operation reaches the 2 members of its post's room.
+		require.InDelta(t, 2*(v["creates"]+v["changes"]), v["deliveries"], 2*4*2)
+		require.Equal(t, int64(v["creates"]), res.Latency["create"].Count)
+		require.Equal(t, int64(v["changes"]), res.Latency["change"].Count)
+		require.Positive(t, v["updateCommands"], "the warm comments are stored before they change")
+		require.Equal(t, v["insertCommands"]+v["updateCommands"], v["writeCommands"])
+		require.InDelta(t, 1000*v["writeCommands"]/v["changes"], v["writesPer1000Changes"], 1e-9)
+	}
+
+	t.Run("write-behind", func(t *testing.T) {
+		url, pid := startCommentd(t, b, "changes-wb", "--mongo.database", "changes_wb", "--flush.interval", "100ms")
+		e := &env{url: url, label: "write-behind", serverPID: pid, mongo: counter, quiet: true}
+		res, err := changes(ctx, e, cfg)
+		require.NoError(t, err)
+		check(t, res)
+		v := res.Values
+		require.Positive(t, v["batches"])
+		require.Positive(t, v["insertCommands"])
+		// Real MongoDB: the same inserts, at most one update command a batch.
+		require.LessOrEqual(t, v["computedWrites"], v["writeCommands"])
+		require.LessOrEqual(t, v["computedWrites"], v["insertCommands"]+v["batches"])
+		require.GreaterOrEqual(t, v["computedWrites"], v["insertCommands"]+1)
+	})
+	t.Run("write-through", func(t *testing.T) {
+		url, pid := startCommentd(t, b, "changes-wt", "--mongo.database", "changes_wt", "--flush.mode", "write-through")
+		e := &env{url: url, label: "write-through", serverPID: pid, mongo: counter, quiet: true}
+		res, err := changes(ctx, e, cfg)
+		require.NoError(t, err)
+		check(t, res)
+		v := res.Values
+		// One insert per comment, one update per edit or delete, and no batches.
+		require.Equal(t, v["creates"], v["insertCommands"])
+		require.Equal(t, v["changes"], v["updateCommands"])
+		require.Zero(t, v["batches"])
+		require.Equal(t, v["writeCommands"], v["computedWrites"])
+	})
+}
+
+func TestOpMix(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	var n [numOps]int
+	for range 14_000 {
+		n[opMix{Edit: 0.3, Delete: 0.1}.pick(r)]++
+	}
+	require.InDelta(t, 10_000, n[opCreate], 300)
+	require.InDelta(t, 3_000, n[opEdit], 200)
+	require.InDelta(t, 1_000, n[opDelete], 150)
+	for range 100 {
+		require.Equal(t, opCreate, opMix{}.pick(r))
 	}
 }

@@ -5,9 +5,10 @@
 //	commentbench SCENARIO [flags]     run a scenario (ingest if omitted)
 //	commentbench report [flags]       charts, HTML page and BENCHMARKS.md from results
 //
-// Scenarios: ingest (closed loop), sustained (fixed offered rate), fanout
-// (one publisher, many subscribers), conns (idle connections, server
-// memory), join (history loads and MongoDB reads), drain (flush a backlog).
+// Scenarios: ingest (closed loop), changes (closed loop of new comments,
+// edits and deletes), sustained (fixed offered rate), fanout (one
+// publisher, many subscribers), conns (idle connections, server memory),
+// join (history loads and MongoDB reads), drain (flush a backlog).
 // `commentbench SCENARIO -h` lists its flags. Each prints its result and,
 // with -json, writes it; bench/run.sh runs them all.
 package main
@@ -42,6 +43,7 @@ type scenario func(fs *flag.FlagSet) func(ctx context.Context, e *env) (*Result,
 
 var scenarios = map[string]scenario{
 	"ingest":    ingestScenario,
+	"changes":   changesScenario,
 	"sustained": sustainedScenario,
 	"fanout":    fanoutScenario,
 	"conns":     connsScenario,
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	sc, ok := scenarios[name]
 	if !ok {
-		return fmt.Errorf("unknown scenario %q (ingest, sustained, fanout, conns, join, drain, report)", name)
+		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, report)", name)
 	}
 	fs := flag.NewFlagSet("commentbench "+name, flag.ContinueOnError)
 	e := &env{}
@@ -77,7 +79,7 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&e.label, "label", "", "label of the run in the result, e.g. the server's flush mode")
 	fs.IntVar(&e.serverPID, "server-pid", 0, "commentd's PID: its RSS and CPU are sampled from /proc")
 	procs := fs.String("procs", "", "more processes to sample, name=pid,name=pid (redis=123,devmongo=456)")
-	mongoURI := fs.String("mongo", "", "MongoDB URI of commentd's database, to count insert and read commands (serverStatus)")
+	mongoURI := fs.String("mongo", "", "MongoDB URI of commentd's database, to count write and read commands (serverStatus)")
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	fs.BoolVar(&e.quiet, "quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write commentbench's own CPU profile to this file")

@@ -15,6 +15,11 @@ import (
 // readCommands are the MongoDB commands that read documents.
 var readCommands = []string{"find", "aggregate", "count", "getMore", "distinct"}
 
+// writeCommands are the MongoDB commands that write documents. commentd's
+// store sends insert and update only (a delete is a tombstone, an update);
+// the others are counted should that change.
+var writeCommands = []string{"insert", "update", "delete", "findAndModify"}
+
 // mongoCounter reads the server's command counters: serverStatus
 // metrics.commands.<name>.total, which MongoDB and FerretDB (devmongo) both
 // keep. They count every client's commands, so a scenario reads them before
@@ -86,21 +91,34 @@ func (e *env) mongoCommands(ctx context.Context) (map[string]float64, error) {
 	return e.mongo.commands(ctx)
 }
 
-// mongoSince returns the insert and read commands run since before (from
+// mongoDelta returns how many times each command ran since before (from
 // mongoCommands); ok is false without -mongo.
-func (e *env) mongoSince(ctx context.Context, before map[string]float64) (inserts, reads float64, ok bool, err error) {
+func (e *env) mongoDelta(ctx context.Context, before map[string]float64) (delta map[string]float64, ok bool, err error) {
 	if e.mongo == nil {
-		return 0, 0, false, nil
+		return nil, false, nil
 	}
 	after, err := e.mongo.commands(ctx)
 	if err != nil {
-		return 0, 0, false, err
+		return nil, false, err
 	}
-	inserts = after["insert"] - before["insert"]
+	delta = make(map[string]float64, len(after))
+	for name, n := range after {
+		delta[name] = n - before[name]
+	}
+	return delta, true, nil
+}
+
+// mongoSince returns the insert and read commands run since before (from
+// mongoCommands); ok is false without -mongo.
+func (e *env) mongoSince(ctx context.Context, before map[string]float64) (inserts, reads float64, ok bool, err error) {
+	delta, ok, err := e.mongoDelta(ctx, before)
+	if !ok || err != nil {
+		return 0, 0, ok, err
+	}
 	for _, c := range readCommands {
-		reads += after[c] - before[c]
+		reads += delta[c]
 	}
-	return inserts, reads, true, nil
+	return delta["insert"], reads, true, nil
 }
 
 // rawInsert inserts n comment-shaped documents in unordered InsertMany

@@ -49,27 +49,37 @@ func newPoster(ctx context.Context, c *sioclient.Conn, post string, window int) 
 		defer close(p.done)
 		c.ReadLoop(p.packet)
 	}()
-	fail := func(err error) (*poster, error) {
+	if err := joinPost(ctx, c, post, p.joined, p.done); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// joinPost sends join_post with ack id 0 on c and waits for the ack, which
+// c's reader passes to joined (ok or not); done is closed when the reader
+// ends. On failure it closes c and waits for the reader.
+func joinPost(ctx context.Context, c *sioclient.Conn, post string, joined <-chan bool, done <-chan struct{}) error {
+	fail := func(err error) error {
 		c.Close()
-		<-p.done
-		return nil, fmt.Errorf("join_post %s: %w", post, err)
+		<-done
+		return fmt.Errorf("join_post %s: %w", post, err)
 	}
 	if err := c.Emit(0, "join_post", quoted(post)); err != nil {
 		return fail(err)
 	}
 	select {
-	case ok := <-p.joined:
+	case ok := <-joined:
 		if !ok {
 			return fail(fmt.Errorf("refused"))
 		}
-	case <-p.done:
+	case <-done:
 		return fail(fmt.Errorf("connection closed"))
 	case <-time.After(handshakeTimeout):
 		return fail(fmt.Errorf("no ack in %s", handshakeTimeout))
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	return p, nil
+	return nil
 }
 
 // dialPosters opens n posters spread over posts prefix-0..prefix-(posts-1),

@@ -95,12 +95,12 @@ func loadResults(dir string) ([]*Result, error) {
 // headline is the value that ranks the runs of a scenario: the median run
 // by it is the one whose series are charted.
 var headline = map[string]string{
-	"ingest": "confirmedPerSec", "sustained": "confirmedPerSec", "fanout": "deliveriesPerSec",
+	"ingest": "confirmedPerSec", "changes": "changesPerSec", "sustained": "confirmedPerSec", "fanout": "deliveriesPerSec",
 	"conns": "kbPerConn", "join": "loadsPerSec", "drain": "drainPerSec",
 }
 
 // scenarioOrder is the order of the report's sections.
-var scenarioOrder = []string{"ingest", "sustained", "fanout", "conns", "join", "drain"}
+var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain"}
 
 // group is the runs of one scenario with one label.
 type group struct {

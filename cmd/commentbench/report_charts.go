@@ -26,6 +26,8 @@ type seriesChart struct {
 
 var seriesCharts = []seriesChart{
 	{"ingest-throughput.svg", "ingest: confirmed comments per second", "ingest", "comments/s", []string{"confirmedPerSec"}, ""},
+	{"changes-throughput.svg", "changes: confirmed creates and changes (edits, deletes) per second", "changes", "per second", []string{"createsPerSec", "changesPerSec"}, ""},
+	{"changes-depth.svg", "changes: buffer depth during the load and the drain (write-behind)", "changes", "entries in Redis", []string{"depth"}, "write-behind"},
 	{"sustained-throughput.svg", "sustained: confirmed and flushed per second", "sustained", "comments/s", []string{"confirmedPerSec", "flushedPerSec"}, ""},
 	{"sustained-depth.svg", "sustained: buffer depth (write-behind)", "sustained", "comments in Redis", []string{"depth"}, "write-behind"},
 	{"sustained-age.svg", "sustained: age of the oldest buffered comment", "sustained", "seconds", []string{"ageSec"}, "write-behind"},

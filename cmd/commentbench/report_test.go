@@ -34,6 +34,19 @@ func TestReport(t *testing.T) {
 			write(label+"-ingest-"+string(rune('0'+i))+".json", r)
 		}
 	}
+	for _, label := range []string{wb, wt} {
+		r := newResult("changes", label, nil)
+		r.Values = map[string]float64{"opsPerSec": 1400, "createsPerSec": 1000, "changesPerSec": 400,
+			"writesPer1000Changes": 25, "writesPer1000Ops": 7.1, "computedPer1000Changes": 2.5, "computedPer1000Ops": 0.714}
+		if label == wt {
+			r.Values = map[string]float64{"opsPerSec": 140, "createsPerSec": 100, "changesPerSec": 40,
+				"writesPer1000Changes": 3500, "writesPer1000Ops": 1000, "computedPer1000Changes": 3500, "computedPer1000Ops": 1000}
+		}
+		r.Latency["create"] = Percentiles{P50: 2, P99: 4, Count: 10}
+		r.Latency["change"] = Percentiles{P50: 3, P99: 5, Count: 4}
+		r.Series = []Point{{T: 1, Values: map[string]float64{"createsPerSec": 1000, "changesPerSec": 400, "depth": 10}}}
+		write(label+"-changes.json", r)
+	}
 	d := newResult("drain", wb, nil)
 	d.Values["drainVsRaw"] = 0.95
 	d.Series = []Point{{T: 0.25, Values: map[string]float64{"depth": 1000}}, {T: 0.5, Values: map[string]float64{"depth": 0}}}
@@ -43,7 +56,8 @@ func TestReport(t *testing.T) {
 
 	out, md := filepath.Join(dir, "report"), filepath.Join(dir, "BENCHMARKS.md")
 	require.NoError(t, run(context.Background(), []string{"report", "-results", results, "-out", out, "-md", md, "-meta", filepath.Join(dir, "meta.json")}))
-	for _, f := range []string{"index.html", "ingest-throughput.svg", "ingest-latency.svg", "drain-depth.svg"} {
+	for _, f := range []string{"index.html", "ingest-throughput.svg", "ingest-latency.svg", "drain-depth.svg",
+		"changes-throughput.svg", "changes-depth.svg", "changes-latency.svg"} {
 		b, err := os.ReadFile(filepath.Join(out, f))
 		require.NoError(t, err, f)
 		require.NotEmpty(t, b, f)
@@ -58,6 +72,12 @@ func TestReport(t *testing.T) {
 	require.Contains(t, s, "| write-behind | confirm | 1.0 | 2.0 | 6.0 |", "the median p99 of 3, 6, 9")
 	require.Contains(t, s, "(report/ingest-throughput.svg)")
 	require.Contains(t, s, "| ≤ 12 KB | not measured |")
+	require.Contains(t, s, "| MongoDB write commands per 1,000 changes (changes; devmongo, measured) | 3,500 (1,000 per 1,000 ops) | 25.0 (7.1 per 1,000 ops) | ≤ 3 | **not met** |")
+	require.Contains(t, s, "| 3,500 (1,000 per 1,000 ops) | 2.5 (0.714 per 1,000 ops) | ≤ 3 | met (computed) |")
+	require.Contains(t, s, "| write-behind | 30,000 | 1,400 | 1,000 | 400 | 1.0 / 6.0 | 2.0 / 4.0 | 3.0 / 5.0 |")
+	require.Contains(t, s, "(report/changes-throughput.svg)")
+	require.Less(t, strings.Index(s, "## ingest\n"), strings.Index(s, "## changes\n"))
+	require.Less(t, strings.Index(s, "## changes\n"), strings.Index(s, "## drain\n"))
 	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
 	require.Contains(t, string(html), `<img src="ingest-latency.svg"`)
 }

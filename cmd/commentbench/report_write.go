@@ -116,6 +116,8 @@ func (rep *report) targets() table {
 	p, ok := rep.p99("ingest", wb, "confirm")
 	add("ingest confirm p99 ms", rep.p99cell("ingest", wt, "confirm"), rep.p99cell("ingest", wb, "confirm"), "≤ 50 ms", verdict(p <= 50, ok))
 
+	rep.changesTargets(add)
+
 	name := "fanout deliveries/s"
 	if off, ok := rep.value("fanout", wb, "offeredDeliveriesPerSec"); ok {
 		name += " (offered " + num(off) + ")"
@@ -143,6 +145,62 @@ func (rep *report) targets() table {
 	}
 	add("drain "+rep.cell("drain", wb, "backlog")+" buffered comments: flush rate vs raw InsertMany (batch 1,000)", "–", cell,
 		"≥ 90% of raw", verdict(dr >= 0.9, ok))
+	return t
+}
+
+// changesTargets adds the rows of the changes scenario: MongoDB write
+// commands per 1,000 changes (edits and deletes; per 1,000 operations,
+// creates included, in brackets), as devmongo was sent them and as real
+// MongoDB would be sent them for the same batches (computed, not
+// measured).
+func (rep *report) changesTargets(add func(name, a, b, goal, res string)) {
+	cell := func(label, perChanges, perOps string) string {
+		v, ok := rep.value("changes", label, perChanges)
+		if !ok {
+			return "–"
+		}
+		out := num(v)
+		if o, ok := rep.value("changes", label, perOps); ok {
+			out += " (" + num(o) + " per 1,000 ops)"
+		}
+		return out
+	}
+	v, ok := rep.value("changes", wb, "writesPer1000Changes")
+	add("MongoDB write commands per 1,000 changes (changes; devmongo, measured)", cell(wt, "writesPer1000Changes", "writesPer1000Ops"),
+		cell(wb, "writesPer1000Changes", "writesPer1000Ops"), "≤ 3", verdict(v <= 3, ok))
+	v, ok = rep.value("changes", wb, "computedPer1000Changes")
+	res := verdict(v <= 3, ok)
+	if ok {
+		res += " (computed)"
+	}
+	add("MongoDB write commands per 1,000 changes (changes; real MongoDB, computed from the batches: 1 insert + 1 update command each)",
+		cell(wt, "computedPer1000Changes", "computedPer1000Ops"), cell(wb, "computedPer1000Changes", "computedPer1000Ops"), "≤ 3", res)
+}
+
+// changesBesideIngest compares the changes scenario with ingest of the
+// same run, per label: operations per second and ack latencies.
+func (rep *report) changesBesideIngest() table {
+	t := table{title: "changes beside ingest (same run, median of runs)", header: []string{"run", "ingest confirmed/s",
+		"changes: ops/s", "creates/s", "changes/s", "ingest confirm p50 / p99 ms", "changes: create p50 / p99 ms", "change p50 / p99 ms"}}
+	lat := func(scenario, label, kind string) string {
+		g := rep.get(scenario, label)
+		if g == nil {
+			return "–"
+		}
+		p, ok := g.latency[kind]
+		if !ok || p.Count == 0 {
+			return "–"
+		}
+		return num(p.P50) + " / " + num(p.P99)
+	}
+	for _, l := range rep.labels {
+		if rep.get("changes", l) == nil {
+			continue
+		}
+		t.rows = append(t.rows, []string{l, rep.cell("ingest", l, "confirmedPerSec"), rep.cell("changes", l, "opsPerSec"),
+			rep.cell("changes", l, "createsPerSec"), rep.cell("changes", l, "changesPerSec"), lat("ingest", l, "confirm"),
+			lat("changes", l, "create"), lat("changes", l, "change")})
+	}
 	return t
 }
 
@@ -190,6 +248,9 @@ func (rep *report) scenarioTables(scenario string) []table {
 		values.rows = append(values.rows, row)
 	}
 	out := []table{values}
+	if scenario == "changes" {
+		out = append(out, rep.changesBesideIngest())
+	}
 
 	lat := table{title: scenario + " latency (ms, median of runs)", header: []string{"run", "latency", "p50", "p95", "p99", "max", "samples"}}
 	for _, l := range labels {
@@ -230,7 +291,7 @@ func (rep *report) markdown(charts []chart, chartDir string) string {
 	b.WriteString("# commentd benchmarks\n\n")
 	b.WriteString("Written by `make bench` (bench/run.sh, then `commentbench report`); every number below is measured by that run. " +
 		"Everything runs on one machine: the load generator, commentd, redis-server and devmongo (FerretDB on SQLite) share its cores. " +
-		"`write-through` is the naive design (one insert per comment before the ack), `write-behind` the default. " +
+		"`write-through` is the naive design (one insert per comment, one update per edit or delete, before the ack), `write-behind` the default. " +
 		"Charts: [" + chartDir + "/index.html](" + chartDir + "/index.html).\n\n")
 	for _, n := range rep.meta.Notes {
 		fmt.Fprintf(&b, "> %s\n\n", n)
@@ -272,7 +333,7 @@ func (rep *report) html(charts []chart) string {
 <style>body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:0 0 1.5em}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}img{max-width:100%;display:block;margin:1em 0}</style>
 </head><body><h1>commentd benchmarks</h1>
-<p>write-through: one MongoDB insert per comment before the ack (the naive design); write-behind: Redis buffer, batched inserts. Medians of the runs; one machine for everything.</p>
+<p>write-through: one MongoDB insert per comment, one update per edit or delete, before the ack (the naive design); write-behind: Redis buffer, batched writes. Medians of the runs; one machine for everything.</p>
 `)
 	for _, n := range rep.meta.Notes {
 		fmt.Fprintf(&b, "<p><em>%s</em></p>\n", html.EscapeString(n))
