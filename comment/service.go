@@ -322,6 +322,14 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 		if err != nil {
 			return Change{}, err
 		}
+		if s.cfg.WriteThrough {
+			// The naive design: the database first (guarded by version, so
+			// a lost race changes nothing there), then readers.
+			if rej, err := s.store.Write(ctx, []Change{ch}); err != nil || len(rej) > 0 {
+				s.cfg.Logger.Warn("write-through change not stored", "comment", ch.CommentID, "err", err, "rejected", len(rej))
+				return Change{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
+			}
+		}
 		err = s.buf.Apply(ctx, ch, state.Version(), !s.cfg.WriteThrough)
 		if errors.Is(err, ErrStale) {
 			if req.V != 0 {
@@ -331,14 +339,6 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 		}
 		if err != nil {
 			return Change{}, s.clientError(err)
-		}
-		if s.cfg.WriteThrough {
-			if rej, err := s.store.Write(ctx, []Change{ch}); err != nil || len(rej) > 0 {
-				// Applied in Redis, which readers see; the naive mode has
-				// no flusher to retry it.
-				s.cfg.Logger.Warn("write-through change not stored", "comment", ch.CommentID, "err", err, "rejected", len(rej))
-				return Change{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
-			}
 		}
 		return ch, nil
 	}
