@@ -250,14 +250,13 @@ const commitKeyTTL = 2 * time.Minute
 func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]*request) (map[int]*redis.Cmd, error) {
 	cmds := make(map[int]*redis.Cmd, len(byShard))
 	ttl := b.cfg.RecentTTL.Milliseconds()
-	now := time.Now().UnixMilli()
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard, rs := range byShard {
 			keys := make([]string, 3, 3+appendKeysPer*len(rs))
 			keys[0], keys[1], keys[2] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token)
 			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
-			args[0], args[1], args[2], args[3], args[4], args[5], args[6] = b.shardMax, b.cfg.RecentLen, ttl,
-				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, now
+			args[0], args[1], args[2], args[3], args[4], args[5] = b.shardMax, b.cfg.RecentLen, ttl,
+				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen
 			for _, r := range rs {
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
 					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID))

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -18,23 +20,44 @@ import (
 // post subscribes in Redis, the last Unsubscribe unsubscribes.
 //
 // Each shard has one sharded pub/sub connection (its channels share a hash
-// slot) and one goroutine that calls the handler, so a post's comments are
+// slot) and one goroutine that calls the handler, so a post's events are
 // handled one at a time in the order Redis published them: the buffer's
-// order. go-redis resubscribes after a reconnect; the comments a post got
-// meanwhile are then read from its recent list and handled, after the last
-// one handled before, so readers miss none.
+// order. go-redis resubscribes after a reconnect; what a post got meanwhile
+// is then read from Redis (see catchUp), so readers miss nothing and get
+// nothing twice.
 type Fanout struct {
 	b       *Buffer
 	handler Handler
 
 	mu     sync.Mutex
-	refs   map[string]int
-	last   map[string]string          // post → id of the last comment handled
-	skip   map[string]map[string]bool // post → ids a catch-up handled
+	posts  map[string]*feed
 	shards map[int]*fanShard
 	closed bool
 	wg     sync.WaitGroup
 }
+
+// feed is what the Fanout knows of one subscribed post.
+type feed struct {
+	refs int
+	// last is the id of the last new comment handled; lastAt when the
+	// last event was handled (or the post subscribed), on this clock.
+	last   string
+	lastAt time.Time
+	// versions holds the version of each comment whose change was
+	// handled lately (up to maxVersions, then it starts over), so that a
+	// catch-up does not repeat one.
+	versions map[string]int
+	// overlap, after a catch-up, holds the version of every comment it
+	// read: live events it reflects are dropped, up to the first one it
+	// does not.
+	overlap map[string]int
+}
+
+const maxVersions = 4096
+
+// catchUpSkew is how far before the last event handled a catch-up looks
+// for changes: changes carry the time of the node that made them.
+const catchUpSkew = 10 * time.Second
 
 type fanShard struct {
 	ps      *redis.PubSub
@@ -48,8 +71,9 @@ type Handler interface {
 	// HandleComment gets a new comment: its id and JSON, as published.
 	HandleComment(postID, id string, payload []byte)
 	// HandleChange gets a change to a comment of the post; payload is the
-	// change record's JSON. After a resubscribe, the Fanout may deliver the
-	// current state of a comment changed meanwhile as a change of Op "".
+	// change record's JSON. After a resubscribe, the Fanout delivers the
+	// current state of a comment changed meanwhile, or of a new one not
+	// every reader may see, as a change of Op "" without payload.
 	HandleChange(postID string, ch comment.Change, payload []byte)
 	// HandlePersisted gets the ids of the post's comments now in MongoDB.
 	HandlePersisted(postID string, ids []string)
@@ -58,9 +82,7 @@ type Handler interface {
 // NewFanout returns a Fanout. RegisterHandler must be called before the
 // first Subscribe.
 func (b *Buffer) NewFanout() *Fanout {
-	return &Fanout{b: b, refs: make(map[string]int), last: make(map[string]string),
-		skip:   make(map[string]map[string]bool),
-		shards: make(map[int]*fanShard)}
+	return &Fanout{b: b, posts: make(map[string]*feed), shards: make(map[int]*fanShard)}
 }
 
 // RegisterHandler sets who receives the events of subscribed posts.
@@ -81,13 +103,16 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 		f.mu.Unlock()
 		return ErrClosed
 	}
-	f.refs[postID]++
-	if f.refs[postID] == 1 {
-		f.last[postID] = comment.IDFloor(time.Now())
+	p := f.posts[postID]
+	if p == nil {
+		now := time.Now()
+		p = &feed{last: comment.IDFloor(now), lastAt: now, versions: make(map[string]int)}
+		f.posts[postID] = p
 	}
+	p.refs++
 	wait := make(chan struct{})
 	sh, created := f.shardLocked(ctx, shard, ch, wait)
-	first := f.refs[postID] == 1 && !created
+	first := p.refs == 1 && !created
 	if !created && !first && len(sh.waiters[ch]) == 0 {
 		// Subscribed and confirmed: the first subscriber's waiter is
 		// there until the confirmation. Decided under the same lock as
@@ -142,15 +167,16 @@ func (f *Fanout) dropWaiterLocked(sh *fanShard, ch string, w chan struct{}) {
 // Unsubscribe uncounts a reader of postID; the last one unsubscribes.
 func (f *Fanout) Unsubscribe(postID string) {
 	f.mu.Lock()
-	n := f.refs[postID] - 1
-	if n > 0 {
-		f.refs[postID] = n
+	p := f.posts[postID]
+	if p == nil {
 		f.mu.Unlock()
 		return
 	}
-	delete(f.refs, postID)
-	delete(f.last, postID)
-	delete(f.skip, postID)
+	if p.refs--; p.refs > 0 {
+		f.mu.Unlock()
+		return
+	}
+	delete(f.posts, postID)
 	sh := f.shards[f.b.Shard(postID)]
 	closed := f.closed
 	f.mu.Unlock()
@@ -167,7 +193,7 @@ func (f *Fanout) Unsubscribe(postID string) {
 func (f *Fanout) Subscribed() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.refs)
+	return len(f.posts)
 }
 
 // shardLocked returns the shard's connection. A new one is subscribed to ch
@@ -239,10 +265,7 @@ func (f *Fanout) receive(sh *fanShard) {
 	}
 }
 
-// deliver hands a message to the handler and remembers the id of a
-// comment. Comments that a catch-up handled already are skipped: after a
-// resubscribe, the first live messages may be the last ones of the recent
-// list.
+// deliver hands a live message to the handler.
 func (f *Fanout) deliver(postID, payload string) {
 	if strings.HasPrefix(payload, persistedPrefix) {
 		var n persistedNotice
@@ -253,33 +276,53 @@ func (f *Fanout) deliver(postID, payload string) {
 	}
 	var ch comment.Change
 	isChange := comment.IsChangeJSON([]byte(payload))
-	id := ""
 	if isChange {
 		if err := ch.UnmarshalJSON([]byte(payload)); err != nil {
 			f.b.cfg.Logger.Error("buffer: undecodable change published", "post", postID, "err", err)
 			return
 		}
-		id = ch.ID
 	} else {
-		id = commentID(payload)
+		ch = comment.Change{Op: comment.OpCreate, CommentID: commentID(payload), V: 1}
 	}
-	f.mu.Lock()
-	if seen := f.skip[postID]; seen != nil {
-		if seen[id] {
-			f.mu.Unlock()
-			return
-		}
-		delete(f.skip, postID) // past the overlap
+	if !f.note(postID, ch) {
+		return
 	}
-	if _, ok := f.refs[postID]; ok && id != "" && id > f.last[postID] {
-		f.last[postID] = id
-	}
-	f.mu.Unlock()
 	if isChange {
 		f.handler.HandleChange(postID, ch, []byte(payload))
 		return
 	}
-	f.handler.HandleComment(postID, id, []byte(payload))
+	f.handler.HandleComment(postID, ch.CommentID, []byte(payload))
+}
+
+// note records a live event of a post and reports whether it is to be
+// handled: not if the catch-up before it reflected it already.
+func (f *Fanout) note(postID string, ch comment.Change) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	p := f.posts[postID]
+	if p == nil {
+		return true // unsubscribed meanwhile: the room is empty
+	}
+	if p.overlap != nil {
+		if v, ok := p.overlap[ch.CommentID]; ok && ch.V <= v {
+			return false
+		}
+		p.overlap = nil // published after the catch-up read: so is the rest
+	}
+	p.lastAt = time.Now()
+	if ch.Op == comment.OpCreate {
+		p.last = ch.CommentID
+	} else {
+		p.noteVersion(ch.CommentID, ch.V)
+	}
+	return true
+}
+
+func (p *feed) noteVersion(id string, v int) {
+	if len(p.versions) >= maxVersions {
+		clear(p.versions)
+	}
+	p.versions[id] = v
 }
 
 // commentID reads the _id of a published comment, which comes first.
@@ -295,59 +338,137 @@ func commentID(payload string) string {
 	return c.ID
 }
 
-// catchUp handles the comments a post got while its channel was not
-// subscribed: those of its recent list after the last one handled.
+// catchUp handles what a post got while its channel was not subscribed. It
+// reads, at one moment, the post's recent comments and the comments
+// changed since shortly before the last event handled, and hands over:
+//
+//   - the comments created after the last one handled, oldest first, in
+//     their current state: a visible one as a new comment, any other as a
+//     change (so only those who may see it get it);
+//   - then the current state of the other comments changed meanwhile, in
+//     the order of their last change, unless that version was handled.
+//
+// The live events that follow may be ones the read reflects: they are
+// dropped, up to the first one it does not (see note).
 func (f *Fanout) catchUp(postID string) {
 	f.mu.Lock()
-	last, ok := f.last[postID]
-	f.mu.Unlock()
-	if !ok {
+	p := f.posts[postID]
+	if p == nil {
+		f.mu.Unlock()
 		return
 	}
+	last, since := p.last, p.lastAt.Add(-catchUpSkew)
+	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	raw, err := f.b.rdb.LRange(ctx, f.b.recentKey(f.b.Shard(postID), postID), 0, -1).Result()
+	shard := f.b.Shard(postID)
+	res, err := catchUpScript.Run(ctx, f.b.rdb, []string{f.b.recentKey(shard, postID),
+		f.b.postKey(shard, "chgt", postID), f.b.postKey(shard, "chg", postID)}, since.UnixMilli()).Slice()
+	if err == nil && len(res) != 2 {
+		err = fmt.Errorf("catch-up script returned %d values", len(res))
+	}
+	var recent, changed []comment.Comment
+	if err == nil {
+		recent, err = decodeAny(res[0])
+	}
+	if err == nil {
+		changed, err = decodeAny(res[1])
+	}
 	if err != nil {
-		f.b.cfg.Logger.Warn("buffer: catch up after resubscribe", "post", postID, "err", err)
+		f.b.cfg.Logger.Warn("buffer: catch up after resubscribe", "post", postID, "err", classify(err))
 		return
 	}
-	missed := raw[:0:0]
-	found := false
-	for i, p := range raw {
-		if commentID(p) == last {
-			missed, found = raw[i+1:], true
-			break
-		}
-	}
-	if !found { // last was trimmed away: take what is newer by id
-		for _, p := range raw {
-			if commentID(p) > last {
-				missed = append(missed, p)
-			}
-		}
-	}
-	seen := make(map[string]bool, len(missed))
-	for _, p := range missed {
-		f.deliver(postID, p)
-		seen[commentID(p)] = true
-	}
-	if len(seen) > 0 {
-		f.mu.Lock()
-		f.skip[postID] = seen
-		f.mu.Unlock()
-	}
-	// Changes meanwhile: the current state of each comment changed since
-	// the last event handled, for comments readers had already.
-	changed, err := f.b.ChangedSince(ctx, postID, comment.IDTime(last))
-	if err != nil {
-		f.b.cfg.Logger.Warn("buffer: catch up changes after resubscribe", "post", postID, "err", err)
-		return
-	}
-	for _, c := range changed {
-		if !seen[c.ID] {
+
+	f.mu.Lock()
+	versions := maps.Clone(p.versions)
+	f.mu.Unlock()
+	created, updated := missed(last, versions, recent, changed)
+	for _, c := range created {
+		if c.Visible() {
+			f.handler.HandleComment(postID, c.ID, c.JSON())
+		} else {
 			f.handler.HandleChange(postID, comment.Change{PostID: postID, CommentID: c.ID, V: c.Version(), State: c}, nil)
 		}
 	}
+	for _, c := range updated {
+		f.handler.HandleChange(postID, comment.Change{PostID: postID, CommentID: c.ID, V: c.Version(), State: c}, nil)
+	}
+
+	overlap := make(map[string]int, len(recent)+len(changed))
+	for _, c := range append(recent, changed...) {
+		overlap[c.ID] = max(overlap[c.ID], c.Version())
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if p != f.posts[postID] {
+		return // unsubscribed meanwhile
+	}
+	p.overlap = overlap
+	p.lastAt = time.Now()
+	if len(created) > 0 {
+		p.last = created[len(created)-1].ID
+	}
+	for _, c := range append(created, updated...) {
+		if c.Version() > 1 {
+			p.noteVersion(c.ID, c.Version())
+		}
+	}
+}
+
+// missed works out what readers whose last new comment was last, and
+// who had the comment versions of versions, missed, from a post's recent
+// comments and its comments changed lately (see catchUp).
+func missed(last string, versions map[string]int, recent, changed []comment.Comment) (created, updated []comment.Comment) {
+	i := slices.IndexFunc(recent, func(c comment.Comment) bool { return c.ID == last })
+	if i >= 0 {
+		created = slices.Clone(recent[i+1:])
+	} else { // last was pushed out of the list: newer by id
+		inRecent := make(map[string]bool, len(recent))
+		for _, c := range recent {
+			inRecent[c.ID] = true
+		}
+		for _, c := range changed { // pushed out too, or older than the list
+			if c.ID > last && !inRecent[c.ID] {
+				created = append(created, c)
+			}
+		}
+		slices.SortFunc(created, func(a, b comment.Comment) int { return strings.Compare(a.ID, b.ID) })
+		for _, c := range recent {
+			if c.ID > last {
+				created = append(created, c)
+			}
+		}
+	}
+	isNew := make(map[string]bool, len(created))
+	for _, c := range created {
+		isNew[c.ID] = true
+	}
+	for _, c := range changed {
+		if !isNew[c.ID] && c.Version() > 1 && c.Version() > versions[c.ID] {
+			updated = append(updated, c)
+		}
+	}
+	return created, updated
+}
+
+func decodeAny(v any) ([]comment.Comment, error) {
+	raw, ok := v.([]any)
+	if !ok {
+		return nil, fmt.Errorf("catch-up script returned %T", v)
+	}
+	out := make([]comment.Comment, 0, len(raw))
+	for _, r := range raw {
+		s, ok := r.(string)
+		if !ok {
+			return nil, fmt.Errorf("catch-up script returned %T", r)
+		}
+		var c comment.Comment
+		if err := c.UnmarshalJSON([]byte(s)); err != nil {
+			return nil, fmt.Errorf("decode comment: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
 
 // Close unsubscribes from everything and waits for the receivers.

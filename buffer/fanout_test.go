@@ -2,6 +2,7 @@ package buffer_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/commentd/commentd/buffer"
 	"github.com/commentd/commentd/comment"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
@@ -76,5 +78,107 @@ func (h handlerFuncs) HandleChange(postID string, ch comment.Change, _ []byte) {
 func (h handlerFuncs) HandlePersisted(postID string, ids []string) {
 	if h.persisted != nil {
 		h.persisted(postID, ids)
+	}
+}
+
+// After its pub/sub connection is cut, a node's handler gets what the post
+// got meanwhile exactly once, each comment's versions in order, and only
+// as readers may see it: a comment hidden or deleted before the node
+// caught up never arrives as a new comment, and comments nobody changed
+// (some pushed out of the recent list) are not sent as changes.
+func TestFanoutCatchUpAfterReconnect(t *testing.T) {
+	b, _, srv := newBuffer(t, buffer.Config{Shards: 1, RecentLen: 3})
+	rdb2 := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb2.Close()
+	b2 := buffer.New(rdb2, buffer.Config{Shards: 1, RecentLen: 3}) // another node
+	defer b2.Close()
+	ctx := context.Background()
+
+	type event struct {
+		added bool
+		c     comment.Comment
+	}
+	var mu sync.Mutex
+	var got []event
+	f := b.NewFanout()
+	f.RegisterHandler(handlerFuncs{
+		comment: func(postID, id string, payload []byte) {
+			var c comment.Comment
+			require.NoError(t, c.UnmarshalJSON(payload))
+			mu.Lock()
+			got = append(got, event{true, c})
+			mu.Unlock()
+		},
+		change: func(postID string, ch comment.Change) {
+			mu.Lock()
+			got = append(got, event{false, ch.State})
+			mu.Unlock()
+		},
+	})
+	defer f.Close()
+	require.NoError(t, f.Subscribe(ctx, "p"))
+
+	final := map[string]comment.Comment{}
+	create := func(content string) comment.Comment {
+		c := mk(t, "p", content)
+		require.NoError(t, b2.Append(ctx, c))
+		final[c.ID] = c
+		return c
+	}
+	change := func(c comment.Comment, op comment.Op, content string) comment.Comment {
+		actor := comment.Actor{UserID: "u1", Moderator: op == comment.OpHide}
+		ch, err := comment.Decide(c, true, comment.ChangeRequest{Op: op, PostID: "p", CommentID: c.ID, Content: content},
+			actor, comment.Rules{}, time.Now())
+		require.NoError(t, err)
+		require.NoError(t, b2.Apply(ctx, ch, c.Version(), true))
+		final[c.ID] = ch.State
+		return ch.State
+	}
+	untouched := map[string]bool{}
+	for i := range 5 {
+		untouched[create(fmt.Sprintf("before %d", i)).ID] = true
+	}
+	a := create("a")
+	for round := range 3 {
+		_, err := rdb2.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+		require.NoError(t, err)
+		a = change(a, comment.OpEdit, fmt.Sprintf("a edit %d", round)) // a change first...
+		x := create(fmt.Sprintf("x%d", round))                          // ...then new comments
+		change(x, comment.OpHide, "")
+		y := create(fmt.Sprintf("y%d", round))
+		change(y, comment.OpDelete, "")
+		for i := range 4 { // pushes x and y out of the recent list
+			create(fmt.Sprintf("z%d.%d", round, i))
+		}
+		require.Eventually(t, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			last := map[string]int{}
+			for _, e := range got {
+				last[e.c.ID] = e.c.Version()
+			}
+			for id, c := range final {
+				if !untouched[id] && last[id] != c.Version() {
+					return false
+				}
+			}
+			return true
+		}, 10*time.Second, 20*time.Millisecond, "round %d: every comment's final state arrives", round)
+	}
+	time.Sleep(200 * time.Millisecond) // a late repeat would show now
+
+	mu.Lock()
+	defer mu.Unlock()
+	seen := map[string]int{}
+	for _, e := range got {
+		c := e.c
+		require.Greater(t, c.Version(), seen[c.ID], "comment %q: versions in order, each once", c.Content)
+		seen[c.ID] = c.Version()
+		require.Equal(t, final[c.ID].Version() >= c.Version(), true)
+		if e.added {
+			require.True(t, c.Visible(), "a hidden or deleted comment never arrives as new: %+v", c)
+		} else {
+			require.False(t, untouched[c.ID], "an unchanged comment is not sent as changed: %q", c.Content)
+		}
 	}
 }

@@ -19,6 +19,8 @@ var (
 	stateLua string
 	//go:embed lua/changed_since.lua
 	changedSinceLua string
+	//go:embed lua/catch_up.lua
+	catchUpLua string
 	//go:embed lua/seed.lua
 	seedLua string
 	//go:embed lua/publish.lua
@@ -49,7 +51,7 @@ var (
 //
 //	1 shard limit, 2 recent length, 3 TTL of a post's keys (ms),
 //	4 idempotency window (ms), 5 commit key TTL (ms), 6 changed states kept
-//	per post, 7 now (ms)
+//	per post
 //	item i, at appendArgsHead + appendArgsPer*i:
 //	  +1 kind: "c" new comment, "x" change, "w" change already stored (write-through)
 //	  +2 payload: the comment's JSON, or the change record's
@@ -68,7 +70,7 @@ var appendScript = redis.NewScript(appendLua)
 
 const (
 	appendKeysPer  = 5
-	appendArgsHead = 7
+	appendArgsHead = 6
 	appendArgsPer  = 7
 )
 
@@ -82,6 +84,13 @@ var stateScript = redis.NewScript(stateLua)
 //
 //	KEYS[1] chgt:<post>, KEYS[2] chg:<post>; ARGV[1] the time (ms)
 var changedSinceScript = redis.NewScript(changedSinceLua)
+
+// catchUpScript reads, at one moment, a post's recent comments and the
+// states of its comments changed since a time (lua/catch_up.lua).
+//
+//	KEYS[1] recent:<post>, KEYS[2] chgt:<post>, KEYS[3] chg:<post>;
+//	ARGV[1] the time (ms)
+var catchUpScript = redis.NewScript(catchUpLua)
 
 // seedScript puts older comments in front of a post's recent list (the
 // positions are in lua/seed.lua's header).

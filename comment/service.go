@@ -261,7 +261,9 @@ func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string
 			return nil, s.clientError(err)
 		}
 		for _, c := range changed {
-			if c.ID <= since {
+			// Comments pushed out of the recent list are among the
+			// changed ones too; only those at version 2 or more changed.
+			if c.ID <= since && c.Version() > 1 {
 				out = append(out, Update{Comment: c})
 			}
 		}

@@ -10,7 +10,6 @@ local recentLen = tonumber(ARGV[2])
 local ttl = ARGV[3]
 local window = ARGV[4]
 local changedLen = tonumber(ARGV[6])
-local now = ARGV[7]
 local KPER, APER = 5, 7
 local n = (#KEYS - 3) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
@@ -32,10 +31,16 @@ end
 -- comments: those of this batch not yet pushed, else the list, newest
 -- first, a chunk at a time (most changes are to recent comments).
 -- keepChanged records state as the comment's among the post's changed
--- ones, dropping the oldest beyond changedLen.
-local function keepChanged(chg, chgt, id, state, at)
+-- ones, at time at (ms), dropping the oldest beyond changedLen. With nx, a
+-- time recorded already stays: a comment pushed out of the recent list
+-- keeps the time of its last change, or gets the time it was created.
+local function keepChanged(chg, chgt, id, state, at, nx)
   redis.call('HSET', chg, id, state)
-  redis.call('ZADD', chgt, at, id)
+  if nx then
+    redis.call('ZADD', chgt, 'NX', at, id)
+  else
+    redis.call('ZADD', chgt, at, id)
+  end
   local over = redis.call('ZCARD', chgt) - changedLen
   if over > 0 then
     local gone = redis.call('ZPOPMIN', chgt, over)
@@ -70,7 +75,7 @@ local function replaceRecent(rk, post, id, state)
 end
 for i = 1, n do
   local k = 3 + KPER * (i - 1)
-  local a = 7 + APER * (i - 1)
+  local a = 6 + APER * (i - 1)
   local kind = ARGV[a + 1]
   local p = ARGV[a + 2]
   local rk = KEYS[k + 1]
@@ -107,7 +112,7 @@ for i = 1, n do
     else
       redis.call('HSET', ver, id, base + 1)
       redis.call('PEXPIRE', ver, ttl)
-      keepChanged(chg, chgt, id, state, at)
+      keepChanged(chg, chgt, id, state, at, false)
       local post = postOf(rk, ARGV[a + 3], chg, chgt)
       replaceRecent(rk, post, id, state)
       post.pub[#post.pub + 1] = p
@@ -140,7 +145,7 @@ for _, rk in ipairs(order) do
       for j = 1, #gone do
         local id = string.match(gone[j], '"_id":"(%x+)"')
         if id then
-          keepChanged(post.chg, post.chgt, id, gone[j], now)
+          keepChanged(post.chg, post.chgt, id, gone[j], tonumber(string.sub(id, 1, 8), 16) * 1000, true)
         end
       end
       redis.call('LTRIM', rk, -recentLen, -1)
