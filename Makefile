@@ -30,7 +30,7 @@ bench-go: deps
 	go test -run '^$$' -bench . -benchtime 2s -count 3 ./buffer/ ./store/ ./realtime/socketio/
 	go test -run '^$$' -bench BenchmarkNodes -benchtime 10000x -count 3 ./cmd/commentd/
 
-# The long chaos run (~17 min): faults under load, then the queue checker.
+# The long chaos run (~30 min): faults under load, then the queue and register checkers.
 # `make test` runs a 70 s version (TestChaosShort).
 chaos:
 	scripts/chaos.sh

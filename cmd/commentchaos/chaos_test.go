@@ -16,8 +16,10 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestChaosShort is the short chaos run of `make test`: three nodes under
-// load from 12 clients, every kind of fault at least twice in about a
-// minute, then the queue checker. `make chaos` is the long run.
+// load from 12 clients (a quarter of whose operations edit or delete
+// their comments) and 2 moderators, every kind of fault at least once in
+// about a minute, then the queue and register checkers. `make chaos` is
+// the long run.
 func TestChaosShort(t *testing.T) {
 	devmongo, err := testsvc.DevmongoPath()
 	require.NoError(t, err)
@@ -26,6 +28,7 @@ func TestChaosShort(t *testing.T) {
 		Faults: allFaults, FaultGap: time.Second, MongoDown: 4 * time.Second,
 		AppendFsync: "everysec", Shards: 8, MaxLen: 2000, BatchSize: 500, FlushInterval: 200 * time.Millisecond,
 		LeaseTTL: 2 * time.Second, Seed: uint64(time.Now().UnixNano()),
+		ChangeShare: 0.25, Moderators: 2, ReadBack: 30 * time.Second,
 		Devmongo: devmongo, RedisServer: "redis-server", Dir: t.TempDir(),
 	}
 	require.NoError(t, cfg.prepare())
@@ -42,6 +45,11 @@ func TestChaosShort(t *testing.T) {
 		require.GreaterOrEqual(t, rep.FaultCounts[kind], 1, "fault %s injected", kind)
 	}
 	require.Greater(t, rep.Verdict.Confirmed, 1000)
+	require.Greater(t, rep.Verdict.ChangesApplied, 300)
+	require.Positive(t, rep.Verdict.Tombstones, "deletes after a flush leave tombstones")
+	for _, rb := range rep.ReadBack {
+		require.True(t, rb.Complete, "read back %s as %s", rb.Post, rb.Viewer)
+	}
 	require.Positive(t, rep.RetryCodes["BUSY"], "MongoDB outages fill the buffer past its high-water mark")
 	require.Positive(t, rep.Verdict.Deliveries)
 }

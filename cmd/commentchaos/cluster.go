@@ -100,6 +100,7 @@ func (c *cluster) newNode(i int) (*node, error) {
 		"--flush.drain_timeout", "10s",
 		"--limits.comments_per_second", "0",
 		"--limits.connections_per_ip", "0",
+		"--admin.token", c.cfg.AdminToken,
 		"--log.level", "info",
 	}
 	return &node{id: i, url: "http://" + addr, redis: rp, mongo: mp,

@@ -46,6 +46,35 @@ type injector struct {
 	records []faultRecord
 }
 
+// needsMongo tells the faults that need MongoDB up: while the long
+// outage has it down they wait for the next round.
+func needsMongo(kind string) bool {
+	return kind == faultMongoDown || kind == faultKillFlusher || kind == faultPauseHolder
+}
+
+// next takes the next fault of the round that can run now, starting a new
+// shuffled round when this one is done; a kind that cannot run now (see
+// needsMongo) is skipped without costing a fault's pause. It returns false
+// when no kind can run now.
+func (in *injector) next(round *[]string) (string, bool) {
+	for refills := 0; refills < 2; {
+		if len(*round) == 0 {
+			*round = append(*round, in.cfg.Faults...)
+			in.rng.Shuffle(len(*round), func(i, j int) { (*round)[i], (*round)[j] = (*round)[j], (*round)[i] })
+			refills++
+			if len(*round) == 0 {
+				return "", false
+			}
+		}
+		kind := (*round)[0]
+		*round = (*round)[1:]
+		if !(in.outage.Load() && needsMongo(kind)) {
+			return kind, true
+		}
+	}
+	return "", false
+}
+
 func (in *injector) run(ctx context.Context) {
 	var long sync.WaitGroup
 	defer long.Wait()
@@ -69,20 +98,12 @@ func (in *injector) run(ctx context.Context) {
 			}()
 			continue
 		}
-		if len(round) == 0 {
-			round = append(round, in.cfg.Faults...)
-			in.rng.Shuffle(len(round), func(i, j int) { round[i], round[j] = round[j], round[i] })
-		}
-		if len(round) == 0 {
-			if !longDue {
+		kind, ok := in.next(&round)
+		if !ok {
+			if !longDue && len(in.cfg.Faults) == 0 {
 				return
 			}
 			continue
-		}
-		kind := round[0]
-		round = round[1:]
-		if in.outage.Load() && (kind == faultMongoDown || kind == faultKillFlusher || kind == faultPauseHolder) {
-			continue // these need MongoDB up
 		}
 		in.do(ctx, kind)
 	}
@@ -156,14 +177,14 @@ func (in *injector) termNode(ctx context.Context, rec *faultRecord) error {
 	return in.restart(n)
 }
 
-// waitInsert holds the MongoDB replies of every node and waits for one of
-// them to send an insert. It returns that node with its replies still
-// held and the others released; nil if no insert came.
-func (in *injector) waitInsert(ctx context.Context, within time.Duration) *node {
+// waitWrite holds the MongoDB replies of every node and waits for one of
+// them to send a write (an insert or an update). It returns that node with
+// its replies still held and the others released; nil if no write came.
+func (in *injector) waitWrite(ctx context.Context, within time.Duration) *node {
 	for _, n := range in.c.nodes {
 		n.mongo.Hold()
 		select { // drop a stale signal
-		case <-n.mongo.InsertSeen():
+		case <-n.mongo.WriteSeen():
 		default:
 		}
 	}
@@ -172,7 +193,7 @@ func (in *injector) waitInsert(ctx context.Context, within time.Duration) *node 
 	for got == nil && time.Now().Before(deadline) && ctx.Err() == nil {
 		for _, n := range in.c.nodes {
 			select {
-			case <-n.mongo.InsertSeen():
+			case <-n.mongo.WriteSeen():
 				got = n
 			default:
 			}
@@ -192,31 +213,32 @@ func (in *injector) waitInsert(ctx context.Context, within time.Duration) *node 
 	return got
 }
 
-// killFlusher kills a node whose insert reached MongoDB but whose reply it
-// has not read: the batch is stored and not acked in Redis.
+// killFlusher kills a node whose write reached MongoDB but whose reply it
+// has not read: the batch is stored (or its first part: inserts go before
+// updates) and not acked in Redis.
 func (in *injector) killFlusher(ctx context.Context, rec *faultRecord) error {
-	n := in.waitInsert(ctx, 5*time.Second)
+	n := in.waitWrite(ctx, 5*time.Second)
 	if n == nil {
-		rec.Detail = "no insert within 5s; nothing killed"
+		rec.Detail = "no write within 5s; nothing killed"
 		return nil
 	}
 	rec.Node = n.id
 	time.Sleep(150 * time.Millisecond) // let MongoDB apply it
 	n.proc.Kill()
 	n.mongo.Release()
-	rec.Detail = "killed after its insert reached MongoDB, before the reply"
+	rec.Detail = "killed after its write reached MongoDB, before the reply"
 	sleepCtx(ctx, 200*time.Millisecond)
 	return in.restart(n)
 }
 
-// pauseHolder stops a node in the middle of a batch (insert sent, reply
+// pauseHolder stops a node in the middle of a batch (write sent, reply
 // held) for longer than its lease, so another node takes the shard over
 // and flushes the batch again; then it continues the node, which must not
 // ack what it no longer owns.
 func (in *injector) pauseHolder(ctx context.Context, rec *faultRecord) error {
-	n := in.waitInsert(ctx, 5*time.Second)
+	n := in.waitWrite(ctx, 5*time.Second)
 	if n == nil {
-		rec.Detail = "no insert within 5s; nothing paused"
+		rec.Detail = "no write within 5s; nothing paused"
 		return nil
 	}
 	rec.Node = n.id
@@ -225,7 +247,7 @@ func (in *injector) pauseHolder(ctx context.Context, rec *faultRecord) error {
 	n.mongo.Release() // the reply waits in the paused node's socket
 	sleepCtx(ctx, in.cfg.LeaseTTL+time.Second+time.Duration(in.rng.Int64N(int64(time.Second))))
 	n.proc.Resume()
-	rec.Detail = "paused with an insert in flight, past its lease"
+	rec.Detail = "paused with a write in flight, past its lease"
 	return nil
 }
 
@@ -243,21 +265,25 @@ func (in *injector) mongoDown(ctx context.Context, rec *faultRecord, d time.Dura
 	sleepCtx(ctx, d)
 	err := in.c.mongo.Start(context.Background())
 	up := time.Now()
+	in.outage.Store(false) // the faults that need MongoDB go on while the backlog is flushed
 	peak := in.sampler.resetPeak()
 	rec.Detail += fmt.Sprintf(" for %s; buffer peak %.0f", d.Round(100*time.Millisecond), peak)
 	if err != nil || d < 30*time.Second {
 		return err
 	}
-	// A long outage: wait until the backlog is flushed, and time it.
+	// A long outage: wait until the backlog is flushed, and time it; with
+	// clients still posting at the high-water mark it may not be before
+	// the load ends (Recovery stays 0).
 	out := outage{Down: d, Peak: peak}
-	for time.Since(up) < 10*time.Minute {
+	for time.Since(up) < 10*time.Minute && ctx.Err() == nil {
 		if depth, ok := in.sampler.last(); ok && depth <= float64(in.cfg.BatchSize) {
 			out.Recovery = time.Since(up)
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	rec.Detail += fmt.Sprintf("; backlog flushed %s after restart", out.Recovery.Round(100*time.Millisecond))
+	out.Waited = time.Since(up)
+	rec.Detail += "; " + out.recovery()
 	in.sampler.addOutage(out)
 	return nil
 }

@@ -3,9 +3,13 @@
 // drives comments from many Socket.IO clients, injects faults (SIGKILL of
 // nodes, of a flusher between insert and ack, SIGSTOP of a lease holder
 // mid-batch, MongoDB down, Redis crashes, latency), then checks MongoDB the
-// way Jepsen's queue checker does: every confirmed comment stored exactly
+// way Jepsen's queue checker does (every confirmed comment stored exactly
 // once, nothing stored that no client sent, nothing broadcast that was not
-// stored, one order per post on every client.
+// stored, one order per post on every client) and each comment as a
+// register: clients also edit and delete their comments and moderators
+// hide, restore, pin and delete, and MongoDB must hold each comment in the
+// state of its last confirmed change (or of a later one whose outcome is
+// unknown), never a deleted comment again.
 //
 //	commentchaos -duration 10m -nodes 3 -clients 24 -long-mongo-down 2m -json chaos.json
 //
@@ -49,6 +53,12 @@ type Config struct {
 	LeaseTTL      time.Duration
 	Seed          uint64
 
+	ChangeShare float64       // of an author's operations, the share that change a comment
+	Moderators  int           // clients that moderate with the admin token
+	AdminToken  string        // admin.token of the nodes
+	ReadBack    time.Duration // after the run, time to page through every post's history
+	EventsFile  string        // write every room event received here ("": none)
+
 	Commentd, Devmongo, RedisServer string // binaries
 	Dir                             string // data and logs
 }
@@ -82,12 +92,16 @@ func cli(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.IntVar(&cfg.BatchSize, "batch", 500, "flush.batch_size")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 200*time.Millisecond, "flush.interval")
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 2*time.Second, "flush.lease_ttl")
+	fs.Float64Var(&cfg.ChangeShare, "changes", 0.25, "share of an author's operations that edit or delete a comment instead of posting one (0: none)")
+	fs.IntVar(&cfg.Moderators, "moderators", 2, "clients that hide, restore, pin, unpin and delete recent comments with the admin token")
+	fs.DurationVar(&cfg.ReadBack, "read-back", 3*time.Minute, "after the run, time for a reader and a moderator to page through every post's history")
 	fs.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (faults and clients)")
 	fs.StringVar(&cfg.Commentd, "commentd", "", "commentd binary (default: go build ./cmd/commentd)")
 	fs.StringVar(&cfg.Devmongo, "devmongo", "bin/devmongo", "devmongo binary")
 	fs.StringVar(&cfg.RedisServer, "redis-server", "redis-server", "redis-server binary")
 	fs.StringVar(&cfg.Dir, "dir", "", "folder for data and logs (default: a new temporary one)")
 	jsonOut := fs.String("json", "", "write the report as JSON to this file")
+	fs.StringVar(&cfg.EventsFile, "events", "", "write every room event each client received to this file, one a line (for investigating a violation)")
 	if err := fs.Parse(args); err != nil {
 		return 2, err
 	}
@@ -130,6 +144,12 @@ func (cfg *Config) prepare() error {
 	}
 	if cfg.MaxLen < 1 || cfg.Shards < 1 || cfg.BatchSize < 1 {
 		return errors.New("-max-len, -shards and -batch must be positive")
+	}
+	if cfg.ChangeShare < 0 || cfg.ChangeShare > 1 || cfg.Moderators < 0 || cfg.Moderators > 100 {
+		return errors.New("-changes in [0,1], -moderators in [0,100]")
+	}
+	if cfg.AdminToken == "" {
+		cfg.AdminToken = "chaos-admin"
 	}
 	if cfg.FaultGap <= 0 || cfg.MongoDown <= 0 || cfg.AckTimeout <= 0 {
 		return errors.New("-fault-gap, -mongo-down and -ack-timeout must be positive")

@@ -14,8 +14,9 @@ import (
 // MongoDB. Faults act on it: a delay added to every chunk in both
 // directions, and a hold that keeps the server's replies back (the request
 // still reaches the server and takes effect; the node just does not hear
-// the answer). For MongoDB it counts insert commands, the OP_MSG commands
-// whose first field is "insert".
+// the answer). For MongoDB it counts the insert and update commands, the
+// OP_MSG commands whose first field is "insert" or "update" (the flusher's
+// writes: a batch's new comments, then its changes).
 type proxy struct {
 	ln       net.Listener
 	upstream string
@@ -27,8 +28,9 @@ type proxy struct {
 	release chan struct{} // closed when the hold ends
 	conns   map[net.Conn]bool
 
-	inserts  atomic.Int64
-	insertCh chan struct{} // a non-blocking signal per insert seen
+	inserts atomic.Int64
+	updates atomic.Int64
+	writeCh chan struct{} // a non-blocking signal per insert or update seen
 }
 
 func newProxy(upstream string, mongo bool) (*proxy, error) {
@@ -37,7 +39,7 @@ func newProxy(upstream string, mongo bool) (*proxy, error) {
 		return nil, err
 	}
 	p := &proxy{ln: ln, upstream: upstream, mongo: mongo, conns: map[net.Conn]bool{},
-		release: make(chan struct{}), insertCh: make(chan struct{}, 1)}
+		release: make(chan struct{}), writeCh: make(chan struct{}, 1)}
 	close(p.release)
 	go p.accept()
 	return p, nil
@@ -80,9 +82,12 @@ func (p *proxy) Release() {
 // Inserts is the number of insert commands forwarded so far.
 func (p *proxy) Inserts() int64 { return p.inserts.Load() }
 
-// InsertSeen is signalled (at most one pending signal) when an insert
-// command passes to the server.
-func (p *proxy) InsertSeen() <-chan struct{} { return p.insertCh }
+// Updates is the number of update commands forwarded so far.
+func (p *proxy) Updates() int64 { return p.updates.Load() }
+
+// WriteSeen is signalled (at most one pending signal) when an insert or
+// update command passes to the server.
+func (p *proxy) WriteSeen() <-chan struct{} { return p.writeCh }
 
 func (p *proxy) accept() {
 	for {
@@ -131,12 +136,17 @@ func (p *proxy) serve(client net.Conn) {
 }
 
 func (p *proxy) command(name string) {
-	if name == "insert" {
+	switch name {
+	case "insert":
 		p.inserts.Add(1)
-		select {
-		case p.insertCh <- struct{}{}:
-		default:
-		}
+	case "update":
+		p.updates.Add(1)
+	default:
+		return
+	}
+	select {
+	case p.writeCh <- struct{}{}:
+	default:
 	}
 }
 

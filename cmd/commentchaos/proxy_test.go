@@ -50,7 +50,7 @@ func TestProxyCountsAndHoldsInserts(t *testing.T) {
 		done <- err
 	}()
 	select {
-	case <-p.InsertSeen():
+	case <-p.WriteSeen():
 	case <-time.After(10 * time.Second):
 		t.Fatal("insert not seen")
 	}

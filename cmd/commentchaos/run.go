@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -31,8 +32,11 @@ type Report struct {
 	ConfirmedPerS  float64        `json:"confirmedPerSec"`
 	Reconnects     int            `json:"reconnects"`
 	InsertCommands int64          `json:"insertCommands"`
-	FencedAcks     int            `json:"fencedAcks"` // a flusher told its lease was gone
-	RetryCodes     map[string]int `json:"retryCodes"` // answers the clients retried after`
+	UpdateCommands int64          `json:"updateCommands"`
+	FencedAcks     int            `json:"fencedAcks"`  // a flusher told its lease was gone
+	RetryCodes     map[string]int `json:"retryCodes"`  // answers to new comments the clients retried after
+	ChangeCodes    map[string]int `json:"changeCodes"` // answers to change attempts: ok, a code, or timeout
+	ReadBack       []readback     `json:"readBack"`
 	Depth          []sample       `json:"bufferDepth"`
 }
 
@@ -59,14 +63,19 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	for i := range posts {
 		posts[i] = fmt.Sprintf("chaos-%d", i)
 	}
-	clients := make([]*client, cfg.Clients)
+	start := time.Now()
+	obs, pl := newObserved(), &pool{}
+	clients := make([]*client, cfg.Clients+cfg.Moderators)
 	for i := range clients {
+		if i >= cfg.Clients {
+			clients[i] = newModerator(i, urls, posts, cfg, pl, obs, start)
+			continue
+		}
 		mine := append([]string(nil), posts...)
 		rng.Shuffle(len(mine), func(a, b int) { mine[a], mine[b] = mine[b], mine[a] })
-		clients[i] = newClient(i, urls, mine[:min(len(mine), 3)], cfg.Think, cfg.AckTimeout, cfg.Seed)
+		clients[i] = newClient(i, urls, mine[:min(len(mine), 3)], cfg, pl, obs, start)
 	}
 
-	start := time.Now()
 	samplerCtx, stopSampler := context.WithCancel(ctx)
 	defer stopSampler()
 	smp := &sampler{c: c, start: start}
@@ -124,9 +133,15 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 		cl.closeConn()
 	}
 	stopSampler()
+	rb, err := readBack(ctx, c.nodes[0].url, posts, cfg.AdminToken, cfg.ReadBack)
+	if err != nil {
+		return rep, err
+	}
+	rep.ReadBack = rb
 	for _, n := range c.nodes {
 		n.proc.Stop(15 * time.Second)
 		rep.InsertCommands += n.mongo.Inserts()
+		rep.UpdateCommands += n.mongo.Updates()
 	}
 
 	rep.FencedAcks = countLines(cfg.Dir, "commentd-*.log", `msg="flusher: lease lost"`)
@@ -134,18 +149,26 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	if err != nil {
 		return rep, err
 	}
-	h := history{}
-	rep.RetryCodes = map[string]int{}
+	h := history{told: obs, after: rb}
+	rep.RetryCodes, rep.ChangeCodes = map[string]int{}, map[string]int{}
 	for _, cl := range clients {
 		for code, n := range cl.retryCodes {
 			rep.RetryCodes[code] += n
 		}
+		for code, n := range cl.changeCodes {
+			rep.ChangeCodes[code] += n
+		}
 		h.ops = append(h.ops, cl.ops...)
-		h.added = append(h.added, cl.added)
-		h.persisted = append(h.persisted, cl.persisted)
+		h.changes = append(h.changes, cl.changes...)
+		h.clients = append(h.clients, clientLog{id: cl.id, user: cl.user, mod: cl.mod, events: cl.events, persisted: cl.persisted, badJoins: cl.badJoins})
 		rep.Reconnects += cl.reconnects - 1
 	}
 	rep.Verdict = check(h, docs)
+	if cfg.EventsFile != "" {
+		if err := writeEvents(cfg.EventsFile, h); err != nil {
+			return rep, err
+		}
+	}
 	rep.ConfirmedPerS = float64(rep.Verdict.Confirmed) / rep.Load.Seconds()
 	rep.Faults = in.Records()
 	rep.FaultCounts = map[string]int{}
@@ -205,21 +228,66 @@ func (r Report) print(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	for _, o := range r.Outages {
-		fmt.Fprintf(w, "MongoDB down %s: buffer peak %.0f, backlog flushed %s after restart\n",
-			o.Down.Round(time.Second), o.Peak, o.Recovery.Round(100*time.Millisecond))
+		fmt.Fprintf(w, "MongoDB down %s: buffer peak %.0f, %s\n", o.Down.Round(time.Second), o.Peak, o.recovery())
 	}
 	per1000 := 0.0
-	if r.Verdict.Stored > 0 {
-		per1000 = float64(r.InsertCommands) * 1000 / float64(r.Verdict.Stored)
+	if writes := r.Verdict.Confirmed + r.Verdict.ChangesApplied; writes > 0 {
+		per1000 = float64(r.InsertCommands+r.UpdateCommands) * 1000 / float64(writes)
 	}
 	fmt.Fprintf(w, "answers retried: BUSY %d, UNAVAILABLE %d, INTERNAL %d\n",
 		r.RetryCodes["BUSY"], r.RetryCodes["UNAVAILABLE"], r.RetryCodes["INTERNAL"])
 	fmt.Fprintf(w, "flushers fenced (lease lost on claim/ack): %d\n", r.FencedAcks)
-	fmt.Fprintf(w, "buffer peak %.0f; MongoDB insert commands %d (%.1f per 1000 stored)\n", r.BufferPeak, r.InsertCommands, per1000)
+	fmt.Fprintf(w, "buffer peak %.0f; MongoDB insert commands %d, update commands %d (%.1f per 1000 confirmed creates and changes)\n",
+		r.BufferPeak, r.InsertCommands, r.UpdateCommands, per1000)
+	codes := make([]string, 0, len(r.ChangeCodes))
+	for k := range r.ChangeCodes {
+		codes = append(codes, k)
+	}
+	sort.Strings(codes)
+	fmt.Fprint(w, "answers to changes:")
+	for _, k := range codes {
+		fmt.Fprintf(w, " %s %d", k, r.ChangeCodes[k])
+	}
+	fmt.Fprintln(w)
+	complete, pages := 0, 0
+	for _, rb := range r.ReadBack {
+		pages += rb.Pages
+		if rb.Complete {
+			complete++
+		}
+	}
+	fmt.Fprintf(w, "read back: %d of %d post reads complete (%d history pages)\n", complete, len(r.ReadBack), pages)
 	fmt.Fprint(w, r.Verdict.String())
 	if r.Verdict.OK() {
-		fmt.Fprintln(w, "OK: lost 0, duplicated 0, unexpected 0, phantoms 0, order violations 0")
+		fmt.Fprintln(w, "OK: lost 0, duplicated 0, unexpected 0, wrong final states 0, resurrected 0, phantoms 0, order violations 0")
 	} else {
 		fmt.Fprintln(w, "FAILED")
 	}
+}
+
+// writeEvents writes every room event of h, a line each: client, post,
+// ms since the start, connection, event, comment id, version.
+func writeEvents(path string, h history) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, c := range h.clients {
+		posts := make([]string, 0, len(c.events))
+		for p := range c.events {
+			posts = append(posts, p)
+		}
+		sort.Strings(posts)
+		for _, p := range posts {
+			for _, e := range c.events[p] {
+				fmt.Fprintf(w, "c%d %s %d conn%d %s %s v%d\n", c.id, p, e.at, e.conn, kindName(e.kind), h.told.comments[e.c].id, e.v)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -26,11 +27,20 @@ type sample struct {
 }
 
 // outage is one long MongoDB outage: how long, the buffer's peak, and how
-// long after MongoDB came back the backlog was flushed.
+// long after MongoDB came back the backlog was flushed (0: not while the
+// harness waited, Waited after the restart).
 type outage struct {
 	Down     time.Duration `json:"downNs"`
 	Peak     float64       `json:"bufferPeak"`
 	Recovery time.Duration `json:"recoveryNs"`
+	Waited   time.Duration `json:"waitedNs"`
+}
+
+func (o outage) recovery() string {
+	if o.Recovery == 0 {
+		return fmt.Sprintf("backlog not flushed in the %s after restart that the load went on", o.Waited.Round(time.Second))
+	}
+	return fmt.Sprintf("backlog flushed %s after restart", o.Recovery.Round(100*time.Millisecond))
 }
 
 func (s *sampler) run(ctx context.Context, every time.Duration) {

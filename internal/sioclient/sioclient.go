@@ -25,6 +25,9 @@ type Options struct {
 	BufSize      int           // WebSocket read and write buffers; 4096
 	Timeout      time.Duration // the WebSocket, Engine.IO and Socket.IO handshakes; 20s
 	WriteTimeout time.Duration // one write; 0 for none
+	// Auth is the CONNECT packet's auth payload (a JSON object, such as
+	// {"token":"..."}); nil sends none.
+	Auth json.RawMessage
 }
 
 // Conn is one Socket.IO connection. Writes are safe from any goroutine;
@@ -67,7 +70,7 @@ func Dial(ctx context.Context, base string, o Options) (*Conn, error) {
 		ws.Close()
 		return nil, fmt.Errorf("engine.io open: %q %v", m, err)
 	}
-	if err := ws.WriteMessage(websocket.TextMessage, []byte("40")); err != nil {
+	if err := ws.WriteMessage(websocket.TextMessage, append([]byte("40"), o.Auth...)); err != nil {
 		ws.Close()
 		return nil, fmt.Errorf("connect: %w", err)
 	}
