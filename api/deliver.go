@@ -108,9 +108,11 @@ func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
 		}
 		for _, u := range missed {
 			event, payload := replayEvent(viewer, u)
-			off := offset // a change to a comment it had: its offset stays
-			if u.Created {
-				off = u.Comment.ID
+			off := u.Offset
+			if off == "" {
+				off = offset // a state: the offset stays
+			} else {
+				offset = off
 			}
 			s.EmitRaw(event, a.args(off, payload)...)
 		}

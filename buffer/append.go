@@ -255,11 +255,12 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 			keys := make([]string, 3, 3+appendKeysPer*len(rs))
 			keys[0], keys[1], keys[2] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token)
 			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
-			args[0], args[1], args[2], args[3], args[4], args[5] = b.shardMax, b.cfg.RecentLen, ttl,
-				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen
+			args[0], args[1], args[2], args[3], args[4], args[5], args[6] = b.shardMax, b.cfg.RecentLen, ttl,
+				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen
 			for _, r := range rs {
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
-					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID))
+					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID),
+					b.postKey(shard, "log", r.postID))
 				channel := b.key(shard, "post:"+r.postID)
 				if ch := r.change; ch != nil {
 					kind := "x"
@@ -271,7 +272,7 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 				}
 				has := "0"
 				if r.dedupe != "" {
-					keys[len(keys)-4], has = b.key(shard, "dedupe:"+r.dedupe), "1"
+					keys[len(keys)-5], has = b.key(shard, "dedupe:"+r.dedupe), "1"
 				}
 				args = append(args, "c", r.payload, channel, has, "", "", "")
 			}

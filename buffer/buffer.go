@@ -41,6 +41,7 @@ type Config struct {
 	RecentLen  int           // comments kept per post for joins; 200
 	RecentTTL  time.Duration // a post's keys expire after this long without comments; 168h
 	ChangedLen int           // states of changed comments kept per post, for history and replays; 1000
+	LogLen     int           // events kept per post, for catch-ups and recoveries in order; 500
 	MaxBatch   int           // comments per group-commit round trip; 512
 	Committers int           // round trips in flight at once, for different shards; 2
 	Timeout    time.Duration // limit of one round trip; 5s
@@ -64,6 +65,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.RecentTTL <= 0 {
 		c.RecentTTL = 168 * time.Hour
+	}
+	if c.LogLen <= 0 {
+		c.LogLen = 500
 	}
 	if c.ChangedLen <= 0 {
 		c.ChangedLen = 1000

@@ -34,6 +34,8 @@
 //	                                        or pushed out of recent (the last ChangedLen)
 //	<prefix>:{n}:chgt:<postId>      zset    chg's ids by time of their last change (ms)    append
 //	<prefix>:{n}:ver:<postId>       hash    comment id → version, of every changed comment append
+//	<prefix>:{n}:log:<postId>       list    the post's last LogLen events as published,   append, publish
+//	                                        oldest first (catch-ups, recoveries)
 //	<prefix>:{n}:dedupe:<key>       string  a comment appended with an idempotency key     append
 //	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub)            append, publish
 //	<prefix>:flushers               zset    live flushers by heartbeat deadline            Heartbeat

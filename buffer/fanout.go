@@ -23,8 +23,8 @@ import (
 // slot) and one goroutine that calls the handler, so a post's events are
 // handled one at a time in the order Redis published them: the buffer's
 // order. go-redis resubscribes after a reconnect; what a post got meanwhile
-// is then read from Redis (see catchUp), so readers miss nothing and get
-// nothing twice.
+// is then read from its log in Redis (see catchUp), so readers miss
+// nothing, get nothing twice, and get it in the same order.
 type Fanout struct {
 	b       *Buffer
 	handler Handler
@@ -39,8 +39,11 @@ type Fanout struct {
 // feed is what the Fanout knows of one subscribed post.
 type feed struct {
 	refs int
-	// last is the id of the last new comment handled; lastAt when the
-	// last event was handled (or the post subscribed), on this clock.
+	// event is the id of the last event handled (a new comment's id or a
+	// change record's); last the id of the last new comment handled;
+	// lastAt when the last event was handled (or the post subscribed),
+	// on this clock.
+	event  string
 	last   string
 	lastAt time.Time
 	// versions holds the version of each comment whose change was
@@ -282,7 +285,8 @@ func (f *Fanout) deliver(postID, payload string) {
 			return
 		}
 	} else {
-		ch = comment.Change{Op: comment.OpCreate, CommentID: commentID(payload), V: 1}
+		id := commentID(payload)
+		ch = comment.Change{Op: comment.OpCreate, ID: id, CommentID: id, V: 1}
 	}
 	if !f.note(postID, ch) {
 		return
@@ -309,13 +313,21 @@ func (f *Fanout) note(postID string, ch comment.Change) bool {
 		}
 		p.overlap = nil // published after the catch-up read: so is the rest
 	}
+	p.handled(ch)
+	return true
+}
+
+// handled records that ch was handed over.
+func (p *feed) handled(ch comment.Change) {
 	p.lastAt = time.Now()
+	if ch.ID != "" {
+		p.event = ch.ID
+	}
 	if ch.Op == comment.OpCreate {
 		p.last = ch.CommentID
-	} else {
+	} else if ch.V > 1 {
 		p.noteVersion(ch.CommentID, ch.V)
 	}
-	return true
 }
 
 func (p *feed) noteVersion(id string, v int) {
@@ -338,9 +350,12 @@ func commentID(payload string) string {
 	return c.ID
 }
 
-// catchUp handles what a post got while its channel was not subscribed. It
-// reads, at one moment, the post's recent comments and the comments
-// changed since shortly before the last event handled, and hands over:
+// catchUp handles what a post got while its channel was not subscribed:
+// the events of its log after the last one handled, in order. If the log
+// no longer reaches back that far (more than Config.LogLen events), it
+// falls back to states: it reads, at one moment, the post's recent
+// comments and the comments changed since shortly before the last event
+// handled, and hands over
 //
 //   - the comments created after the last one handled, oldest first, in
 //     their current state: a visible one as a new comment, any other as a
@@ -357,10 +372,40 @@ func (f *Fanout) catchUp(postID string) {
 		f.mu.Unlock()
 		return
 	}
-	last, since := p.last, p.lastAt.Add(-catchUpSkew)
+	event, last, since := p.event, p.last, p.lastAt.Add(-catchUpSkew)
 	f.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	evs, found, err := f.b.Events(ctx, postID, event)
+	if err != nil {
+		f.b.cfg.Logger.Warn("buffer: catch up after resubscribe", "post", postID, "err", err)
+		return
+	}
+	if found {
+		overlap := make(map[string]int, len(evs))
+		for _, ch := range evs {
+			if ch.Op == comment.OpCreate {
+				f.handler.HandleComment(postID, ch.CommentID, ch.State.JSON())
+			} else {
+				f.handler.HandleChange(postID, ch, ch.JSON())
+			}
+			overlap[ch.CommentID] = max(overlap[ch.CommentID], ch.V)
+		}
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if p == f.posts[postID] {
+			for _, ch := range evs {
+				p.handled(ch)
+			}
+			p.overlap = overlap
+		}
+		return
+	}
+	f.catchUpStates(ctx, postID, p, last, since)
+}
+
+// catchUpStates is catchUp from the post's states.
+func (f *Fanout) catchUpStates(ctx context.Context, postID string, p *feed, last string, since time.Time) {
 	shard := f.b.Shard(postID)
 	res, err := catchUpScript.Run(ctx, f.b.rdb, []string{f.b.recentKey(shard, postID),
 		f.b.postKey(shard, "chgt", postID), f.b.postKey(shard, "chg", postID)}, since.UnixMilli()).Slice()

@@ -86,11 +86,21 @@ func (h handlerFuncs) HandlePersisted(postID string, ids []string) {
 // as readers may see it: a comment hidden or deleted before the node
 // caught up never arrives as a new comment, and comments nobody changed
 // (some pushed out of the recent list) are not sent as changes.
+//
+// With the post's log (LogLen events) reaching back to the last event the
+// node handled, it gets every event in the order published; with a log
+// too short, the current states.
 func TestFanoutCatchUpAfterReconnect(t *testing.T) {
-	b, _, srv := newBuffer(t, buffer.Config{Shards: 1, RecentLen: 3})
+	t.Run("log", func(t *testing.T) { testCatchUp(t, 500) })
+	t.Run("states", func(t *testing.T) { testCatchUp(t, 2) })
+}
+
+func testCatchUp(t *testing.T, logLen int) {
+	cfg := buffer.Config{Shards: 1, RecentLen: 3, LogLen: logLen}
+	b, _, srv := newBuffer(t, cfg)
 	rdb2 := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb2.Close()
-	b2 := buffer.New(rdb2, buffer.Config{Shards: 1, RecentLen: 3}) // another node
+	b2 := buffer.New(rdb2, cfg) // another node
 	defer b2.Close()
 	ctx := context.Background()
 
@@ -119,10 +129,12 @@ func TestFanoutCatchUpAfterReconnect(t *testing.T) {
 	require.NoError(t, f.Subscribe(ctx, "p"))
 
 	final := map[string]comment.Comment{}
+	var published []string // id@version, in order
 	create := func(content string) comment.Comment {
 		c := mk(t, "p", content)
 		require.NoError(t, b2.Append(ctx, c))
 		final[c.ID] = c
+		published = append(published, fmt.Sprintf("%s@1", c.ID))
 		return c
 	}
 	change := func(c comment.Comment, op comment.Op, content string) comment.Comment {
@@ -132,6 +144,7 @@ func TestFanoutCatchUpAfterReconnect(t *testing.T) {
 		require.NoError(t, err)
 		require.NoError(t, b2.Apply(ctx, ch, c.Version(), true))
 		final[c.ID] = ch.State
+		published = append(published, fmt.Sprintf("%s@%d", c.ID, ch.V))
 		return ch.State
 	}
 	untouched := map[string]bool{}
@@ -143,7 +156,7 @@ func TestFanoutCatchUpAfterReconnect(t *testing.T) {
 		_, err := rdb2.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
 		require.NoError(t, err)
 		a = change(a, comment.OpEdit, fmt.Sprintf("a edit %d", round)) // a change first...
-		x := create(fmt.Sprintf("x%d", round))                          // ...then new comments
+		x := create(fmt.Sprintf("x%d", round))                         // ...then new comments
 		change(x, comment.OpHide, "")
 		y := create(fmt.Sprintf("y%d", round))
 		change(y, comment.OpDelete, "")
@@ -169,6 +182,13 @@ func TestFanoutCatchUpAfterReconnect(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
+	if logLen > len(published) {
+		var order []string
+		for _, e := range got {
+			order = append(order, fmt.Sprintf("%s@%d", e.c.ID, e.c.Version()))
+		}
+		require.Equal(t, published, order, "every event, in the order published")
+	}
 	seen := map[string]int{}
 	for _, e := range got {
 		c := e.c

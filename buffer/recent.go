@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/commentd/commentd/comment"
@@ -70,8 +71,8 @@ func (b *Buffer) Seed(ctx context.Context, postID, headID string, older []commen
 func (b *Buffer) Publish(ctx context.Context, c comment.Comment) error {
 	p := c.JSON()
 	shard := b.Shard(c.PostID)
-	err := publishScript.Run(ctx, b.rdb, []string{b.recentKey(shard, c.PostID)},
-		b.cfg.RecentLen, b.cfg.RecentTTL.Milliseconds(), string(p), b.key(shard, "post:"+c.PostID)).Err()
+	err := publishScript.Run(ctx, b.rdb, []string{b.recentKey(shard, c.PostID), b.postKey(shard, "log", c.PostID)},
+		b.cfg.RecentLen, b.cfg.RecentTTL.Milliseconds(), string(p), b.key(shard, "post:"+c.PostID), b.cfg.LogLen).Err()
 	if err != nil {
 		return fmt.Errorf("publish: %w", classify(err))
 	}
@@ -164,6 +165,54 @@ func (b *Buffer) Overrides(ctx context.Context, postID string, ids []string) (ma
 		out[c.ID] = c
 	}
 	return out, nil
+}
+
+// Events returns the events of a post published after the one of id after
+// (a new comment's id, or a change record's), oldest first, as their
+// records (a new comment as its create). found is false when Redis no
+// longer holds that event (Config.LogLen are kept per post): the caller
+// then knows only current states (Recent, ChangedSince).
+func (b *Buffer) Events(ctx context.Context, postID, after string) (evs []comment.Change, found bool, err error) {
+	raw, err := b.rdb.LRange(ctx, b.postKey(b.Shard(postID), "log", postID), 0, -1).Result()
+	if err != nil {
+		return nil, false, fmt.Errorf("events of post: %w", classify(err))
+	}
+	return eventsAfter(raw, after)
+}
+
+// eventsAfter decodes the entries of a post's log after the one of id after.
+func eventsAfter(raw []string, after string) ([]comment.Change, bool, error) {
+	if after == "" {
+		return nil, false, nil
+	}
+	for i := len(raw) - 1; i >= 0; i-- {
+		if eventID(raw[i]) != after {
+			continue
+		}
+		evs := make([]comment.Change, 0, len(raw)-i-1)
+		for _, s := range raw[i+1:] {
+			ch, err := comment.DecodeEntry([]byte(s))
+			if err != nil {
+				return nil, false, fmt.Errorf("events of post: decode: %w", err)
+			}
+			evs = append(evs, ch)
+		}
+		return evs, true, nil
+	}
+	return nil, false, nil
+}
+
+// eventID returns the id of a published event: a comment's _id, or a
+// change record's id, which both come first but for a record's op.
+func eventID(payload string) string {
+	if !comment.IsChangeJSON([]byte(payload)) {
+		return commentID(payload)
+	}
+	_, rest, ok := strings.Cut(payload, `","id":"`)
+	if !ok || len(rest) < 24 {
+		return ""
+	}
+	return rest[:24]
 }
 
 func decodeAll(raw []string) ([]comment.Comment, error) {

@@ -45,13 +45,13 @@ var (
 //	1 buf, 2 inflight, 3 commit:<token>
 //	item i (from 0), at 3 + appendKeysPer*i:
 //	  +1 recent:<post>  +2 its idempotency key (a placeholder without one)
-//	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>
+//	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>  +6 log:<post>
 //
 // ARGV: appendArgsHead settings, then appendArgsPer values per item:
 //
 //	1 shard limit, 2 recent length, 3 TTL of a post's keys (ms),
 //	4 idempotency window (ms), 5 commit key TTL (ms), 6 changed states kept
-//	per post
+//	per post, 7 events kept per post (log)
 //	item i, at appendArgsHead + appendArgsPer*i:
 //	  +1 kind: "c" new comment, "x" change, "w" change already stored (write-through)
 //	  +2 payload: the comment's JSON, or the change record's
@@ -69,8 +69,8 @@ var (
 var appendScript = redis.NewScript(appendLua)
 
 const (
-	appendKeysPer  = 5
-	appendArgsHead = 6
+	appendKeysPer  = 6
+	appendArgsHead = 7
 	appendArgsPer  = 7
 )
 

@@ -50,6 +50,9 @@ type Buffer interface {
 	// Overrides returns the states Redis holds for changed comments among
 	// ids, newer than or as new as the database's.
 	Overrides(ctx context.Context, postID string, ids []string) (map[string]Comment, error)
+	// Events returns the post's events published after the one of id
+	// after, oldest first, if Redis still holds that one (found).
+	Events(ctx context.Context, postID, after string) (evs []Change, found bool, err error)
 }
 
 // Publisher publishes a comment to the post's readers and recent history
@@ -238,18 +241,41 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 }
 
 // Update is a comment a replay tells a reader of: one created after the
-// reader's last (Created), or one changed since.
+// reader's last (Created), or one changed since. Offset is the id of its
+// event, "" when the replay knows only the comment's state.
 type Update struct {
 	Comment Comment
 	Created bool
+	Offset  string
 }
 
 // Replay returns what a reader whose last event was since (a comment or
-// change id) missed: the current state of the comments it had that changed
-// since, then the comments created after it, oldest first (so the last one
-// is the newest offset). A reader that may not see a changed comment is
-// told of its state anyway, to remove it.
+// change id) missed. While Redis holds that event in the post's log, these
+// are the events after it, in the post's order; else the current state of
+// the comments it had that changed since, then the comments created after
+// it, oldest first (so the last one is the newest offset). A reader that
+// may not see a changed comment is told of its state anyway, to remove it.
 func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string) ([]Update, error) {
+	if err := ValidatePostID(postID); err != nil {
+		return nil, err
+	}
+	if ValidID(since) {
+		evs, found, err := s.buf.Events(ctx, postID, since)
+		if err != nil {
+			return nil, s.clientError(err)
+		}
+		if found {
+			out := make([]Update, 0, len(evs))
+			for _, ch := range evs {
+				created := ch.Op == OpCreate
+				if created && !viewer.MaySee(ch.State) {
+					continue
+				}
+				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID})
+			}
+			return out, nil
+		}
+	}
 	created, err := s.Join(ctx, viewer, postID, since)
 	if err != nil {
 		return nil, err
@@ -269,7 +295,7 @@ func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string
 		}
 	}
 	for _, c := range created {
-		out = append(out, Update{Comment: c, Created: true})
+		out = append(out, Update{Comment: c, Created: true, Offset: c.ID})
 	}
 	return out, nil
 }

@@ -27,6 +27,9 @@ func (coldBuffer) ChangedSince(context.Context, string, time.Time) ([]Comment, e
 func (coldBuffer) Overrides(context.Context, string, []string) (map[string]Comment, error) {
 	return nil, nil
 }
+func (coldBuffer) Events(context.Context, string, string) ([]Change, bool, error) {
+	return nil, false, nil
+}
 
 // slowStore answers History slowly and counts the reads.
 type slowStore struct {

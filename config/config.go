@@ -85,6 +85,7 @@ type History struct {
 	Limit     int           `mapstructure:"limit"`      // history.limit; 100 (1..1000)
 	RecentLen int           `mapstructure:"recent_len"` // history.recent_len; 200 (>= Limit)
 	RecentTTL time.Duration `mapstructure:"recent_ttl"` // history.recent_ttl; 168h
+	LogLen    int           `mapstructure:"log_len"`    // history.log_len; 500
 }
 
 // SocketIO configures Engine.IO heartbeats and packet size.
@@ -170,7 +171,7 @@ func Default() *Config {
 			DrainTimeout: 10 * time.Second,
 			MaxAttempts:  5,
 		},
-		History: History{Limit: 100, RecentLen: 200, RecentTTL: 7 * 24 * time.Hour},
+		History: History{Limit: 100, RecentLen: 200, RecentTTL: 7 * 24 * time.Hour, LogLen: 500},
 		SocketIO: SocketIO{
 			PingInterval:   25 * time.Second,
 			PingTimeout:    20 * time.Second,

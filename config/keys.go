@@ -33,6 +33,7 @@ var usage = map[string]string{
 	"history.limit":              "comments sent on join (1..1000)",
 	"history.recent_len":         "comments kept per post in Redis (>= history.limit)",
 	"history.recent_ttl":         "a post's recent list expires after this long without comments",
+	"history.log_len":            "events kept per post in Redis, for catch-ups and recoveries in order",
 	"socketio.ping_interval":     "Engine.IO ping interval",
 	"socketio.ping_timeout":      "Engine.IO ping timeout",
 	"socketio.max_payload":       "largest Engine.IO packet in bytes",

@@ -54,6 +54,7 @@ var keyCases = []keyCase{
 	{key: "flush.max_attempts", value: "3", want: 3, get: func(c *Config) any { return c.Flush.MaxAttempts }},
 	{key: "history.limit", value: "50", want: 50, get: func(c *Config) any { return c.History.Limit }},
 	{key: "history.recent_len", value: "500", want: 500, get: func(c *Config) any { return c.History.RecentLen }},
+	{key: "history.log_len", value: "900", want: 900, get: func(c *Config) any { return c.History.LogLen }},
 	{key: "history.recent_ttl", value: "24h", want: 24 * time.Hour, get: func(c *Config) any { return c.History.RecentTTL }},
 	{key: "socketio.ping_interval", value: "10s", want: 10 * time.Second, get: func(c *Config) any { return c.SocketIO.PingInterval }},
 	{key: "socketio.ping_timeout", value: "5s", want: 5 * time.Second, get: func(c *Config) any { return c.SocketIO.PingTimeout }},

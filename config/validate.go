@@ -91,6 +91,7 @@ func (c *Config) Validate() error {
 	check(c.History.RecentLen >= c.History.Limit, "history.recent_len", c.History.RecentLen,
 		fmt.Sprintf("must be at least history.limit (%d)", c.History.Limit))
 	positive("history.recent_ttl", c.History.RecentTTL)
+	check(c.History.LogLen >= 1, "history.log_len", c.History.LogLen, "must be at least 1")
 
 	positive("socketio.ping_interval", c.SocketIO.PingInterval)
 	positive("socketio.ping_timeout", c.SocketIO.PingTimeout)

@@ -10,18 +10,19 @@ local recentLen = tonumber(ARGV[2])
 local ttl = ARGV[3]
 local window = ARGV[4]
 local changedLen = tonumber(ARGV[6])
-local KPER, APER = 5, 7
+local logLen = tonumber(ARGV[7])
+local KPER, APER = 6, 7
 local n = (#KEYS - 3) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
 -- Appended entries are pushed a list at a time: the shard's list in
 -- order, then each post's recent list (trimmed and kept once), then each
--- post's events published in order.
+-- post's events published in order and added to its log.
 local buf, posts, order = {}, {}, {}
-local function postOf(rk, channel, chg, chgt)
+local function postOf(rk, channel, chg, chgt, log)
   local post = posts[rk]
   if not post then
-    post = {channel = channel, chg = chg, chgt = chgt, pending = {}, pub = {}}
+    post = {channel = channel, chg = chg, chgt = chgt, log = log, pending = {}, pub = {}}
     posts[rk] = post
     order[#order + 1] = rk
   end
@@ -75,7 +76,7 @@ local function replaceRecent(rk, post, id, state)
 end
 for i = 1, n do
   local k = 3 + KPER * (i - 1)
-  local a = 6 + APER * (i - 1)
+  local a = 7 + APER * (i - 1)
   local kind = ARGV[a + 1]
   local p = ARGV[a + 2]
   local rk = KEYS[k + 1]
@@ -91,7 +92,7 @@ for i = 1, n do
       res[i] = 0
     else
       buf[#buf + 1] = p
-      local post = postOf(rk, ARGV[a + 3], KEYS[k + 3], KEYS[k + 4])
+      local post = postOf(rk, ARGV[a + 3], KEYS[k + 3], KEYS[k + 4], KEYS[k + 6])
       post.pending[#post.pending + 1] = p
       post.pub[#post.pub + 1] = p
       if ARGV[a + 4] == '1' then
@@ -113,7 +114,7 @@ for i = 1, n do
       redis.call('HSET', ver, id, base + 1)
       redis.call('PEXPIRE', ver, ttl)
       keepChanged(chg, chgt, id, state, at, false)
-      local post = postOf(rk, ARGV[a + 3], chg, chgt)
+      local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
       replaceRecent(rk, post, id, state)
       post.pub[#post.pub + 1] = p
       if kind == 'x' then
@@ -156,6 +157,12 @@ for _, rk in ipairs(order) do
   end
   for j = 1, #post.pub do
     redis.call('SPUBLISH', post.channel, post.pub[j])
+  end
+  -- What was published, in order, for a node or a client that missed it.
+  if #post.pub > 0 then
+    push(post.log, post.pub)
+    redis.call('LTRIM', post.log, -logLen, -1)
+    redis.call('PEXPIRE', post.log, ttl)
   end
 end
 redis.call('SET', KEYS[3], cjson.encode(res), 'PX', ARGV[5])

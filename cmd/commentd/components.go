@@ -58,6 +58,7 @@ func newBuffer(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) 
 		MaxLen:       cfg.Buffer.MaxLen,
 		RecentLen:    cfg.History.RecentLen,
 		RecentTTL:    cfg.History.RecentTTL,
+		LogLen:       cfg.History.LogLen,
 		DedupeWindow: cfg.Comment.DedupeWindow,
 		Logger:       log,
 	})
