@@ -92,6 +92,7 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 	nsp.On("edit_comment", a.editComment)
 	nsp.On("delete_comment", a.deleteComment)
 	nsp.On("moderate", a.moderate)
+	nsp.On("watch_moderation", a.watchModeration)
 	nsp.OnDisconnecting(a.disconnecting)
 	return a, nil
 }

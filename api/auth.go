@@ -44,7 +44,7 @@ type identity struct {
 
 // guestPrefix starts the user id of a guest (auth.guests); no token may
 // name such a user.
-const guestPrefix = "guest:"
+const guestPrefix = comment.GuestPrefix
 
 // adminIdentity is the holder of the admin token.
 var adminIdentity = identity{user: "admin", moderator: true}

@@ -109,7 +109,7 @@ func (a *Comments) deleteComment(s *socketio.Socket, ev *socketio.Event) {
 func (a *Comments) moderate(s *socketio.Socket, ev *socketio.Event) {
 	req, err := parseChange(ev.Args, "moderate takes {postId, commentId, action}")
 	if err == nil && !comment.ModOps[comment.Op(req.Action)] {
-		err = comment.Errorf(comment.CodeInvalidPayload, "action must be hide, restore, pin or unpin")
+		err = comment.Errorf(comment.CodeInvalidPayload, "action must be hide, restore, pin, unpin, approve or reject")
 	}
 	if err != nil {
 		a.fail(s, ev, "Failed to moderate comment", err)

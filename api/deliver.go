@@ -16,8 +16,18 @@ import (
 // HandleComment broadcasts a new comment (its JSON, as published) to the
 // post's room: comment_added, encoded once whatever the number of readers.
 // With recovery on, the comment's id goes last as the event's offset: a
-// client that reconnects sends the last one it got.
+// client that reconnects sends the last one it got. A held comment goes to
+// its author and moderators only.
 func (a *Comments) HandleComment(postID, id string, payload []byte) {
+	if comment.IsPendingJSON(payload) {
+		var c comment.Comment
+		if err := c.UnmarshalJSON(payload); err != nil {
+			a.log.Error("undecodable comment published", "post", postID, "err", err)
+			return
+		}
+		a.emitUpdate(postID, id, comment.Update{Comment: c, Created: true, Offset: id})
+		return
+	}
 	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", a.args(id, json.RawMessage(payload))...)
 	a.streams.deliver(postID, streamEvent{id: id, event: "comment_added", payload: payload})
 }
@@ -25,27 +35,40 @@ func (a *Comments) HandleComment(postID, id string, payload []byte) {
 // HandleChange tells the post's room of a change: comment_updated with the
 // comment's new state to every reader allowed to see it, comment_removed
 // {postId, commentId} to the others (a delete, or a hide for readers who
-// are neither its author nor moderators).
+// are neither its author nor moderators); an approved comment is
+// comment_added for those who did not see it held (viewEvent).
 func (a *Comments) HandleChange(postID string, ch comment.Change, _ []byte) {
-	st := ch.State
 	offset := ch.ID
 	if offset == "" {
 		offset = comment.IDFloor(time.Now()) // a catch-up's: no record id
 	}
-	updated := a.args(offset, json.RawMessage(st.JSON()))
-	removed := a.args(offset, removedJSON(postID, st.ID))
+	a.emitUpdate(postID, offset, comment.Update{Comment: ch.State, Offset: offset, Op: ch.Op})
+}
+
+// emitUpdate sends u to every socket of the post's room as viewEvent says,
+// and to the post's streams.
+func (a *Comments) emitUpdate(postID, offset string, u comment.Update) {
+	st := u.Comment
 	room := Room(postID)
+	state := json.RawMessage(st.JSON())
+	removed := removedJSON(postID, st.ID)
 	switch {
-	case st.Deleted:
-		a.nsp.EmitToRaw(room, nil, "comment_removed", removed...)
-	case st.Visible():
-		a.nsp.EmitToRaw(room, nil, "comment_updated", updated...)
+	case st.Deleted && u.Op != comment.OpReject:
+		a.nsp.EmitToRaw(room, nil, "comment_removed", a.args(offset, removed)...)
+	case st.Visible() && !u.Created && u.Op != comment.OpApprove:
+		a.nsp.EmitToRaw(room, nil, "comment_updated", a.args(offset, state)...)
 	default:
-		maySee := func(s *socketio.Socket) bool { return sessionOf(s).id().actor().MaySee(st) }
-		a.nsp.EmitToRawWhere(room, maySee, "comment_updated", updated...)
-		a.nsp.EmitToRawWhere(room, func(s *socketio.Socket) bool { return !maySee(s) }, "comment_removed", removed...)
+		for _, e := range []struct {
+			event   string
+			payload json.RawMessage
+		}{{"comment_added", state}, {"comment_updated", state}, {"comment_removed", removed}} {
+			a.nsp.EmitToRawWhere(room, func(s *socketio.Socket) bool {
+				event, _ := viewEvent(sessionOf(s).id().actor(), u)
+				return event == e.event
+			}, e.event, a.args(offset, e.payload)...)
+		}
 	}
-	a.streams.deliver(postID, streamEvent{id: offset, state: &st})
+	a.streams.deliver(postID, streamEvent{id: offset, update: &u})
 }
 
 // HandlePersisted tells the post's room that comments are in MongoDB:
@@ -107,7 +130,10 @@ func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
 			continue
 		}
 		for _, u := range missed {
-			event, payload := replayEvent(viewer, u)
+			event, payload := viewEvent(viewer, u)
+			if event == "" {
+				continue
+			}
 			off := u.Offset
 			if off == "" {
 				off = offset // a state: the offset stays
@@ -116,18 +142,5 @@ func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
 			}
 			s.EmitRaw(event, a.args(off, payload)...)
 		}
-	}
-}
-
-// replayEvent is how a replayed comment reaches viewer: comment_added for
-// a new one, comment_updated or comment_removed for a changed one.
-func replayEvent(viewer comment.Actor, u comment.Update) (string, json.RawMessage) {
-	switch {
-	case u.Created:
-		return "comment_added", json.RawMessage(u.Comment.JSON())
-	case viewer.MaySee(u.Comment):
-		return "comment_updated", json.RawMessage(u.Comment.JSON())
-	default:
-		return "comment_removed", removedJSON(u.Comment.PostID, u.Comment.ID)
 	}
 }

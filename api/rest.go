@@ -25,6 +25,7 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("PATCH /api/posts/{postId}/comments/{id}", a.restChange(comment.OpEdit))
 	mux.HandleFunc("DELETE /api/posts/{postId}/comments/{id}", a.restChange(comment.OpDelete))
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/comments/{id}", a.restChange(""))
+	mux.HandleFunc("GET /api/moderation/queue", a.getQueue)
 	mux.HandleFunc("GET /api/posts/{postId}/stream", a.stream)
 }
 
@@ -177,7 +178,7 @@ func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 		if op == "" {
 			op = comment.Op(req.Action)
 			if !comment.ModOps[op] {
-				a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "action must be hide, restore, pin or unpin"))
+				a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "action must be hide, restore, pin, unpin, approve or reject"))
 				return
 			}
 		}

@@ -45,7 +45,7 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 	ctx, cancel := a.ctx()
 	defer cancel()
 	room := Room(req.PostID)
-	if !s.In(room) && a.cfg.RoomsPerSocket > 0 && len(s.Rooms()) >= a.cfg.RoomsPerSocket {
+	if !s.In(room) && a.cfg.RoomsPerSocket > 0 && postRooms(s) >= a.cfg.RoomsPerSocket {
 		a.fail(s, ev, "Failed to join post", comment.Errorf(comment.CodeRateLimited,
 			"joined too many posts at once; leave one first"))
 		return
@@ -60,7 +60,11 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 		}
 		s.Join(room)
 	}
-	cs, err := a.svc.Join(ctx, sessionOf(s).id().actor(), req.PostID, req.Since)
+	viewer := sessionOf(s).id().actor()
+	if viewer.Moderator {
+		s.Join(modRoom(req.PostID))
+	}
+	cs, err := a.svc.Join(ctx, viewer, req.PostID, req.Since)
 	if err != nil {
 		a.fail(s, ev, "Failed to join post", err)
 		return
@@ -70,6 +74,17 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 	}
 	s.Emit("load_comments", cs)
 	ev.Ack(map[string]any{"ok": true, "comments": cs})
+}
+
+// postRooms counts the posts s has joined.
+func postRooms(s *socketio.Socket) int {
+	n := 0
+	for _, room := range s.Rooms() {
+		if strings.HasPrefix(room, "post_") {
+			n++
+		}
+	}
+	return n
 }
 
 func (a *Comments) leavePost(s *socketio.Socket, ev *socketio.Event) {
@@ -92,6 +107,7 @@ func (a *Comments) leave(s *socketio.Socket, room string) {
 		return
 	}
 	s.Leave(room)
+	leaveModRoom(s, room)
 	a.feed.Unsubscribe(strings.TrimPrefix(room, "post_"))
 }
 
@@ -225,7 +241,7 @@ func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPo
 		return
 	}
 	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: who.user, UserName: who.name, Avatar: who.avatar,
-		Content: req.Content, ClientID: req.ClientID}, finish)
+		Content: req.Content, ClientID: req.ClientID, Moderator: id.moderator}, finish)
 }
 
 // loadMoreRequest is load_more's argument.

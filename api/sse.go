@@ -39,7 +39,7 @@ type streamEvent struct {
 	id      string
 	event   string
 	payload []byte
-	state   *comment.Comment // a change
+	update  *comment.Update // a change, or a comment not everyone sees
 }
 
 // enter counts a stream of ip; false when its streams and its other
@@ -175,7 +175,10 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, u := range missed {
-			event, payload := replayEvent(viewer, u)
+			event, payload := viewEvent(viewer, u)
+			if event == "" {
+				continue
+			}
 			off := last
 			if u.Created {
 				off = u.Comment.ID
@@ -211,8 +214,10 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 				sent = map[string]bool{} // past the replay's overlap
 			}
 			event, payload := ev.event, ev.payload
-			if ev.state != nil {
-				event, payload = replayEvent(viewer, comment.Update{Comment: *ev.state})
+			if ev.update != nil {
+				if event, payload = viewEvent(viewer, *ev.update); event == "" {
+					continue
+				}
 			}
 			writeEvent(w, ev.id, event, payload)
 			if !flush() {

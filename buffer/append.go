@@ -252,11 +252,13 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 	ttl := b.cfg.RecentTTL.Milliseconds()
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard, rs := range byShard {
-			keys := make([]string, 3, 3+appendKeysPer*len(rs))
-			keys[0], keys[1], keys[2] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token)
+			keys := make([]string, appendKeysHead, appendKeysHead+appendKeysPer*len(rs))
+			keys[0], keys[1], keys[2], keys[3] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token),
+				b.key(shard, "queue")
 			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
-			args[0], args[1], args[2], args[3], args[4], args[5], args[6] = b.shardMax, b.cfg.RecentLen, ttl,
-				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen
+			args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7] = b.shardMax, b.cfg.RecentLen, ttl,
+				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen,
+				b.ModerationChannel()
 			for _, r := range rs {
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
 					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID),

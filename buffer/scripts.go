@@ -39,11 +39,11 @@ var (
 
 // appendScript appends the new comments and changes of one shard, in order.
 //
-// KEYS: the shard's lists and this commit's key, then appendKeysPer keys
-// per item:
+// KEYS: the shard's lists, this commit's key and the shard's moderation
+// queue, then appendKeysPer keys per item:
 //
-//	1 buf, 2 inflight, 3 commit:<token>
-//	item i (from 0), at 3 + appendKeysPer*i:
+//	1 buf, 2 inflight, 3 commit:<token>, 4 queue
+//	item i (from 0), at appendKeysHead + appendKeysPer*i:
 //	  +1 recent:<post>  +2 its idempotency key (a placeholder without one)
 //	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>  +6 log:<post>
 //
@@ -51,7 +51,7 @@ var (
 //
 //	1 shard limit, 2 recent length, 3 TTL of a post's keys (ms),
 //	4 idempotency window (ms), 5 commit key TTL (ms), 6 changed states kept
-//	per post, 7 events kept per post (log)
+//	per post, 7 events kept per post (log), 8 the moderation channel
 //	item i, at appendArgsHead + appendArgsPer*i:
 //	  +1 kind: "c" new comment, "x" change, "w" change already stored (write-through)
 //	  +2 payload: the comment's JSON, or the change record's
@@ -69,8 +69,9 @@ var (
 var appendScript = redis.NewScript(appendLua)
 
 const (
+	appendKeysHead = 4
 	appendKeysPer  = 6
-	appendArgsHead = 7
+	appendArgsHead = 8
 	appendArgsPer  = 7
 )
 

@@ -20,10 +20,12 @@ const (
 	OpRestore Op = "restore"
 	OpPin     Op = "pin"
 	OpUnpin   Op = "unpin"
+	OpApprove Op = "approve" // a pending comment becomes visible
+	OpReject  Op = "reject"  // a pending comment is removed
 )
 
 // ModOps are the operations of the moderate event.
-var ModOps = map[Op]bool{OpHide: true, OpRestore: true, OpPin: true, OpUnpin: true}
+var ModOps = map[Op]bool{OpHide: true, OpRestore: true, OpPin: true, OpUnpin: true, OpApprove: true, OpReject: true}
 
 // Change is one change to a comment: a record in its post's shard, next to
 // new comments. State is the comment as the change leaves it (the record's
@@ -179,7 +181,7 @@ func (r ChangeRequest) Validate(maxRunes int) error {
 	switch r.Op {
 	case OpEdit:
 		return ValidateContent(r.Content, maxRunes)
-	case OpDelete, OpHide, OpRestore, OpPin, OpUnpin:
+	case OpDelete, OpHide, OpRestore, OpPin, OpUnpin, OpApprove, OpReject:
 		return nil
 	}
 	return Errorf(CodeInvalidPayload, "unknown action")
@@ -216,6 +218,13 @@ func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rul
 			return Change{}, Errorf(CodeForbidden, "only moderators may "+string(req.Op)+" comments")
 		}
 	}
+	pending := state.Status == StatusPending
+	if (req.Op == OpApprove || req.Op == OpReject) && !pending {
+		return Change{}, Errorf(CodeConflict, "the comment is not pending")
+	}
+	if req.Op == OpRestore && pending {
+		return Change{}, Errorf(CodeConflict, "the comment is pending: approve or reject it")
+	}
 	if req.V != 0 && req.V != state.Version() {
 		return Change{}, Errorf(CodeConflict, fmt.Sprintf("the comment changed: it is at version %d", state.Version()))
 	}
@@ -227,9 +236,13 @@ func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rul
 	case OpDelete:
 		next.Deleted, next.Content, next.UserID, next.Pinned = true, "", "", false
 		next.UserName, next.Avatar = "", ""
+	case OpReject:
+		// A tombstone that keeps its author, who is told it was removed.
+		next.Deleted, next.Content, next.Status = true, "", ""
+		next.UserName, next.Avatar = "", ""
 	case OpHide:
 		next.Status = StatusHidden
-	case OpRestore:
+	case OpRestore, OpApprove:
 		next.Status = ""
 	case OpPin:
 		next.Pinned = true

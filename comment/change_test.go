@@ -18,6 +18,8 @@ func TestDecide(t *testing.T) {
 	old.CreatedAt = now.Add(-time.Hour)
 	gone := c
 	gone.Deleted = true
+	held := c
+	held.Status = StatusPending
 	author, other, mod := Actor{UserID: "alice"}, Actor{UserID: "bob"}, Actor{UserID: "mia", Moderator: true}
 	rules := Rules{EditWindow: 15 * time.Minute}
 	req := func(op Op) ChangeRequest { return ChangeRequest{Op: op, PostID: "p", CommentID: c.ID, Content: "new"} }
@@ -42,6 +44,14 @@ func TestDecide(t *testing.T) {
 		{"author edits their hidden one", hidden, true, req(OpEdit), author, ""},
 		{"moderator restores", hidden, true, req(OpRestore), mod, ""},
 		{"deleted", gone, true, req(OpEdit), author, CodeNotFound},
+		{"moderator approves", held, true, req(OpApprove), mod, ""},
+		{"moderator rejects", held, true, req(OpReject), mod, ""},
+		{"author approves their own", held, true, req(OpApprove), author, CodeForbidden},
+		{"author edits their pending one", held, true, req(OpEdit), author, ""},
+		{"reader acts on a pending one", held, true, req(OpApprove), other, CodeNotFound},
+		{"approve a visible one", c, true, req(OpApprove), mod, CodeConflict},
+		{"reject a hidden one", hidden, true, req(OpReject), mod, CodeConflict},
+		{"restore a pending one", held, true, req(OpRestore), mod, CodeConflict},
 		{"missing", Comment{}, false, req(OpEdit), author, CodeNotFound},
 		{"another post", c, true, ChangeRequest{Op: OpEdit, PostID: "q", CommentID: c.ID, Content: "x"}, author, CodeNotFound},
 		{"old version", c, true, ChangeRequest{Op: OpEdit, PostID: "p", CommentID: c.ID, Content: "x", V: 7}, author, CodeConflict},
@@ -68,6 +78,14 @@ func TestDecide(t *testing.T) {
 	require.True(t, ch.State.Deleted)
 	require.Empty(t, ch.State.Content, "a tombstone keeps no content")
 	require.Empty(t, ch.State.UserID, "nor its user")
+
+	ch, err = Decide(held, true, req(OpApprove), mod, rules, now)
+	require.NoError(t, err)
+	require.True(t, ch.State.Visible(), "approved")
+	ch, err = Decide(held, true, req(OpReject), mod, rules, now)
+	require.NoError(t, err)
+	require.True(t, ch.State.Deleted, "rejected: a tombstone")
+	require.Empty(t, ch.State.Status)
 }
 
 // A shard's entries decode whatever they hold, never panic, and a change

@@ -16,6 +16,19 @@ const (
 	StatusHidden  = "hidden"  // hidden by a moderator
 )
 
+// GuestPrefix starts the user id of a guest (auth.guests): someone who
+// posts under a name they give, without a token.
+const GuestPrefix = "guest:"
+
+// Moderation modes (moderation.mode): which new comments are held
+// (StatusPending) until a moderator approves them.
+const (
+	ModerateOff    = "off"    // none
+	ModerateAll    = "all"    // every comment of a user who does not moderate
+	ModerateGuests = "guests" // guests' comments
+	ModerateFirst  = "first"  // a user's comments until one of them is approved
+)
+
 // Comment is one comment on a post, in its current state. Its JSON form is
 // the wire contract: {_id, postId, userId, content, createdAt}, and the
 // optional fields of DESIGN.md "Wire additions", present only when set.

@@ -1,6 +1,7 @@
 package comment
 
 import (
+	"bytes"
 	"strconv"
 	"time"
 
@@ -77,3 +78,11 @@ func (c Comment) JSON() []byte {
 
 // MarshalJSON encodes c in the wire form.
 func (c Comment) MarshalJSON() ([]byte, error) { return c.JSON(), nil }
+
+// pendingJSON is how a pending comment's JSON says so. A JSON string
+// escapes its quotes, so content cannot hold it.
+const pendingJSON = `"status":"pending"`
+
+// IsPendingJSON reports whether b, a comment's JSON or a change record's,
+// holds a pending comment.
+func IsPendingJSON(b []byte) bool { return bytes.Contains(b, []byte(pendingJSON)) }

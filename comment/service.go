@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -53,6 +54,13 @@ type Buffer interface {
 	// Events returns the post's events published after the one of id
 	// after, oldest first, if Redis still holds that one (found).
 	Events(ctx context.Context, postID, after string) (evs []Change, found bool, err error)
+
+	// Queue returns the comments held for moderation, oldest first.
+	Queue(ctx context.Context, limit int) ([]Comment, error)
+	// Trusted reports whether a moderator approved a comment of userID;
+	// Trust records it.
+	Trusted(ctx context.Context, userID string) (bool, error)
+	Trust(ctx context.Context, userID string) error
 }
 
 // Publisher publishes a comment to the post's readers and recent history
@@ -80,6 +88,7 @@ type ServiceConfig struct {
 	WriteThrough bool             // insert into the Store before confirming (the naive design)
 	StoreTimeout time.Duration    // limit of a Store read on join; 2s
 	EditWindow   time.Duration    // an author edits or deletes within this; 15m (<0: no limit)
+	Moderation   string           // which new comments are held: ModerateOff (default), ...All, ...Guests, ...First
 	Now          func() time.Time // time.Now
 	Logger       *slog.Logger     // slog.Default()
 }
@@ -93,6 +102,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
+	trusted map[string]bool         // users known trusted (ModerateFirst): trust is never withdrawn
 }
 
 // historyRead is one Store read that concurrent joins of a cold post share.
@@ -122,7 +132,10 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}}
+	if cfg.Moderation == "" {
+		cfg.Moderation = ModerateOff
+	}
+	return &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, trusted: map[string]bool{}}
 }
 
 // PostAsync validates in, makes it a Comment and stores it: buffered
@@ -137,6 +150,14 @@ func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 	if err != nil {
 		done(Comment{}, err)
 		return
+	}
+	held, err := s.held(ctx, in)
+	if err != nil {
+		done(Comment{}, err)
+		return
+	}
+	if held {
+		c.Status = StatusPending
 	}
 	if s.cfg.WriteThrough {
 		// The naive design: one insert per comment, concurrent like the
@@ -155,6 +176,61 @@ func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 		}
 		done(stored, nil)
 	})
+}
+
+// held reports whether a new comment waits for a moderator's approval
+// (ServiceConfig.Moderation). Only ModerateFirst asks Redis, once per
+// user until they are trusted.
+func (s *Service) held(ctx context.Context, in Input) (bool, error) {
+	if in.Moderator {
+		return false, nil
+	}
+	switch s.cfg.Moderation {
+	case ModerateAll:
+		return true, nil
+	case ModerateGuests:
+		return strings.HasPrefix(in.UserID, GuestPrefix), nil
+	case ModerateFirst:
+		s.mu.Lock()
+		known := s.trusted[in.UserID]
+		s.mu.Unlock()
+		if known {
+			return false, nil
+		}
+		ok, err := s.buf.Trusted(ctx, in.UserID)
+		if err != nil {
+			return false, s.clientError(err)
+		}
+		if ok {
+			s.trust(in.UserID)
+		}
+		return !ok, nil
+	}
+	return false, nil
+}
+
+// trust remembers a trusted user on this node (a bounded cache: forgetting
+// costs one Redis read).
+func (s *Service) trust(userID string) {
+	s.mu.Lock()
+	if len(s.trusted) >= 100_000 {
+		clear(s.trusted)
+	}
+	s.trusted[userID] = true
+	s.mu.Unlock()
+}
+
+// Queue returns the comments held for moderation, oldest first, to a
+// moderator.
+func (s *Service) Queue(ctx context.Context, viewer Actor, limit int) ([]Comment, error) {
+	if !viewer.Moderator {
+		return nil, Errorf(CodeForbidden, "only moderators may see the moderation queue")
+	}
+	cs, err := s.buf.Queue(ctx, limit)
+	if err != nil {
+		return nil, s.clientError(err)
+	}
+	return cs, nil
 }
 
 // writeThrough inserts c, then publishes it.
@@ -247,6 +323,7 @@ type Update struct {
 	Comment Comment
 	Created bool
 	Offset  string
+	Op      Op // the change's, when known ("" for a state)
 }
 
 // Replay returns what a reader whose last event was since (a comment or
@@ -271,7 +348,7 @@ func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string
 				if created && !viewer.MaySee(ch.State) {
 					continue
 				}
-				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID})
+				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID, Op: ch.Op})
 			}
 			return out, nil
 		}
@@ -367,6 +444,13 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 		}
 		if err != nil {
 			return Change{}, s.clientError(err)
+		}
+		if ch.Op == OpApprove && s.cfg.Moderation == ModerateFirst {
+			// Not atomic with the approval: if it fails, the author's next
+			// comment is held once more.
+			if err := s.buf.Trust(ctx, state.UserID); err != nil {
+				s.cfg.Logger.Warn("trusting an approved author failed", "user", state.UserID, "err", err)
+			}
 		}
 		return ch, nil
 	}

@@ -30,6 +30,9 @@ func (coldBuffer) Overrides(context.Context, string, []string) (map[string]Comme
 func (coldBuffer) Events(context.Context, string, string) ([]Change, bool, error) {
 	return nil, false, nil
 }
+func (coldBuffer) Queue(context.Context, int) ([]Comment, error) { return nil, nil }
+func (coldBuffer) Trusted(context.Context, string) (bool, error) { return false, nil }
+func (coldBuffer) Trust(context.Context, string) error           { return nil }
 
 // slowStore answers History slowly and counts the reads.
 type slowStore struct {
@@ -86,5 +89,63 @@ func TestJoinsShareOneHistoryRead(t *testing.T) {
 	svc.Join(context.Background(), Actor{}, "p", "")
 	if n := st.reads.Load(); n != 2 {
 		t.Fatalf("a later join reads again (the buffer here never seeds): %d reads, want 2", n)
+	}
+}
+
+// heldBuffer appends by calling back at once, and knows trusted users.
+type heldBuffer struct {
+	coldBuffer
+	trusted map[string]bool
+	asked   atomic.Int32
+}
+
+func (b *heldBuffer) AppendOnceAsync(_ context.Context, c Comment, _ string, done AppendCallback) {
+	done(c, false, nil)
+}
+func (b *heldBuffer) Trusted(_ context.Context, user string) (bool, error) {
+	b.asked.Add(1)
+	return b.trusted[user], nil
+}
+
+// Which new comments each moderation mode holds.
+func TestModerationModes(t *testing.T) {
+	tests := []struct {
+		mode      string
+		user      string
+		moderator bool
+		held      bool
+	}{
+		{ModerateOff, "guest:ann", false, false},
+		{ModerateAll, "alice", false, true},
+		{ModerateAll, "mia", true, false},
+		{ModerateGuests, "guest:ann", false, true},
+		{ModerateGuests, "alice", false, false},
+		{ModerateFirst, "alice", false, true},
+		{ModerateFirst, "trusted", false, false},
+		{ModerateFirst, "mia", true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode+"/"+tt.user, func(t *testing.T) {
+			buf := &heldBuffer{trusted: map[string]bool{"trusted": true}}
+			svc := NewService(buf, nil, nil, ServiceConfig{Moderation: tt.mode})
+			var got Comment
+			svc.PostAsync(context.Background(), Input{PostID: "p", UserID: tt.user, Content: "hi", Moderator: tt.moderator},
+				func(c Comment, err error) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = c
+				})
+			if held := got.Status == StatusPending; held != tt.held {
+				t.Fatalf("held = %v, want %v", held, tt.held)
+			}
+			if tt.user == "trusted" {
+				// Known trusted: the next post asks Redis no more.
+				svc.PostAsync(context.Background(), Input{PostID: "p", UserID: tt.user, Content: "again"}, func(Comment, error) {})
+				if n := buf.asked.Load(); n != 1 {
+					t.Fatalf("asked Redis %d times, want 1", n)
+				}
+			}
+		})
 	}
 }

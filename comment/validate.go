@@ -28,6 +28,8 @@ type Input struct {
 	Avatar   string // picture URL; kept only if CleanAvatar accepts it
 	Content  string
 	ClientID string // optional idempotency key chosen by the client
+	// Moderator: the poster moderates; their comments are never held.
+	Moderator bool
 }
 
 // MaxNameRunes bounds a display name.

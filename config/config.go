@@ -28,6 +28,13 @@ type Config struct {
 	Log      Log      `mapstructure:"log"`
 	Admin    Admin    `mapstructure:"admin"`
 	Comment  Comment  `mapstructure:"comment"`
+
+	Moderation Moderation `mapstructure:"moderation"`
+}
+
+// Moderation configures pre-moderation.
+type Moderation struct {
+	Mode string `mapstructure:"mode"` // moderation.mode; "off", "all", "guests" or "first"
 }
 
 // Comment holds settings of comments themselves.
@@ -189,7 +196,8 @@ func Default() *Config {
 			ConnectionsPerIP:  1000,
 			RoomsPerSocket:    50,
 		},
-		Log:     Log{Level: "info", Format: "text"},
-		Comment: Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
+		Log:        Log{Level: "info", Format: "text"},
+		Comment:    Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
+		Moderation: Moderation{Mode: "off"},
 	}
 }

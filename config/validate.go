@@ -123,6 +123,9 @@ func (c *Config) Validate() error {
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf("log.format", c.Log.Format, "text", "json")
 	positive("comment.dedupe_window", c.Comment.DedupeWindow)
+	oneOf("moderation.mode", c.Moderation.Mode, "off", "all", "guests", "first")
+	check(c.Moderation.Mode == "off" || c.Flush.Mode == ModeWriteBehind, "moderation.mode", c.Moderation.Mode,
+		"needs flush.mode write-behind (the moderation queue is kept by the buffer)")
 	check(c.Comment.EditWindow >= 0, "comment.edit_window", c.Comment.EditWindow, "must not be negative (0 = no limit)")
 	if c.Admin.Addr != "" {
 		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)

@@ -11,8 +11,9 @@ local ttl = ARGV[3]
 local window = ARGV[4]
 local changedLen = tonumber(ARGV[6])
 local logLen = tonumber(ARGV[7])
+local modChannel = ARGV[8]
 local KPER, APER = 6, 7
-local n = (#KEYS - 3) / KPER
+local n = (#KEYS - 4) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
 -- Appended entries are pushed a list at a time: the shard's list in
@@ -74,9 +75,22 @@ local function replaceRecent(rk, post, id, state)
     stop = start - 1
   end
 end
+-- Pending comments (held for moderation) are kept in the shard's queue
+-- while they are pending, and told to every node's moderators: when they
+-- arrive, change, and leave the queue. A JSON string escapes its quotes,
+-- so the needle cannot match inside content.
+local pendingNeedle = '"status":"pending"'
+local function queue(id, state, p)
+  if string.find(state, pendingNeedle, 1, true) then
+    redis.call('HSET', KEYS[4], id, state)
+    redis.call('PUBLISH', modChannel, p)
+  elseif redis.call('HDEL', KEYS[4], id) == 1 then
+    redis.call('PUBLISH', modChannel, p)
+  end
+end
 for i = 1, n do
-  local k = 3 + KPER * (i - 1)
-  local a = 7 + APER * (i - 1)
+  local k = 4 + KPER * (i - 1)
+  local a = 8 + APER * (i - 1)
   local kind = ARGV[a + 1]
   local p = ARGV[a + 2]
   local rk = KEYS[k + 1]
@@ -98,6 +112,9 @@ for i = 1, n do
       if ARGV[a + 4] == '1' then
         redis.call('SET', dk, p, 'PX', window)
       end
+      if string.find(p, pendingNeedle, 1, true) then
+        queue(string.match(p, '"_id":"(%x+)"'), p, p)
+      end
       len = len + 1
       res[i] = 1
     end
@@ -116,6 +133,7 @@ for i = 1, n do
       keepChanged(chg, chgt, id, state, at, false)
       local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
       replaceRecent(rk, post, id, state)
+      queue(id, state, p)
       post.pub[#post.pub + 1] = p
       if kind == 'x' then
         buf[#buf + 1] = p

@@ -80,6 +80,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		MaxRunes:     cfg.Limits.CommentMaxRunes,
 		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
 		EditWindow:   editWindow(cfg.Comment.EditWindow),
+		Moderation:   cfg.Moderation.Mode,
 		Logger:       log,
 	})
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
@@ -187,6 +188,8 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.ensureIndexes(ctx)
 	}()
+	// Moderators on this node hear of held comments of every post.
+	stopModeration := a.buf.WatchModeration(a.comments.HandleModeration)
 	srvErr := make(chan error, 2)
 	go func() { srvErr <- a.srv.Serve(a.ln) }()
 	if a.admin != nil {
@@ -210,6 +213,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("http shutdown", "err", serr)
 	}
 	a.sio.Close() // sockets were hijacked: Shutdown does not close them
+	stopModeration()
 	a.feed.Close()
 	a.buf.Close()
 	stopFlush()

@@ -613,8 +613,8 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 
 	e := newEnv(t, 4)
 	// changes.test.mjs moderates with the admin token and waits out a
-	// short edit window.
-	extra := []string{"--admin.token", multinodeAdminToken, "--comment.edit_window", "5s"}
+	// short edit window; moderation.test.mjs posts as guests, who are held.
+	extra := []string{"--admin.token", multinodeAdminToken, "--comment.edit_window", "5s", "--moderation.mode", "guests"}
 	nodes := startNodes(t, e, 3, 4, extra...)
 	proxy := startProxy(t, nodes)
 	bin := commentdBinary(t)

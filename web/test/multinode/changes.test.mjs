@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io } from 'socket.io-client';
-import { WAIT_MS, postId, once, connected, until, ack, post, control } from './lib.mjs';
+import { WAIT_MS, postId, once, connected, until, ack, post, join, control } from './lib.mjs';
 
 const ADMIN = process.env.COMMENTD_ADMIN_TOKEN;
 
@@ -18,13 +18,6 @@ function record(socket) {
   socket.on('comment_updated', (c) => log.push(['updated', c._id, c.v, c.content, c.status ?? '']));
   socket.on('comment_removed', (r) => log.push(['removed', r.commentId]));
   return log;
-}
-
-async function join(socket, p) {
-  const loaded = once(socket, 'load_comments');
-  const res = await ack(socket, 'join_post', p);
-  assert.equal(res?.ok, true, `join_post acked ${JSON.stringify(res)}`);
-  return (await loaded)[0];
 }
 
 for (const transport of ['websocket', 'polling']) {

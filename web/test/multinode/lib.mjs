@@ -76,6 +76,14 @@ export async function post(socket, input) {
   return res.comment;
 }
 
+/** join joins a post's room and resolves with its load_comments. */
+export async function join(socket, p) {
+  const loaded = once(socket, 'load_comments');
+  const res = await ack(socket, 'join_post', p);
+  assert.equal(res?.ok, true, `join_post acked ${JSON.stringify(res)}`);
+  return (await loaded)[0];
+}
+
 /** control calls the Go test's control server: control('POST', '/drop'). */
 export async function control(method, path) {
   const res = await fetch(CONTROL + path, { method, signal: AbortSignal.timeout(60_000) });

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/commentd/commentd/comment"
+	"github.com/stretchr/testify/require"
+)
+
+const modToken = "moderation-test-token"
+
+// events collects what a socket got until quiet, by comment id: the names
+// of the events that carried it.
+func (c *sioClient) eventsFor(t *testing.T, quiet time.Duration) map[string][]string {
+	t.Helper()
+	out := map[string][]string{}
+	for {
+		select {
+		case ev := <-c.events:
+			if len(ev.Args) == 0 {
+				continue
+			}
+			var x struct {
+				ID        string `json:"_id"`
+				CommentID string `json:"commentId"`
+			}
+			if json.Unmarshal(ev.Args[0], &x) != nil {
+				continue
+			}
+			id := x.ID
+			if id == "" {
+				id = x.CommentID
+			}
+			if id != "" {
+				out[id] = append(out[id], ev.Name)
+			}
+		case <-time.After(quiet):
+			return out
+		}
+	}
+}
+
+func restGet(t *testing.T, url, bearer string, v any) int {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	require.NoError(t, err)
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
+	return resp.StatusCode
+}
+
+func commentIDs(cs []comment.Comment) []string {
+	ids := []string{}
+	for _, c := range cs {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// Pre-moderation on two nodes (moderation.mode all): a held comment is
+// acked pending and reaches its author and the moderators, on either
+// node, and no reader (live, join, REST, SSE); approval broadcasts it to
+// the room once, as new for the readers; rejection removes it for its
+// author and tells the readers nothing.
+func TestPreModeration(t *testing.T) {
+	e := newEnv(t, 2)
+	cfg := e.config(2)
+	cfg.Moderation.Mode = "all"
+	cfg.Admin.Token = modToken
+	a, stopA := startApp(t, cfg)
+	defer stopA()
+	b, stopB := startApp(t, cfg)
+	defer stopB()
+	const post = "held"
+
+	author := dialSIO(t, a.Addr())
+	author.join(post)
+	readerA, readerB := dialSIO(t, a.Addr()), dialSIO(t, b.Addr())
+	readerA.join(post)
+	readerB.join(post)
+	modB := dialSIOAuth(t, b.Addr(), `{"token":"`+modToken+`"}`)
+	modB.join(post)
+	watcherA := dialSIOAuth(t, a.Addr(), `{"token":"`+modToken+`"}`)
+	var watch struct {
+		OK       bool
+		Comments []comment.Comment
+	}
+	require.NoError(t, json.Unmarshal(watcherA.emit(true, "watch_moderation"), &watch))
+	require.True(t, watch.OK)
+	var refused changeAck
+	require.NoError(t, json.Unmarshal(readerA.emit(true, "watch_moderation"), &refused))
+	require.Equal(t, comment.CodeForbidden, refused.Error.Code, "a reader may not watch the queue")
+	sse, stopSSE := openSSEEvents(t, b.Addr(), post, "", "")
+	defer stopSSE()
+
+	post1 := func(content string) comment.Comment {
+		t.Helper()
+		ack, err := ackOf(author.emit(true, "new_comment", map[string]string{"postId": post, "userId": "alice", "content": content}), nil)
+		require.NoError(t, err)
+		require.True(t, ack.OK, "%+v", ack)
+		require.Equal(t, comment.StatusPending, ack.Comment.Status, "held")
+		return ack.Comment
+	}
+	kept, dropped := post1("held, then approved"), post1("held, then rejected")
+
+	// The moderators hear of both, on both nodes.
+	for _, m := range []*sioClient{modB, watcherA} {
+		for _, want := range []string{kept.ID, dropped.ID} {
+			got := commentOf(t, m.next("moderation_queue", 5*time.Second))
+			require.Equal(t, want, got.ID)
+			require.Equal(t, comment.StatusPending, got.Status)
+		}
+	}
+	var queue struct{ Comments []comment.Comment }
+	require.Equal(t, http.StatusOK, restGet(t, "http://"+b.Addr()+"/api/moderation/queue", modToken, &queue))
+	require.Equal(t, []string{kept.ID, dropped.ID}, commentIDs(queue.Comments))
+	var denied changeAck
+	require.Equal(t, http.StatusForbidden, restGet(t, "http://"+b.Addr()+"/api/moderation/queue", "", &denied))
+
+	// No reader sees them: not in a join, REST history or the queue.
+	require.Empty(t, dialSIO(t, b.Addr()).join(post))
+	var page struct{ Comments []comment.Comment }
+	restGet(t, "http://"+a.Addr()+"/api/posts/"+post+"/comments", "", &page)
+	require.Empty(t, page.Comments)
+	restGet(t, "http://"+a.Addr()+"/api/posts/"+post+"/comments", modToken, &page)
+	require.Equal(t, []string{kept.ID, dropped.ID}, commentIDs(page.Comments), "moderators see them in history")
+	require.Len(t, modB.join(post), 2, "and in a join")
+
+	// Approve one, reject the other (from the other node).
+	moderate := func(c *sioClient, id, action string) changeAck {
+		t.Helper()
+		ack, err := ackOf(c.emit(true, "moderate", map[string]string{"postId": post, "commentId": id, "action": action, "userId": "bob"}), nil)
+		require.NoError(t, err)
+		return ack
+	}
+	require.Equal(t, comment.CodeNotFound, moderate(readerA, kept.ID, "approve").Error.Code, "a reader does not know it")
+	ack := moderate(modB, kept.ID, "approve")
+	require.True(t, ack.OK, "%+v", ack)
+	require.True(t, ack.Comment.Visible())
+	require.Equal(t, comment.CodeConflict, moderate(modB, kept.ID, "approve").Error.Code, "approved already")
+	require.True(t, moderate(watcherA, dropped.ID, "reject").OK)
+
+	// Readers: the approved one once, as new; nothing of the rejected one.
+	for _, r := range []*sioClient{readerA, readerB} {
+		got := r.eventsFor(t, time.Second)
+		require.Equal(t, []string{"comment_added"}, got[kept.ID])
+		require.Empty(t, got[dropped.ID])
+	}
+	ev := nextSSE(t, sse)
+	require.Equal(t, "comment_added", ev.name)
+	require.Contains(t, ev.data, kept.ID)
+	// The author saw both held; gets the approval as an update and the
+	// rejection as a removal.
+	got := author.eventsFor(t, time.Second)
+	require.Contains(t, got[kept.ID], "comment_updated")
+	require.Contains(t, got[dropped.ID], "comment_removed")
+	// The queue is empty again, everywhere.
+	for _, m := range []*sioClient{modB, watcherA} {
+		got := m.eventsFor(t, 200*time.Millisecond)
+		require.Contains(t, got[kept.ID], "moderation_queue")
+		require.Contains(t, got[dropped.ID], "moderation_queue")
+	}
+	require.Equal(t, http.StatusOK, restGet(t, "http://"+a.Addr()+"/api/moderation/queue", modToken, &queue))
+	require.Empty(t, queue.Comments)
+	cs := dialSIO(t, a.Addr()).join(post)
+	require.Equal(t, []string{kept.ID}, commentIDs(cs))
+
+	// A moderator's own comment is not held.
+	var own changeAck
+	require.NoError(t, json.Unmarshal(modB.emit(true, "new_comment", map[string]string{"postId": post, "userId": "mia", "content": "from a moderator"}), &own))
+	require.True(t, own.OK, "%+v", own)
+	require.Empty(t, own.Comment.Status)
+
+	// MongoDB gets the final states: approved visible, rejected a tombstone.
+	kept.Status, kept.V = "", 2
+	want := map[string]comment.Comment{kept.ID: kept, own.Comment.ID: own.Comment}
+	e.requireFinalStates(t, withDeleted(want, dropped), 20*time.Second)
+}
+
+// withDeleted adds c, rejected (a tombstone that keeps its author), to want.
+func withDeleted(want map[string]comment.Comment, c comment.Comment) map[string]comment.Comment {
+	c.Deleted, c.Content, c.Status, c.V = true, "", "", 2
+	want[c.ID] = c
+	return want
+}
+
+// moderation.mode first: a user's comments are held until a moderator
+// approves one of them.
+func TestPreModerationFirst(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.Moderation.Mode = "first"
+	cfg.Admin.Token = modToken
+	app, stop := startApp(t, cfg)
+	defer stop()
+	c := dialSIO(t, app.Addr())
+	mod := dialSIOAuth(t, app.Addr(), `{"token":"`+modToken+`"}`)
+	post := func(user, content string) comment.Comment {
+		t.Helper()
+		ack, err := ackOf(c.emit(true, "new_comment", map[string]string{"postId": "first", "userId": user, "content": content}), nil)
+		require.NoError(t, err)
+		require.True(t, ack.OK, "%+v", ack)
+		return ack.Comment
+	}
+	first := post("newcomer", "hello")
+	require.Equal(t, comment.StatusPending, first.Status)
+	require.Equal(t, comment.StatusPending, post("newcomer", "anyone?").Status, "still held: nothing approved yet")
+	ack, err := ackOf(mod.emit(true, "moderate", map[string]string{"postId": "first", "commentId": first.ID, "action": "approve"}), nil)
+	require.NoError(t, err)
+	require.True(t, ack.OK, "%+v", ack)
+	require.Empty(t, post("newcomer", "thanks").Status, "trusted after one approval")
+	require.Equal(t, comment.StatusPending, post("other", "hi").Status, "others are still held")
+}
