@@ -51,6 +51,7 @@ func TestBrowser(t *testing.T) {
 	e := newEnv(t, 2)
 	cfg := e.config(2)
 	cfg.Admin.Token = "browser-admin-token" // changes.test.mjs moderates with it
+	cfg.Moderation.Mode = "guests"          // moderation.test.mjs: guests' comments are held
 	app, stop := startApp(t, cfg)
 	t.Cleanup(stop)
 

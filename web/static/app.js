@@ -1,5 +1,6 @@
 // The commentd demo: join a post, see its comments live, post one; edit and
-// delete your own; with the moderator token, hide, restore and delete any.
+// delete your own; with the moderator token, hide, restore and delete any,
+// and approve or reject those held for moderation.
 // Everything the server sends is rendered with textContent, never as HTML.
 (function () {
   "use strict";
@@ -57,7 +58,7 @@
     if (c.status) {
       const mark = document.createElement("span");
       mark.className = "status-mark";
-      mark.textContent = " · " + c.status;
+      mark.textContent = " · " + (c.status === "pending" ? "awaiting approval" : c.status);
       meta.append(mark);
     }
     if (li.classList.contains("saved")) {
@@ -77,12 +78,16 @@
     if (c.userId === me() || moderator()) {
       actions.append(button("Delete", () => change("delete_comment", { commentId: c._id })));
     }
-    if (moderator()) {
+    if (moderator() && c.status === "pending") {
+      actions.append(button("Approve", () => change("moderate", { commentId: c._id, action: "approve" })));
+      actions.append(button("Reject", () => change("moderate", { commentId: c._id, action: "reject" })));
+    } else if (moderator()) {
       const hidden = c.status === "hidden";
       actions.append(button(hidden ? "Restore" : "Hide",
         () => change("moderate", { commentId: c._id, action: hidden ? "restore" : "hide" })));
     }
     li.classList.toggle("hidden", c.status === "hidden");
+    li.classList.toggle("pending", c.status === "pending");
     li.replaceChildren(meta, body, actions);
   }
 
@@ -182,7 +187,12 @@
   socket.on("comment_added", (c) => { if (c.postId === postId) render(c); });
   socket.on("comment_updated", (c) => update(c));
   socket.on("comment_removed", (r) => { if (r.postId === postId) remove(r.commentId); });
-  socket.on("comment_confirmed", () => { $("content").value = ""; showError(""); });
+  socket.on("comment_confirmed", ({ comment: c }) => {
+    $("content").value = "";
+    showError("");
+    // A held comment is its author's to see at once, whatever the room says.
+    if (c && c.status === "pending" && c.postId === postId) render(c);
+  });
   // Second stage: the comment is in the database.
   socket.on("comment_persisted", ({ ids }) => ids.forEach((id) => {
     const li = document.querySelector('li.comment[data-id="' + id + '"]');
