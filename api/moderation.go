@@ -21,10 +21,17 @@ type banRequest struct {
 	UserID   string   `json:"userId"`
 	Duration *float64 `json:"duration"` // seconds; 0 or absent: until lifted
 	Reason   string   `json:"reason"`
+	// HideComments (hide all the user's comments) is refused: not built.
+	// A hide per comment would need the user's comments across posts,
+	// which the store cannot find without scanning the collection.
+	HideComments bool `json:"hideComments"`
 }
 
 func (r banRequest) domain() (comment.BanRequest, error) {
 	req := comment.BanRequest{UserID: r.UserID, Reason: r.Reason}
+	if r.HideComments {
+		return req, comment.Errorf(comment.CodeInvalidPayload, "hideComments is not supported: hide their comments with moderate")
+	}
 	if r.Duration != nil {
 		d := *r.Duration
 		if d < 0 || math.IsNaN(d) || d > comment.MaxBanDuration.Seconds() {

@@ -196,6 +196,8 @@ func TestBanAcrossNodes(t *testing.T) {
 	// Bad requests.
 	require.Equal(t, comment.CodeInvalidPayload, mod.banAck("ban_user", map[string]any{"userId": "u", "duration": -1}).Error.Code)
 	require.Equal(t, comment.CodeInvalidUserID, mod.banAck("ban_user", map[string]any{"userId": ""}).Error.Code)
+	require.Equal(t, comment.CodeInvalidPayload, mod.banAck("ban_user", map[string]any{"userId": "u", "hideComments": true}).Error.Code,
+		"hiding all their comments is not built: refused rather than ignored")
 }
 
 // A ban of 1 s ends by itself on every node; and bans survive a node's
