@@ -3,11 +3,13 @@ package main
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/internal/testsvc"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 )
@@ -349,4 +351,33 @@ func jwtFor(t *testing.T, sub string, roles []string) string {
 		claims["roles"] = roles
 	}
 	return token(t, jwt.SigningMethodHS256, []byte(testSecret), claims)
+}
+
+// On a Redis Cluster of three masters: the bans' script, transaction and
+// channel stay in their hash slot, a ban on one node holds on the other,
+// and a lock refuses comments on both.
+func TestBanAndLockOnRedisCluster(t *testing.T) {
+	addrs := testsvc.StartRedisCluster(t, 3)
+	m := testsvc.StartMongo(t)
+	var apps []string
+	for range 2 {
+		cfg := newClusterConfig(addrs, m.URI)
+		cfg.Admin.Token = modToken
+		app, stop := startApp(t, cfg)
+		t.Cleanup(stop)
+		apps = append(apps, app.Addr())
+	}
+	mod := dialSIOAuth(t, apps[0], `{"token":"`+modToken+`"}`)
+	u := dialSIO(t, apps[1])
+	require.True(t, mod.banAck("ban_user", map[string]any{"userId": "u", "reason": "spam"}).OK)
+	took := pollCode(t, u, "cluster-post", "u", comment.CodeBanned, 10*time.Second)
+	t.Logf("BANNED on the other node %s after the ack", took)
+	require.True(t, mod.banAck("unban_user", map[string]any{"userId": "u"}).OK)
+	pollCode(t, u, "cluster-post", "u", "", 10*time.Second)
+
+	for p := range 4 { // posts of several shards, so several slots
+		post := "cluster-lock-" + strconv.Itoa(p)
+		require.True(t, mod.changeAck("lock_post", map[string]any{"postId": post, "locked": true}).OK)
+		require.Equal(t, comment.CodePostLocked, u.tryComment(post, "u", "locked?").Error.Code)
+	}
 }
