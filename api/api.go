@@ -3,7 +3,7 @@
 // the REST API and the SSE streams, to comment.Service.
 //
 // Files by surface: socket.go (joins, new comments, history), changes.go
-// (edit, delete, moderate), deliver.go (what the fan-out hands this node,
+// (edit, delete, moderate), moderation.go (bans and locks), deliver.go (what the fan-out hands this node,
 // to its rooms and streams, and recovery), rest.go, sse.go, auth.go
 // (tokens and roles), limits.go, chat.go (the /chat tutorial namespace).
 package api
@@ -93,6 +93,9 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 	nsp.On("delete_comment", a.deleteComment)
 	nsp.On("moderate", a.moderate)
 	nsp.On("watch_moderation", a.watchModeration)
+	nsp.On("ban_user", a.banUser)
+	nsp.On("unban_user", a.unbanUser)
+	nsp.On("lock_post", a.lockPost)
 	nsp.OnDisconnecting(a.disconnecting)
 	return a, nil
 }

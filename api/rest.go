@@ -18,6 +18,10 @@ import (
 //	PATCH  /api/posts/{postId}/comments/{id}              edit {content, v?}
 //	DELETE /api/posts/{postId}/comments/{id}              delete
 //	POST   /api/moderation/posts/{postId}/comments/{id}   moderate {action}
+//	POST   /api/moderation/posts/{postId}/lock            lock or unlock {locked}
+//	GET    /api/moderation/bans                           the bans in force
+//	POST   /api/moderation/bans                           ban {userId, duration, reason}
+//	DELETE /api/moderation/bans/{userId}                  lift a ban
 //	GET    /api/posts/{postId}/stream                     Server-Sent Events
 func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/posts/{postId}/comments", a.getComments)
@@ -26,6 +30,10 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/posts/{postId}/comments/{id}", a.restChange(comment.OpDelete))
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/comments/{id}", a.restChange(""))
 	mux.HandleFunc("GET /api/moderation/queue", a.getQueue)
+	mux.HandleFunc("POST /api/moderation/posts/{postId}/lock", a.moderation(a.postLock))
+	mux.HandleFunc("GET /api/moderation/bans", a.moderation(a.getBans))
+	mux.HandleFunc("POST /api/moderation/bans", a.moderation(a.postBan))
+	mux.HandleFunc("DELETE /api/moderation/bans/{userId}", a.moderation(a.deleteBan))
 	mux.HandleFunc("GET /api/posts/{postId}/stream", a.stream)
 }
 
@@ -42,7 +50,7 @@ func statusOf(code comment.Code) int {
 		return http.StatusTooManyRequests
 	case comment.CodeUnauthorized:
 		return http.StatusUnauthorized
-	case comment.CodeForbidden, comment.CodeEditWindowClosed:
+	case comment.CodeForbidden, comment.CodeEditWindowClosed, comment.CodeBanned, comment.CodePostLocked:
 		return http.StatusForbidden
 	case comment.CodeNotFound:
 		return http.StatusNotFound

@@ -72,7 +72,15 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 	if cs == nil {
 		cs = []comment.Comment{}
 	}
+	// What the post is (locked or not) comes as post_info, after the
+	// comments: read after subscribing, so a later change arrives live.
+	info, err := a.svc.PostInfo(ctx, req.PostID)
+	if err != nil {
+		a.fail(s, ev, "Failed to join post", err)
+		return
+	}
 	s.Emit("load_comments", cs)
+	s.Emit("post_info", info)
 	ev.Ack(map[string]any{"ok": true, "comments": cs})
 }
 

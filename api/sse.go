@@ -179,9 +179,9 @@ func (a *Comments) stream(w http.ResponseWriter, r *http.Request) {
 			if event == "" {
 				continue
 			}
-			off := last
-			if u.Created {
-				off = u.Comment.ID
+			off := last // a state: the stream's place stays
+			if u.Offset != "" {
+				off = u.Offset
 				sent[off] = true
 			}
 			writeEvent(w, off, event, payload)

@@ -33,7 +33,8 @@ type request struct {
 // Concurrent calls share round trips (group commit).
 //
 // It fails with ErrBusy over the high-water mark or when Redis is out of
-// memory (c was not accepted), ErrUnavailable when Redis cannot be reached
+// memory (c was not accepted), ErrLocked when its post is locked (see
+// SetLocked; not accepted), ErrUnavailable when Redis cannot be reached
 // (c may have been accepted), ErrClosed after Close, or ctx's error (c may
 // have been accepted).
 func (b *Buffer) Append(ctx context.Context, c comment.Comment) error {
@@ -86,7 +87,8 @@ func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key str
 // is still at version base; else it fails with ErrStale and nothing
 // changes. The change is then published on the post's channel in the
 // buffer's order. With buffered false it is not queued for the flusher
-// (write-through: it is stored already). Errors are those of Append.
+// (write-through: it is stored already). Errors are those of Append: an
+// edit of a locked post fails with ErrLocked (unless write-through).
 func (b *Buffer) Apply(ctx context.Context, ch comment.Change, base int, buffered bool) error {
 	errc := make(chan error, 1)
 	r := &request{
@@ -226,6 +228,8 @@ func (b *Buffer) commit(batch []*request) {
 					case 1:
 					case -1:
 						r.err = ErrStale
+					case -2:
+						r.err = ErrLocked
 					default:
 						r.err = ErrBusy
 					}
@@ -262,21 +266,23 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 			for _, r := range rs {
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
 					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID),
-					b.postKey(shard, "log", r.postID))
+					b.postKey(shard, "log", r.postID), b.postKey(shard, "lock", r.postID))
 				channel := b.key(shard, "post:"+r.postID)
 				if ch := r.change; ch != nil {
-					kind := "x"
+					kind, lockable := "x", "0"
 					if !r.buffered {
-						kind = "w"
+						kind = "w" // stored already: the service checked the lock before
+					} else if ch.Op == comment.OpEdit {
+						lockable = "1"
 					}
-					args = append(args, kind, r.payload, channel, ch.CommentID, r.base, r.state, ch.At.UnixMilli())
+					args = append(args, kind, r.payload, channel, ch.CommentID, r.base, r.state, ch.At.UnixMilli(), lockable)
 					continue
 				}
 				has := "0"
 				if r.dedupe != "" {
-					keys[len(keys)-5], has = b.key(shard, "dedupe:"+r.dedupe), "1"
+					keys[len(keys)-6], has = b.key(shard, "dedupe:"+r.dedupe), "1"
 				}
-				args = append(args, "c", r.payload, channel, has, "", "", "")
+				args = append(args, "c", r.payload, channel, has, "", "", "", "1")
 			}
 			cmds[shard] = appendScript.EvalSha(ctx, p, keys, args...)
 		}

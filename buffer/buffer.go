@@ -31,6 +31,9 @@ var (
 	// ErrStale means a change was not applied: its comment is no longer at
 	// the change's base version.
 	ErrStale = fmt.Errorf("buffer: %w", comment.ErrStale)
+	// ErrLocked means a new comment or an edit was not appended: its post
+	// is locked.
+	ErrLocked = fmt.Errorf("buffer: %w", comment.ErrLocked)
 )
 
 // Config configures a Buffer. Zero fields take the defaults noted.
@@ -178,7 +181,7 @@ func classify(err error) error {
 	}
 	var rerr redis.Error
 	switch {
-	case errors.Is(err, ErrBusy), errors.Is(err, ErrUnavailable), errors.Is(err, ErrLeaseLost):
+	case errors.Is(err, ErrBusy), errors.Is(err, ErrUnavailable), errors.Is(err, ErrLeaseLost), errors.Is(err, ErrLocked):
 		return err
 	case redis.IsOOMError(err):
 		return fmt.Errorf("%w: %v", ErrBusy, err)

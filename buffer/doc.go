@@ -37,10 +37,21 @@
 //	<prefix>:{n}:log:<postId>       list    the post's last LogLen events as published,   append, publish
 //	                                        oldest first (catch-ups, recoveries)
 //	<prefix>:{n}:dedupe:<key>       string  a comment appended with an idempotency key     append
-//	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub)            append, publish
+//	<prefix>:{n}:lock:<postId>      string  set while the post is locked ({by, at}): the   lock
+//	                                        append script refuses new comments and edits
+//	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub), and its   append, publish, lock
+//	                                        post_info when its lock changes
+//	<prefix>:{bans}:bans            hash    user id → ban {reason, by, at, until} (ms;     ban
+//	                                        until 0: until lifted); ended ones dropped by
+//	                                        the next change
+//	<prefix>:{bans}:bans:seq        string  number of the last change of the bans          ban
+//	<prefix>:{bans}:events          channel each ban change, numbered (sharded pub/sub)    ban
 //	<prefix>:flushers               zset    live flushers by heartbeat deadline            Heartbeat
 //
-// A post's keys expire after history.recent_ttl without comments or changes.
+// A post's keys expire after history.recent_ttl without comments or changes,
+// except its lock, which lasts until lifted. The bans' keys share the hash
+// tag {bans}, so their script and channel work on Redis Cluster; every node
+// keeps the bans in memory (BanList).
 //
 // Buffer is safe for concurrent use.
 package buffer

@@ -80,6 +80,10 @@ type Handler interface {
 	HandleChange(postID string, ch comment.Change, payload []byte)
 	// HandlePersisted gets the ids of the post's comments now in MongoDB.
 	HandlePersisted(postID string, ids []string)
+	// HandlePostInfo gets what changed about the post itself: its lock.
+	// It is not in the post's log: a node that missed one while
+	// resubscribing does not replay it (a join reads the lock).
+	HandlePostInfo(postID string, info comment.PostInfo)
 }
 
 // NewFanout returns a Fanout. RegisterHandler must be called before the
@@ -257,6 +261,7 @@ func (f *Fanout) receive(sh *fanShard) {
 				// Nobody asked: go-redis resubscribed after a reconnect.
 				if _, postID, ok := strings.Cut(m.Channel, "}:post:"); ok {
 					f.catchUp(postID)
+					f.catchUpPostInfo(postID)
 				}
 			}
 		case *redis.Message:
@@ -270,6 +275,13 @@ func (f *Fanout) receive(sh *fanShard) {
 
 // deliver hands a live message to the handler.
 func (f *Fanout) deliver(postID, payload string) {
+	if strings.HasPrefix(payload, postInfoPrefix) {
+		var n postInfoNotice
+		if json.Unmarshal([]byte(payload), &n) == nil {
+			f.handler.HandlePostInfo(postID, n.PostInfo)
+		}
+		return
+	}
 	if strings.HasPrefix(payload, persistedPrefix) {
 		var n persistedNotice
 		if json.Unmarshal([]byte(payload), &n) == nil {
@@ -402,6 +414,19 @@ func (f *Fanout) catchUp(postID string) {
 		return
 	}
 	f.catchUpStates(ctx, postID, p, last, since)
+}
+
+// catchUpPostInfo hands over the post's lock state after a resubscribe:
+// post_info is not in the post's log, and one may have been missed.
+func (f *Fanout) catchUpPostInfo(postID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	locked, err := f.b.Locked(ctx, postID)
+	if err != nil {
+		f.b.cfg.Logger.Warn("buffer: lock of post after resubscribe", "post", postID, "err", err)
+		return
+	}
+	f.handler.HandlePostInfo(postID, comment.PostInfo{PostID: postID, Locked: locked})
 }
 
 // catchUpStates is catchUp from the post's states.

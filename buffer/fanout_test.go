@@ -61,6 +61,7 @@ type handlerFuncs struct {
 	comment   func(postID, id string, payload []byte)
 	change    func(postID string, ch comment.Change)
 	persisted func(postID string, ids []string)
+	postInfo  func(postID string, info comment.PostInfo)
 }
 
 func (h handlerFuncs) HandleComment(postID, id string, payload []byte) {
@@ -78,6 +79,12 @@ func (h handlerFuncs) HandleChange(postID string, ch comment.Change, _ []byte) {
 func (h handlerFuncs) HandlePersisted(postID string, ids []string) {
 	if h.persisted != nil {
 		h.persisted(postID, ids)
+	}
+}
+
+func (h handlerFuncs) HandlePostInfo(postID string, info comment.PostInfo) {
+	if h.postInfo != nil {
+		h.postInfo(postID, info)
 	}
 }
 

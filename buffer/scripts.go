@@ -35,6 +35,10 @@ var (
 	claimLua string
 	//go:embed lua/ack.lua
 	ackLua string
+	//go:embed lua/lock.lua
+	lockLua string
+	//go:embed lua/ban.lua
+	banLua string
 )
 
 // appendScript appends the new comments and changes of one shard, in order.
@@ -46,6 +50,7 @@ var (
 //	item i (from 0), at appendKeysHead + appendKeysPer*i:
 //	  +1 recent:<post>  +2 its idempotency key (a placeholder without one)
 //	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>  +6 log:<post>
+//	  +7 lock:<post>
 //
 // ARGV: appendArgsHead settings, then appendArgsPer values per item:
 //
@@ -58,10 +63,11 @@ var (
 //	  +3 the post's channel
 //	  +4 "1" if a new comment has an idempotency key; a change's comment id
 //	  +5 a change's base version   +6 its comment's new state   +7 its time (ms)
+//	  +8 "1" if a locked post refuses the item (a new comment, an edit)
 //
 // It returns one value per item: 1 appended; 0 refused (over the limit); -1
 // a change refused because the comment is no longer at its base version;
-// or, for a new comment, the payload appended earlier under the same
+// -2 refused because the post is locked (lock:<post> exists); or, for a new comment, the payload appended earlier under the same
 // idempotency key (a retry: nothing appended). The commit key makes the
 // script idempotent: the Redis client resends a pipeline whose reply it
 // lost (a timeout, a dropped connection), and a second run returns the
@@ -70,9 +76,9 @@ var appendScript = redis.NewScript(appendLua)
 
 const (
 	appendKeysHead = 4
-	appendKeysPer  = 6
+	appendKeysPer  = 7
 	appendArgsHead = 8
-	appendArgsPer  = 7
+	appendArgsPer  = 8
 )
 
 // stateScript returns a comment's state if Redis holds it.
@@ -128,3 +134,23 @@ var claimScript = redis.NewScript(claimLua)
 //	KEYS[1] inflight, KEYS[2] lease, KEYS[3] dead; ARGV[1] token,
 //	ARGV[2..] dead letters
 var ackScript = redis.NewScript(ackLua)
+
+// lockScript locks or unlocks a post and publishes post_info if that
+// changed anything.
+//
+//	KEYS[1] lock:<post>; ARGV[1] "1" lock or "0" unlock, ARGV[2] the lock's
+//	value, ARGV[3] the post's channel, ARGV[4] the post_info message
+//
+// Returns 1 if the lock changed, else 0.
+var lockScript = redis.NewScript(lockLua)
+
+// banScript puts or lifts a ban, drops the bans that ended, and tells
+// every node (lua/ban.lua).
+//
+//	KEYS[1] bans, KEYS[2] bans:seq; ARGV[1] "put" or "lift", ARGV[2] the
+//	user id, ARGV[3] the ban's stored JSON (put), ARGV[4] now (ms),
+//	ARGV[5] the bans channel
+//
+// Returns {the change's sequence number, the user's ban as it was (JSON)
+// or false}.
+var banScript = redis.NewScript(banLua)

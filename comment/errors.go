@@ -22,6 +22,8 @@ const (
 	CodeForbidden        Code = "FORBIDDEN"          // not the author, or not a moderator
 	CodeEditWindowClosed Code = "EDIT_WINDOW_CLOSED" // an author's edit or delete after comment.edit_window
 	CodeConflict         Code = "CONFLICT"           // a change based on an old version
+	CodeBanned           Code = "BANNED"             // the user is banned from posting (ban_user)
+	CodePostLocked       Code = "POST_LOCKED"        // the post takes no new comments or edits (lock_post)
 )
 
 // Error is what a client is told: a stable code and a short message. Internal
@@ -44,4 +46,7 @@ var (
 	// ErrStale means a change was not applied: the comment is no longer at
 	// the version the change was decided on.
 	ErrStale = errors.New("stale")
+	// ErrLocked means a new comment or an edit was not appended: its post
+	// is locked.
+	ErrLocked = errors.New("post locked")
 )

@@ -89,6 +89,8 @@ type ServiceConfig struct {
 	StoreTimeout time.Duration    // limit of a Store read on join; 2s
 	EditWindow   time.Duration    // an author edits or deletes within this; 15m (<0: no limit)
 	Moderation   string           // which new comments are held: ModerateOff (default), ...All, ...Guests, ...First
+	Bans         Bans             // the ban list; nil: nobody is banned, ban_user is UNAVAILABLE
+	Locks        Locks            // post locks (the buffer); nil: lock_post is UNAVAILABLE
 	Now          func() time.Time // time.Now
 	Logger       *slog.Logger     // slog.Default()
 }
@@ -147,6 +149,9 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 // goroutine. An error done gets is an *Error with a stable code.
 func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
+	if err == nil {
+		err = s.banned(c.UserID) // from memory: no round trip
+	}
 	if err != nil {
 		done(Comment{}, err)
 		return
@@ -162,7 +167,13 @@ func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 	if s.cfg.WriteThrough {
 		// The naive design: one insert per comment, concurrent like the
 		// handlers of a Node.js server.
-		go func() { done(s.writeThrough(ctx, c)) }()
+		go func() {
+			if err := s.lockedWriteThrough(ctx, c.PostID); err != nil {
+				done(Comment{}, err)
+				return
+			}
+			done(s.writeThrough(ctx, c))
+		}()
 		return
 	}
 	key := ""
@@ -256,6 +267,8 @@ func (s *Service) clientError(err error) *Error {
 	switch {
 	case errors.Is(err, ErrBusy):
 		return Errorf(CodeBusy, "too many comments are waiting to be saved, try again shortly")
+	case errors.Is(err, ErrLocked):
+		return Errorf(CodePostLocked, "this post is locked: it takes no new comments or edits")
 	case errors.Is(err, ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		s.cfg.Logger.Warn("comment not accepted", "err", err)
 		return Errorf(CodeUnavailable, "comments are unavailable, try again")
@@ -416,6 +429,13 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 	if err := req.Validate(s.cfg.MaxRunes); err != nil {
 		return Change{}, err
 	}
+	if req.Op == OpEdit {
+		// A banned user may still delete their own comments: removing
+		// words harms nobody, and a ban should not keep them up.
+		if err := s.banned(actor.UserID); err != nil {
+			return Change{}, err
+		}
+	}
 	rules := Rules{EditWindow: max(s.cfg.EditWindow, 0), MaxRunes: s.cfg.MaxRunes}
 	const attempts = 5
 	for range attempts {
@@ -428,6 +448,11 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 			return Change{}, err
 		}
 		if s.cfg.WriteThrough {
+			if ch.Op == OpEdit {
+				if err := s.lockedWriteThrough(ctx, ch.PostID); err != nil {
+					return Change{}, err
+				}
+			}
 			// The naive design: the database first (guarded by version, so
 			// a lost race changes nothing there), then readers.
 			if rej, err := s.store.Write(ctx, []Change{ch}); err != nil || len(rej) > 0 {

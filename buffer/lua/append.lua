@@ -12,7 +12,7 @@ local window = ARGV[4]
 local changedLen = tonumber(ARGV[6])
 local logLen = tonumber(ARGV[7])
 local modChannel = ARGV[8]
-local KPER, APER = 6, 7
+local KPER, APER = 7, 8
 local n = (#KEYS - 4) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
@@ -94,6 +94,9 @@ for i = 1, n do
   local kind = ARGV[a + 1]
   local p = ARGV[a + 2]
   local rk = KEYS[k + 1]
+  -- A locked post takes no new comment and no edit; its lock key is in
+  -- the post's shard, so the check and the append are one step.
+  local locked = ARGV[a + 8] == '1' and redis.call('EXISTS', KEYS[k + 7]) == 1
   if kind == 'c' then
     local dk = KEYS[k + 2]
     local first = false
@@ -102,6 +105,8 @@ for i = 1, n do
     end
     if first then
       res[i] = first
+    elseif locked then
+      res[i] = -2
     elseif len >= limit then
       res[i] = 0
     else
@@ -127,6 +132,8 @@ for i = 1, n do
       res[i] = 0
     elseif cur and tonumber(cur) ~= base then
       res[i] = -1
+    elseif locked then
+      res[i] = -2
     else
       redis.call('HSET', ver, id, base + 1)
       redis.call('PEXPIRE', ver, ttl)

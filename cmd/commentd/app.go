@@ -32,6 +32,8 @@ var (
 	_ comment.Store     = (*store.Store)(nil)
 	_ api.Feed          = (*buffer.Fanout)(nil)
 	_ buffer.Handler    = (*api.Comments)(nil)
+	_ comment.Bans      = (*buffer.BanList)(nil)
+	_ comment.Locks     = (*buffer.Buffer)(nil)
 )
 
 // App is one commentd process: its components, built from a Config, run
@@ -45,6 +47,7 @@ type App struct {
 	fl    *flusher.Flusher // nil when flush.enabled is false
 	sio   *socketio.Server
 	feed  *buffer.Fanout
+	bans  *buffer.BanList
 
 	ln       net.Listener
 	srv      *http.Server
@@ -75,12 +78,21 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if cfg.Flush.Enabled && cfg.Flush.Mode == config.ModeWriteBehind {
 		a.fl = newFlusher(cfg, a.buf, a.store, log, a.metrics)
 	}
+	// The bans are loaded before the first request: a restarted node
+	// refuses a banned user from its first comment on.
+	a.bans = a.buf.NewBanList()
+	if err := a.bans.Wait(ctx); err != nil {
+		a.closeClients()
+		return nil, err
+	}
 	svc := comment.NewService(a.buf, a.buf, a.store, comment.ServiceConfig{
 		HistoryLimit: cfg.History.Limit,
 		MaxRunes:     cfg.Limits.CommentMaxRunes,
 		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
 		EditWindow:   editWindow(cfg.Comment.EditWindow),
 		Moderation:   cfg.Moderation.Mode,
+		Bans:         a.bans,
+		Locks:        a.buf,
 		Logger:       log,
 	})
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
@@ -245,6 +257,9 @@ func (a *App) ensureIndexes(ctx context.Context) {
 }
 
 func (a *App) closeClients() {
+	if a.bans != nil {
+		a.bans.Close()
+	}
 	if a.buf != nil {
 		a.buf.Close()
 	}

@@ -563,13 +563,19 @@ func TestSSEChanges(t *testing.T) {
 	require.Contains(t, ev.data, `"status":"hidden"`)
 	closeReader()
 
-	// Away: restored and a new comment; the resumed stream gets both.
+	// Away: restored and a new comment; the stream resumed after the first
+	// comment gets every event since, in order, from the post's log.
 	a, err = ackOf(mod.ack("moderate", map[string]any{"postId": "ssec", "commentId": c.ID, "action": "restore"}))
 	require.NoError(t, err)
 	require.True(t, a.OK)
 	c2 := w.post("ssec", "second")
 	resumed, closeResumed := openSSEEvents(t, app.Addr(), "ssec", c.ID, "")
 	defer closeResumed()
+	ev = nextSSE(t, resumed)
+	require.Equal(t, "comment_updated", ev.name, "the edit")
+	require.Contains(t, ev.data, `"v":2`)
+	ev = nextSSE(t, resumed)
+	require.Equal(t, "comment_removed", ev.name, "the hide, for a reader")
 	ev = nextSSE(t, resumed)
 	require.Equal(t, "comment_updated", ev.name, "the restore")
 	require.Contains(t, ev.data, `"v":4`)

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-const modToken = "moderation-test-token"
 
 // events collects what a socket got until quiet, by comment id: the names
 // of the events that carried it.

@@ -610,6 +610,12 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no *.test.mjs in %s (%v)", filepath.Join(dir, "multinode"), err)
 	}
+	// COMMENTD_NODE_TESTS=bans runs only those files (debugging).
+	if only := os.Getenv("COMMENTD_NODE_TESTS"); only != "" {
+		if files = keepFiles(files, strings.Split(only, ",")); len(files) == 0 {
+			t.Fatalf("COMMENTD_NODE_TESTS=%s names no file in %s", only, filepath.Join(dir, "multinode"))
+		}
+	}
 
 	e := newEnv(t, 4)
 	// changes.test.mjs moderates with the admin token and waits out a

@@ -1,0 +1,17 @@
+#!lua
+-- Locks or unlocks a post, and tells its readers on every node if that
+-- changed anything: KEYS[1] lock:<post>; ARGV[1] "1" lock, "0" unlock,
+-- ARGV[2] the lock's value ({by, at}), ARGV[3] the post's channel,
+-- ARGV[4] the post_info message. Returns 1 if the lock changed, else 0.
+-- Published on the post's channel, the message is in the post's order:
+-- after every comment appended before the lock, before none after it.
+local changed
+if ARGV[1] == '1' then
+  changed = redis.call('SET', KEYS[1], ARGV[2], 'NX') and 1 or 0
+else
+  changed = redis.call('DEL', KEYS[1])
+end
+if changed == 1 then
+  redis.call('SPUBLISH', ARGV[3], ARGV[4])
+end
+return changed
