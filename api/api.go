@@ -5,7 +5,8 @@
 // Files by surface: socket.go (joins, new comments, history), changes.go
 // (edit, delete, moderate), moderation.go (bans and locks), deliver.go (what the fan-out hands this node,
 // to its rooms and streams, and recovery), rest.go, sse.go, auth.go
-// (tokens and roles), limits.go, chat.go (the /chat tutorial namespace).
+// (tokens and roles), jwks.go (keys from a JSON Web Key Set), limits.go,
+// chat.go (the /chat tutorial namespace).
 package api
 
 import (
@@ -61,16 +62,21 @@ type Comments struct {
 	once     sync.Once
 }
 
-// Close ends the SSE streams, so that an HTTP server can shut down; other
-// requests are left to finish.
-func (a *Comments) Close() { a.once.Do(func() { close(a.closing) }) }
+// Close ends the SSE streams, so that an HTTP server can shut down, and
+// stops fetching auth keys; other requests are left to finish.
+func (a *Comments) Close() {
+	a.once.Do(func() {
+		close(a.closing)
+		a.auth.close()
+	})
+}
 
 // Room returns the room of a post.
 func Room(postID string) string { return "post_" + postID }
 
 // Bind serves the live-comment events on nsp. The Feed's events must then
 // reach the Comments (it is the fan-out's Handler). It fails if the auth
-// key cannot be read.
+// key cannot be read. Close it when done.
 func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) (*Comments, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
@@ -78,7 +84,7 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	v, err := newVerifier(cfg.Auth)
+	v, err := newVerifier(cfg.Auth, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -7,9 +7,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/commentd/commentd/comment"
 	"github.com/golang-jwt/jwt/v5"
@@ -18,17 +20,19 @@ import (
 // AuthConfig configures who may post. Mode "none" (the default) takes the
 // userId a client sends, validated; "jwt" takes the user from a token's sub.
 type AuthConfig struct {
-	Mode          string // "none" or "jwt"
-	Secret        string // HS256 secret
-	PublicKeyFile string // PEM public key for RS256 or ES256
-	Issuer        string // required iss, if set
-	Audience      string // required aud, if set
-	Cookie        string // cookie that may carry the token
-	AnonymousRead bool   // with jwt: no token may still join and read
-	RolesClaim    string // claim listing the user's roles; "roles"
-	NameClaim     string // claim holding the display name; "name"
-	AvatarClaim   string // claim holding the picture's URL; "picture"
-	Guests        bool   // with jwt: no token may post as guest:<name>
+	Mode          string        // "none" or "jwt"
+	Secret        string        // HS256 secret
+	PublicKeyFile string        // PEM public key for RS256 or ES256
+	JWKSURL       string        // JSON Web Key Set of RS/ES keys chosen by kid (jwks.go)
+	JWKSRefresh   time.Duration // fetch JWKSURL again this often; 1h
+	Issuer        string        // required iss, if set
+	Audience      string        // required aud, if set
+	Cookie        string        // cookie that may carry the token
+	AnonymousRead bool          // with jwt: no token may still join and read
+	RolesClaim    string        // claim listing the user's roles; "roles"
+	NameClaim     string        // claim holding the display name; "name"
+	AvatarClaim   string        // claim holding the picture's URL; "picture"
+	Guests        bool          // with jwt: no token may post as guest:<name>
 	// AdminToken, if set, is a bearer token (or socket auth token) that
 	// acts as a moderator named "admin", whatever the mode.
 	AdminToken string
@@ -60,11 +64,14 @@ var errNoToken = errors.New("no token")
 // verifier checks tokens. The zero verifier (mode none) accepts everyone.
 type verifier struct {
 	cfg     AuthConfig
-	key     any
+	key     any     // the secret or public key, without JWKSURL
+	keys    *keySet // with JWKSURL; nil otherwise
 	methods []string
 }
 
-func newVerifier(cfg AuthConfig) (*verifier, error) {
+// newVerifier returns the verifier of cfg. With cfg.JWKSURL it fetches
+// keys in the background until close.
+func newVerifier(cfg AuthConfig, log *slog.Logger) (*verifier, error) {
 	if cfg.RolesClaim == "" {
 		cfg.RolesClaim = "roles"
 	}
@@ -73,6 +80,9 @@ func newVerifier(cfg AuthConfig) (*verifier, error) {
 	}
 	if cfg.AvatarClaim == "" {
 		cfg.AvatarClaim = "picture"
+	}
+	if cfg.JWKSRefresh <= 0 {
+		cfg.JWKSRefresh = time.Hour
 	}
 	v := &verifier{cfg: cfg}
 	if cfg.Mode != "jwt" {
@@ -95,10 +105,19 @@ func newVerifier(cfg AuthConfig) (*verifier, error) {
 			return nil, fmt.Errorf("auth: %s: %w", cfg.PublicKeyFile, err)
 		}
 		v.key, v.methods = key, []string{"RS256", "ES256"}
+	case cfg.JWKSURL != "":
+		v.keys, v.methods = newKeySet(cfg.JWKSURL, cfg.JWKSRefresh, log), jwksMethods
 	default:
-		return nil, errors.New("auth: mode jwt needs a secret or a public key file")
+		return nil, errors.New("auth: mode jwt needs a secret, a public key file or a JWKS URL")
 	}
 	return v, nil
+}
+
+// close stops fetching keys; tokens are still checked with those held.
+func (v *verifier) close() {
+	if v.keys != nil {
+		v.keys.close()
+	}
 }
 
 func (v *verifier) on() bool { return v.cfg.Mode == "jwt" }
@@ -112,7 +131,8 @@ func (v *verifier) isAdmin(token string) bool {
 // verify checks a token and returns who it names: its subject, a valid
 // user id, and whether its roles make them a moderator. Only the
 // configured algorithms are accepted: never "none", never HS256 with a
-// public key.
+// public key. With a key set, a token naming an unknown kid may wait
+// jwksWait for a refresh.
 func (v *verifier) verify(token string) (identity, error) {
 	if token == "" {
 		return identity{}, errNoToken
@@ -124,8 +144,12 @@ func (v *verifier) verify(token string) (identity, error) {
 	if v.cfg.Audience != "" {
 		opts = append(opts, jwt.WithAudience(v.cfg.Audience))
 	}
+	keyFunc := func(*jwt.Token) (any, error) { return v.key, nil }
+	if v.keys != nil {
+		keyFunc = v.keys.keyFunc
+	}
 	claims := jwt.MapClaims{}
-	if _, err := jwt.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) { return v.key, nil }, opts...); err != nil {
+	if _, err := jwt.ParseWithClaims(token, claims, keyFunc, opts...); err != nil {
 		return identity{}, err
 	}
 	sub, err := claims.GetSubject()

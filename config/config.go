@@ -113,17 +113,19 @@ type CORS struct {
 
 // Auth configures who may post.
 type Auth struct {
-	Mode             string `mapstructure:"mode"`                // auth.mode; "none" or "jwt"
-	JWTSecret        string `mapstructure:"jwt_secret"`          // auth.jwt_secret; "" (HS256)
-	JWTPublicKeyFile string `mapstructure:"jwt_public_key_file"` // auth.jwt_public_key_file; "" (PEM, RS256/ES256)
-	AnonymousRead    bool   `mapstructure:"anonymous_read"`      // auth.anonymous_read; false
-	Issuer           string `mapstructure:"issuer"`              // auth.issuer; "" (not checked)
-	Audience         string `mapstructure:"audience"`            // auth.audience; "" (not checked)
-	Cookie           string `mapstructure:"cookie"`              // auth.cookie; "commentd_token"
-	RolesClaim       string `mapstructure:"roles_claim"`         // auth.roles_claim; "roles" (moderator or admin moderate)
-	NameClaim        string `mapstructure:"name_claim"`          // auth.name_claim; "name": the comment's userName
-	AvatarClaim      string `mapstructure:"avatar_claim"`        // auth.avatar_claim; "picture": the comment's avatar
-	Guests           bool   `mapstructure:"guests"`              // auth.guests; false: with jwt, no token may post as guest:<name>
+	Mode             string        `mapstructure:"mode"`                // auth.mode; "none" or "jwt"
+	JWTSecret        string        `mapstructure:"jwt_secret"`          // auth.jwt_secret; "" (HS256)
+	JWTPublicKeyFile string        `mapstructure:"jwt_public_key_file"` // auth.jwt_public_key_file; "" (PEM, RS256/ES256)
+	JWKSURL          string        `mapstructure:"jwks_url"`            // auth.jwks_url; "" (JSON Web Key Set: RS/ES keys chosen by kid)
+	JWKSRefresh      time.Duration `mapstructure:"jwks_refresh"`        // auth.jwks_refresh; 1h
+	AnonymousRead    bool          `mapstructure:"anonymous_read"`      // auth.anonymous_read; false
+	Issuer           string        `mapstructure:"issuer"`              // auth.issuer; "" (not checked)
+	Audience         string        `mapstructure:"audience"`            // auth.audience; "" (not checked)
+	Cookie           string        `mapstructure:"cookie"`              // auth.cookie; "commentd_token"
+	RolesClaim       string        `mapstructure:"roles_claim"`         // auth.roles_claim; "roles" (moderator or admin moderate)
+	NameClaim        string        `mapstructure:"name_claim"`          // auth.name_claim; "name": the comment's userName
+	AvatarClaim      string        `mapstructure:"avatar_claim"`        // auth.avatar_claim; "picture": the comment's avatar
+	Guests           bool          `mapstructure:"guests"`              // auth.guests; false: with jwt, no token may post as guest:<name>
 }
 
 // Auth modes.
@@ -188,7 +190,8 @@ func Default() *Config {
 			ConnectTimeout: 10 * time.Second,
 			RecoveryWindow: 2 * time.Minute,
 		},
-		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token", RolesClaim: "roles", NameClaim: "name", AvatarClaim: "picture"},
+		Auth: Auth{Mode: AuthNone, Cookie: "commentd_token", RolesClaim: "roles", NameClaim: "name", AvatarClaim: "picture",
+			JWKSRefresh: time.Hour},
 		Limits: Limits{
 			CommentMaxRunes:   2000,
 			CommentsPerSecond: 5,

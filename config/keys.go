@@ -45,6 +45,8 @@ var usage = map[string]string{
 	"auth.mode":                  "none or jwt",
 	"auth.jwt_secret":            "HS256 secret (auth.mode jwt)",
 	"auth.jwt_public_key_file":   "PEM public key file for RS256/ES256 (auth.mode jwt)",
+	"auth.jwks_url":              "URL of a JSON Web Key Set whose keys check RS/ES tokens by kid (auth.mode jwt)",
+	"auth.jwks_refresh":          "fetch auth.jwks_url again this often (and on an unknown kid)",
 	"auth.anonymous_read":        "with jwt: allow joining and reading without a token",
 	"auth.issuer":                "with jwt: required iss claim; empty = not checked",
 	"auth.audience":              "with jwt: required aud claim; empty = not checked",

@@ -106,10 +106,20 @@ func (c *Config) Validate() error {
 
 	oneOf("auth.mode", c.Auth.Mode, AuthNone, AuthJWT)
 	if c.Auth.Mode == AuthJWT {
-		hasSecret, hasKey := c.Auth.JWTSecret != "", c.Auth.JWTPublicKeyFile != ""
-		check(hasSecret || hasKey, "auth.jwt_secret", nil, "auth.mode jwt needs auth.jwt_secret or auth.jwt_public_key_file")
-		check(!(hasSecret && hasKey), "auth.jwt_secret", nil, "set auth.jwt_secret or auth.jwt_public_key_file, not both")
+		keys := 0
+		for _, s := range []string{c.Auth.JWTSecret, c.Auth.JWTPublicKeyFile, c.Auth.JWKSURL} {
+			if s != "" {
+				keys++
+			}
+		}
+		check(keys > 0, "auth.jwt_secret", nil, "auth.mode jwt needs auth.jwt_secret, auth.jwt_public_key_file or auth.jwks_url")
+		check(keys < 2, "auth.jwt_secret", nil, "set one of auth.jwt_secret, auth.jwt_public_key_file and auth.jwks_url")
 	}
+	if c.Auth.JWKSURL != "" {
+		check(validHTTPURL(c.Auth.JWKSURL), "auth.jwks_url", shown("auth.jwks_url", c.Auth.JWKSURL),
+			`must be an http or https URL, such as "https://id.example/.well-known/jwks.json"`)
+	}
+	check(c.Auth.JWKSRefresh >= time.Second, "auth.jwks_refresh", c.Auth.JWKSRefresh, "must be at least 1s")
 
 	check(c.Limits.CommentMaxRunes >= 1, "limits.comment_max_runes", c.Limits.CommentMaxRunes, "must be at least 1")
 	check(c.Limits.CommentsPerSecond >= 0, "limits.comments_per_second", c.Limits.CommentsPerSecond, "must not be negative (0 = off)")
@@ -150,6 +160,12 @@ func validOrigin(o string) bool {
 		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 }
 
+// validHTTPURL reports whether s is an absolute http or https URL.
+func validHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 // validMongoURI checks only the scheme and that a host follows; the driver
 // parses the rest (several hosts, options).
 func validMongoURI(s string) bool {
@@ -170,7 +186,7 @@ func shown(key string, value any) any {
 	switch key {
 	case "redis.password", "auth.jwt_secret":
 		return nil
-	case "mongo.uri":
+	case "mongo.uri", "auth.jwks_url":
 		if s, ok := value.(string); ok {
 			return redactURI(s)
 		}

@@ -65,6 +65,13 @@ func TestValidate(t *testing.T) {
 			c.Auth.Mode, c.Auth.JWTSecret, c.Auth.JWTPublicKeyFile = AuthJWT, "s", "k.pem"
 		}, "auth.jwt_secret"},
 		{"jwt with key file", func(c *Config) { c.Auth.Mode, c.Auth.JWTPublicKeyFile = AuthJWT, "k.pem" }, ""},
+		{"jwt with jwks_url", func(c *Config) { c.Auth.Mode, c.Auth.JWKSURL = AuthJWT, "https://id.example/jwks.json" }, ""},
+		{"jwt with secret and jwks_url", func(c *Config) {
+			c.Auth.Mode, c.Auth.JWTSecret, c.Auth.JWKSURL = AuthJWT, "s", "https://id.example/jwks.json"
+		}, "auth.jwt_secret"},
+		{"jwks_url not http", func(c *Config) { c.Auth.Mode, c.Auth.JWKSURL = AuthJWT, "file:///etc/jwks.json" }, "auth.jwks_url"},
+		{"jwks_url without host", func(c *Config) { c.Auth.Mode, c.Auth.JWKSURL = AuthJWT, "https:///jwks.json" }, "auth.jwks_url"},
+		{"short auth.jwks_refresh", func(c *Config) { c.Auth.JWKSRefresh = 100 * time.Millisecond }, "auth.jwks_refresh"},
 		{"zero limits.comment_max_runes", func(c *Config) { c.Limits.CommentMaxRunes = 0 }, "limits.comment_max_runes"},
 		{"negative limits.comments_per_second", func(c *Config) { c.Limits.CommentsPerSecond = -1 }, "limits.comments_per_second"},
 		{"zero limits.comments_burst", func(c *Config) { c.Limits.CommentsBurst = 0 }, "limits.comments_burst"},

@@ -105,6 +105,8 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 			Mode:          cfg.Auth.Mode,
 			Secret:        cfg.Auth.JWTSecret,
 			PublicKeyFile: cfg.Auth.JWTPublicKeyFile,
+			JWKSURL:       cfg.Auth.JWKSURL,
+			JWKSRefresh:   cfg.Auth.JWKSRefresh,
 			Issuer:        cfg.Auth.Issuer,
 			Audience:      cfg.Auth.Audience,
 			Cookie:        cfg.Auth.Cookie,
@@ -129,6 +131,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
+		comments.Close()
 		a.closeClients()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
@@ -148,6 +151,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	if cfg.Admin.Addr != "" {
 		if a.adminLn, err = net.Listen("tcp", cfg.Admin.Addr); err != nil {
 			a.ln.Close()
+			comments.Close()
 			a.closeClients()
 			return nil, fmt.Errorf("listen on admin.addr %s: %w", cfg.Admin.Addr, err)
 		}
