@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-
 // events collects what a socket got until quiet, by comment id: the names
 // of the events that carried it.
 func (c *sioClient) eventsFor(t *testing.T, quiet time.Duration) map[string][]string {
