@@ -41,6 +41,11 @@
 //	                                        append script refuses new comments and edits
 //	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub), and its   append, publish, lock
 //	                                        post_info when its lock changes
+//	<prefix>:{n}:queue              hash    comment id → state, of the shard's comments     append
+//	                                        held for moderation (pending), no expiry
+//	<prefix>:moderation             channel held comments arriving, changing, leaving the  append
+//	                                        queue (PUBLISH: every node's moderators)
+//	<prefix>:trusted                set     users with an approved comment (mode first)    Trust
 //	<prefix>:{bans}:bans            hash    user id → ban {reason, by, at, until} (ms;     ban
 //	                                        until 0: until lifted); ended ones dropped by
 //	                                        the next change
