@@ -105,6 +105,21 @@ func (f *Fanout) RegisterHandler(h Handler) {
 func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 	ch := f.b.Channel(postID)
 	shard := f.b.Shard(postID)
+	// A new feed's first catch-up starts after the last event of the
+	// post's log before it subscribes: what comes later arrives live or
+	// in the catch-up (and a reader joining now may get it twice, at the
+	// same version). Without it (Redis did not answer), a catch-up before
+	// the first live event falls back to states.
+	f.mu.Lock()
+	_, known := f.posts[postID]
+	f.mu.Unlock()
+	tail := ""
+	if !known {
+		var err error
+		if tail, err = f.b.logTail(ctx, postID); err != nil {
+			f.b.cfg.Logger.Warn("buffer: subscribe", "post", postID, "err", err)
+		}
+	}
 	f.mu.Lock()
 	if f.closed {
 		f.mu.Unlock()
@@ -113,7 +128,7 @@ func (f *Fanout) Subscribe(ctx context.Context, postID string) error {
 	p := f.posts[postID]
 	if p == nil {
 		now := time.Now()
-		p = &feed{last: comment.IDFloor(now), lastAt: now, versions: make(map[string]int)}
+		p = &feed{event: tail, last: comment.IDFloor(now), lastAt: now, versions: make(map[string]int)}
 		f.posts[postID] = p
 	}
 	p.refs++

@@ -209,3 +209,59 @@ func testCatchUp(t *testing.T, logLen int) {
 		}
 	}
 }
+
+// A node whose subscription breaks before any event of the post arrived
+// catches up from where the post's log stood when it subscribed: what a
+// reader joining then read (an edit just before) is not sent again.
+func TestFanoutCatchUpBeforeFirstEvent(t *testing.T) {
+	for _, empty := range []bool{false, true} {
+		t.Run(fmt.Sprintf("log empty %v", empty), func(t *testing.T) {
+			cfg := buffer.Config{Shards: 1}
+			b, _, srv := newBuffer(t, cfg)
+			rdb2 := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			defer rdb2.Close()
+			b2 := buffer.New(rdb2, cfg) // another node
+			defer b2.Close()
+			ctx := context.Background()
+			if !empty {
+				a := mk(t, "p", "a")
+				require.NoError(t, b2.Append(ctx, a))
+				ch, err := comment.Decide(a, true, comment.ChangeRequest{Op: comment.OpEdit, PostID: "p", CommentID: a.ID, Content: "a!"},
+					comment.Actor{UserID: "u1"}, comment.Rules{}, time.Now())
+				require.NoError(t, err)
+				require.NoError(t, b2.Apply(ctx, ch, 1, true))
+			}
+
+			var mu sync.Mutex
+			var got []string
+			f := b.NewFanout()
+			f.RegisterHandler(handlerFuncs{
+				comment: func(postID, id string, payload []byte) {
+					mu.Lock()
+					got = append(got, "added "+id)
+					mu.Unlock()
+				},
+				change: func(postID string, ch comment.Change) {
+					mu.Lock()
+					got = append(got, "changed "+ch.CommentID)
+					mu.Unlock()
+				},
+			})
+			defer f.Close()
+			require.NoError(t, f.Subscribe(ctx, "p"))
+			_, err := rdb2.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
+			require.NoError(t, err)
+			c := mk(t, "p", "after")
+			require.NoError(t, b2.Append(ctx, c))
+			require.Eventually(t, func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(got) > 0
+			}, 10*time.Second, 20*time.Millisecond)
+			time.Sleep(200 * time.Millisecond) // a late repeat would show now
+			mu.Lock()
+			defer mu.Unlock()
+			require.Equal(t, []string{"added " + c.ID}, got)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package buffer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -177,29 +178,57 @@ func (b *Buffer) Events(ctx context.Context, postID, after string) (evs []commen
 	if err != nil {
 		return nil, false, fmt.Errorf("events of post: %w", classify(err))
 	}
-	return eventsAfter(raw, after)
+	return b.eventsAfter(raw, after)
 }
 
-// eventsAfter decodes the entries of a post's log after the one of id after.
-func eventsAfter(raw []string, after string) ([]comment.Change, bool, error) {
+// logStart stands for the start of a post's log as an event id: its log
+// was empty when the post was subscribed to (see logTail).
+const logStart = "^"
+
+// logTail returns the id of the last event of a post's log, logStart if
+// the log is empty.
+func (b *Buffer) logTail(ctx context.Context, postID string) (string, error) {
+	s, err := b.rdb.LIndex(ctx, b.postKey(b.Shard(postID), "log", postID), -1).Result()
+	if errors.Is(err, redis.Nil) {
+		return logStart, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("tail of post's log: %w", classify(err))
+	}
+	return eventID(s), nil
+}
+
+// eventsAfter decodes the entries of a post's log after the one of id
+// after; logStart: all of them, unless the log is full (some may have been
+// trimmed off).
+func (b *Buffer) eventsAfter(raw []string, after string) ([]comment.Change, bool, error) {
 	if after == "" {
 		return nil, false, nil
 	}
+	if after == logStart {
+		if len(raw) >= b.cfg.LogLen {
+			return nil, false, nil
+		}
+		return decodeEntries(raw)
+	}
 	for i := len(raw) - 1; i >= 0; i-- {
-		if eventID(raw[i]) != after {
-			continue
+		if eventID(raw[i]) == after {
+			return decodeEntries(raw[i+1:])
 		}
-		evs := make([]comment.Change, 0, len(raw)-i-1)
-		for _, s := range raw[i+1:] {
-			ch, err := comment.DecodeEntry([]byte(s))
-			if err != nil {
-				return nil, false, fmt.Errorf("events of post: decode: %w", err)
-			}
-			evs = append(evs, ch)
-		}
-		return evs, true, nil
 	}
 	return nil, false, nil
+}
+
+func decodeEntries(raw []string) ([]comment.Change, bool, error) {
+	evs := make([]comment.Change, 0, len(raw))
+	for _, s := range raw {
+		ch, err := comment.DecodeEntry([]byte(s))
+		if err != nil {
+			return nil, false, fmt.Errorf("events of post: decode: %w", err)
+		}
+		evs = append(evs, ch)
+	}
+	return evs, true, nil
 }
 
 // eventID returns the id of a published event: a comment's _id, or a
