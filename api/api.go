@@ -3,7 +3,8 @@
 // the REST API and the SSE streams, to comment.Service.
 //
 // Files by surface: socket.go (joins, new comments, history), changes.go
-// (edit, delete, moderate), moderation.go (bans and locks), deliver.go (what the fan-out hands this node,
+// (edit, delete, moderate), moderation.go (the queue), bans.go (bans and
+// locks), audit.go (the audit log and live figures), deliver.go (what the fan-out hands this node,
 // to its rooms and streams, and recovery), rest.go, sse.go, auth.go
 // (tokens and roles), jwks.go (keys from a JSON Web Key Set), limits.go,
 // chat.go (the /chat tutorial namespace).
@@ -44,6 +45,9 @@ type Config struct {
 	// SocketsFrom, if set, counts a client address's socket connections,
 	// which share MaxStreamsPerIP with its streams.
 	SocketsFrom func(ip string) int
+	// Stats, if set, serves GET /api/moderation/stats; else it answers
+	// UNAVAILABLE.
+	Stats StatsSource
 }
 
 // Comments serves the live-comment events on a namespace.

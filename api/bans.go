@@ -46,12 +46,13 @@ func (r banRequest) domain() (comment.BanRequest, error) {
 type lockRequest struct {
 	PostID string `json:"postId"`
 	Locked *bool  `json:"locked"`
+	Reason string `json:"reason"` // optional, for the audit log
 }
 
 const (
 	banUsage   = "ban_user takes {userId, duration (seconds, 0 = until lifted), reason}"
 	unbanUsage = "unban_user takes {userId}"
-	lockUsage  = "lock_post takes {postId, locked}"
+	lockUsage  = "lock_post takes {postId, locked, reason?}"
 )
 
 func (a *Comments) banUser(s *socketio.Socket, ev *socketio.Event) {
@@ -111,7 +112,7 @@ func (a *Comments) lockPost(s *socketio.Socket, ev *socketio.Event) {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	info, err := a.svc.LockPost(ctx, sessionOf(s).id().actor(), req.PostID, *req.Locked)
+	info, err := a.svc.LockPost(ctx, sessionOf(s).id().actor(), req.PostID, *req.Locked, req.Reason)
 	if err != nil {
 		a.fail(s, ev, "Failed to lock post", err)
 		return
@@ -208,15 +209,15 @@ func (a *Comments) getBans(ctx context.Context, id identity, _ *http.Request, _ 
 	return map[string]any{"bans": bans}, err
 }
 
-// postLock serves POST /api/moderation/posts/{postId}/lock {locked}.
+// postLock serves POST /api/moderation/posts/{postId}/lock {locked, reason?}.
 func (a *Comments) postLock(ctx context.Context, id identity, r *http.Request, body []byte) (map[string]any, error) {
 	var req lockRequest
 	if err := decodeBody(body, &req); err != nil {
 		return nil, err
 	}
 	if req.Locked == nil {
-		return nil, comment.Errorf(comment.CodeInvalidPayload, "the body must be {locked: true|false}")
+		return nil, comment.Errorf(comment.CodeInvalidPayload, "the body must be {locked: true|false, reason?}")
 	}
-	info, err := a.svc.LockPost(ctx, id.actor(), r.PathValue("postId"), *req.Locked)
+	info, err := a.svc.LockPost(ctx, id.actor(), r.PathValue("postId"), *req.Locked, req.Reason)
 	return map[string]any{"postId": info.PostID, "locked": info.Locked}, err
 }

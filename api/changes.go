@@ -23,6 +23,7 @@ type changeRequest struct {
 	V         int    `json:"v"`       // optional: the version the client saw
 	Action    string `json:"action"`  // moderate
 	UserID    string `json:"userId"`  // auth.mode none: who acts; with a token, must be its subject
+	Reason    string `json:"reason"`  // moderate, and a moderator's delete: for the audit log
 }
 
 func parseChange(args []json.RawMessage, usage string) (changeRequest, error) {
@@ -79,7 +80,7 @@ func (a *Comments) onChange(s *socketio.Socket, ev *socketio.Event, what string,
 	ctx, cancel := a.ctx()
 	defer cancel()
 	ch, err := a.change(ctx, sess.id(), req.UserID, &sess.bucket, comment.ChangeRequest{
-		Op: op, PostID: req.PostID, CommentID: req.CommentID, Content: req.Content, V: req.V})
+		Op: op, PostID: req.PostID, CommentID: req.CommentID, Content: req.Content, V: req.V, Reason: req.Reason})
 	if err != nil {
 		a.fail(s, ev, what, err)
 		return
@@ -98,7 +99,7 @@ func (a *Comments) editComment(s *socketio.Socket, ev *socketio.Event) {
 }
 
 func (a *Comments) deleteComment(s *socketio.Socket, ev *socketio.Event) {
-	req, err := parseChange(ev.Args, "delete_comment takes {postId, commentId}")
+	req, err := parseChange(ev.Args, "delete_comment takes {postId, commentId, reason?}")
 	if err != nil {
 		a.fail(s, ev, "Failed to delete comment", err)
 		return
@@ -107,7 +108,7 @@ func (a *Comments) deleteComment(s *socketio.Socket, ev *socketio.Event) {
 }
 
 func (a *Comments) moderate(s *socketio.Socket, ev *socketio.Event) {
-	req, err := parseChange(ev.Args, "moderate takes {postId, commentId, action}")
+	req, err := parseChange(ev.Args, "moderate takes {postId, commentId, action, reason?}")
 	if err == nil && !comment.ModOps[comment.Op(req.Action)] {
 		err = comment.Errorf(comment.CodeInvalidPayload, "action must be hide, restore, pin, unpin, approve or reject")
 	}

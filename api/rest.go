@@ -16,12 +16,14 @@ import (
 //	GET    /api/posts/{postId}/comments?before=&limit=    a page of history
 //	POST   /api/posts/{postId}/comments                   post a comment
 //	PATCH  /api/posts/{postId}/comments/{id}              edit {content, v?}
-//	DELETE /api/posts/{postId}/comments/{id}              delete
-//	POST   /api/moderation/posts/{postId}/comments/{id}   moderate {action}
-//	POST   /api/moderation/posts/{postId}/lock            lock or unlock {locked}
+//	DELETE /api/posts/{postId}/comments/{id}              delete {reason?}
+//	POST   /api/moderation/posts/{postId}/comments/{id}   moderate {action, reason?}
+//	POST   /api/moderation/posts/{postId}/lock            lock or unlock {locked, reason?}
 //	GET    /api/moderation/bans                           the bans in force
 //	POST   /api/moderation/bans                           ban {userId, duration, reason}
 //	DELETE /api/moderation/bans/{userId}                  lift a ban
+//	GET    /api/moderation/log?before=&limit=             the audit log, newest first
+//	GET    /api/moderation/stats                          live figures (Stats)
 //	GET    /api/posts/{postId}/stream                     Server-Sent Events
 func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/posts/{postId}/comments", a.getComments)
@@ -34,6 +36,8 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/moderation/bans", a.moderation(a.getBans))
 	mux.HandleFunc("POST /api/moderation/bans", a.moderation(a.postBan))
 	mux.HandleFunc("DELETE /api/moderation/bans/{userId}", a.moderation(a.deleteBan))
+	mux.HandleFunc("GET /api/moderation/log", a.moderation(a.getAuditLog))
+	mux.HandleFunc("GET /api/moderation/stats", a.moderation(a.getStats))
 	mux.HandleFunc("GET /api/posts/{postId}/stream", a.stream)
 }
 
@@ -132,11 +136,15 @@ func pageJSON(p comment.Page) map[string]any {
 	if cs == nil {
 		cs = []comment.Comment{}
 	}
-	var next any
-	if p.Next != "" {
-		next = p.Next
+	return map[string]any{"ok": true, "comments": cs, "next": cursor(p.Next)}
+}
+
+// cursor is a page's next cursor on the wire: null on the last page.
+func cursor(next string) any {
+	if next == "" {
+		return nil
 	}
-	return map[string]any{"ok": true, "comments": cs, "next": next}
+	return next
 }
 
 func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
@@ -207,7 +215,8 @@ func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 		defer cancel()
 		ch, err := a.change(ctx, id, req.UserID, a.restBucket(r), comment.ChangeRequest{
-			Op: op, PostID: r.PathValue("postId"), CommentID: r.PathValue("id"), Content: req.Content, V: req.V})
+			Op: op, PostID: r.PathValue("postId"), CommentID: r.PathValue("id"), Content: req.Content, V: req.V,
+			Reason: req.Reason})
 		if err != nil {
 			a.writeError(w, err)
 			return

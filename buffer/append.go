@@ -257,12 +257,12 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for shard, rs := range byShard {
 			keys := make([]string, appendKeysHead, appendKeysHead+appendKeysPer*len(rs))
-			keys[0], keys[1], keys[2], keys[3] = b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "commit:"+token),
-				b.key(shard, "queue")
+			keys[0], keys[1], keys[2], keys[3], keys[4] = b.key(shard, "buf"), b.key(shard, "inflight"),
+				b.key(shard, "commit:"+token), b.key(shard, "queue"), b.key(shard, "audit")
 			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
-			args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7] = b.shardMax, b.cfg.RecentLen, ttl,
+			args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8] = b.shardMax, b.cfg.RecentLen, ttl,
 				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen,
-				b.ModerationChannel()
+				b.ModerationChannel(), b.cfg.AuditLen
 			for _, r := range rs {
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
 					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID),
@@ -275,14 +275,18 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 					} else if ch.Op == comment.OpEdit {
 						lockable = "1"
 					}
-					args = append(args, kind, r.payload, channel, ch.CommentID, r.base, r.state, ch.At.UnixMilli(), lockable)
+					audit := ""
+					if ch.Audit != nil {
+						audit = string(ch.Audit.JSON())
+					}
+					args = append(args, kind, r.payload, channel, ch.CommentID, r.base, r.state, ch.At.UnixMilli(), lockable, audit)
 					continue
 				}
 				has := "0"
 				if r.dedupe != "" {
 					keys[len(keys)-6], has = b.key(shard, "dedupe:"+r.dedupe), "1"
 				}
-				args = append(args, "c", r.payload, channel, has, "", "", "", "1")
+				args = append(args, "c", r.payload, channel, has, "", "", "", "1", "")
 			}
 			cmds[shard] = appendScript.EvalSha(ctx, p, keys, args...)
 		}

@@ -32,11 +32,13 @@ import (
 // A ban ends at its until time on every node's clock; hash fields do not
 // expire, so ended bans are dropped from the hash by the next change.
 type BanList struct {
-	rdb     redis.UniversalClient
-	key     string // the hash
-	seqKey  string // the sequence counter
-	channel string
-	log     *slog.Logger
+	rdb      redis.UniversalClient
+	key      string // the hash
+	seqKey   string // the sequence counter
+	auditKey string // the bans' audit log (stream)
+	auditLen int64
+	channel  string
+	log      *slog.Logger
 
 	mu   sync.RWMutex
 	bans map[string]comment.Ban
@@ -89,16 +91,18 @@ type banMessage struct {
 // returns once it is loaded. Close stops it.
 func (b *Buffer) NewBanList() *BanList {
 	l := &BanList{
-		rdb:     b.rdb,
-		key:     b.cfg.Prefix + ":{bans}:bans",
-		seqKey:  b.cfg.Prefix + ":{bans}:bans:seq",
-		channel: b.cfg.Prefix + ":{bans}:events",
-		log:     b.cfg.Logger,
-		bans:    map[string]comment.Ban{},
-		seen:    map[string]int64{},
-		loaded:  make(chan struct{}),
-		closing: make(chan struct{}),
-		done:    make(chan struct{}),
+		rdb:      b.rdb,
+		key:      b.cfg.Prefix + ":{bans}:bans",
+		seqKey:   b.cfg.Prefix + ":{bans}:bans:seq",
+		auditKey: b.bansAuditKey(),
+		auditLen: b.cfg.AuditLen,
+		channel:  b.cfg.Prefix + ":{bans}:events",
+		log:      b.cfg.Logger,
+		bans:     map[string]comment.Ban{},
+		seen:     map[string]int64{},
+		loaded:   make(chan struct{}),
+		closing:  make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	// An error here is retried: go-redis subscribes again on Receive.
 	l.ps = b.rdb.SSubscribe(context.Background(), l.channel)
@@ -250,12 +254,13 @@ func (l *BanList) Banned(userID string, now time.Time) (comment.Ban, bool) {
 	return b, true
 }
 
-// Put stores a ban and publishes it to every node; this node applies it
-// before Put returns.
+// Put stores a ban, publishes it to every node and logs it (the audit
+// log); this node applies it before Put returns.
 func (l *BanList) Put(ctx context.Context, b comment.Ban) error {
 	s := toStored(b)
 	raw, _ := json.Marshal(s)
-	seq, _, err := l.run(ctx, "put", b.UserID, string(raw))
+	entry := comment.Audit{At: b.At, By: b.By, Action: comment.AuditBan, UserID: b.UserID, Reason: b.Reason}
+	seq, _, err := l.run(ctx, "put", b.UserID, string(raw), entry)
 	if err != nil {
 		return err
 	}
@@ -264,9 +269,11 @@ func (l *BanList) Put(ctx context.Context, b comment.Ban) error {
 }
 
 // Lift removes the user's ban, on every node, and returns it if there was
-// one; this node applies it before Lift returns.
-func (l *BanList) Lift(ctx context.Context, userID string) (comment.Ban, bool, error) {
-	seq, old, err := l.run(ctx, "lift", userID, "")
+// one; a ban that held is logged as lifted by by at at (the audit log).
+// This node applies it before Lift returns.
+func (l *BanList) Lift(ctx context.Context, userID, by string, at time.Time) (comment.Ban, bool, error) {
+	entry := comment.Audit{At: at, By: by, Action: comment.AuditUnban, UserID: userID}
+	seq, old, err := l.run(ctx, "lift", userID, "", entry)
 	if err != nil {
 		return comment.Ban{}, false, err
 	}
@@ -277,8 +284,9 @@ func (l *BanList) Lift(ctx context.Context, userID string) (comment.Ban, bool, e
 	return old.ban(userID), true, nil
 }
 
-func (l *BanList) run(ctx context.Context, op, userID, ban string) (int64, *storedBan, error) {
-	res, err := banScript.Run(ctx, l.rdb, []string{l.key, l.seqKey}, op, userID, ban, time.Now().UnixMilli(), l.channel).Slice()
+func (l *BanList) run(ctx context.Context, op, userID, ban string, entry comment.Audit) (int64, *storedBan, error) {
+	res, err := banScript.Run(ctx, l.rdb, []string{l.key, l.seqKey, l.auditKey}, op, userID, ban, time.Now().UnixMilli(),
+		l.channel, entry.JSON(), l.auditLen).Slice()
 	if err == nil && len(res) != 2 {
 		err = fmt.Errorf("ban script returned %d values", len(res))
 	}

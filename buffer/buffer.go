@@ -50,7 +50,10 @@ type Config struct {
 	Timeout    time.Duration // limit of one round trip; 5s
 	// DedupeWindow is how long an idempotency key of AppendOnce holds; 10m.
 	DedupeWindow time.Duration
-	Logger       *slog.Logger // slog.Default()
+	// AuditLen is how many entries each audit log stream keeps (one per
+	// shard, one for the bans), approximately (XADD MAXLEN ~); 100,000.
+	AuditLen int64
+	Logger   *slog.Logger // slog.Default()
 }
 
 func (c *Config) setDefaults() {
@@ -86,6 +89,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.DedupeWindow <= 0 {
 		c.DedupeWindow = 10 * time.Minute
+	}
+	if c.AuditLen <= 0 {
+		c.AuditLen = 100_000
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -43,6 +43,10 @@
 //	                                        post_info when its lock changes
 //	<prefix>:{n}:queue              hash    comment id → state, of the shard's comments     append
 //	                                        held for moderation (pending), no expiry
+//	<prefix>:{n}:audit              stream  the audit log of the shard's moderation        append, lock
+//	                                        actions (moderate ops, a moderator's delete,
+//	                                        lock, unlock): field entry, comment.Audit's
+//	                                        JSON; about AuditLen entries, no expiry
 //	<prefix>:moderation             channel held comments arriving, changing, leaving the  append
 //	                                        queue (PUBLISH: every node's moderators)
 //	<prefix>:trusted                set     users with an approved comment (mode first)    Trust
@@ -51,10 +55,13 @@
 //	                                        the next change
 //	<prefix>:{bans}:bans:seq        string  number of the last change of the bans          ban
 //	<prefix>:{bans}:events          channel each ban change, numbered (sharded pub/sub)    ban
+//	<prefix>:{bans}:audit           stream  the audit log of bans and unbans, as           ban
+//	                                        <prefix>:{n}:audit (see audit.go)
 //	<prefix>:flushers               zset    live flushers by heartbeat deadline            Heartbeat
 //
 // A post's keys expire after history.recent_ttl without comments or changes,
-// except its lock, which lasts until lifted. The bans' keys share the hash
+// except its lock, which lasts until lifted. The audit streams never
+// expire; each is capped at about AuditLen entries (moderation.audit_len). The bans' keys share the hash
 // tag {bans}, so their script and channel work on Redis Cluster; every node
 // keeps the bans in memory (BanList).
 //

@@ -31,16 +31,19 @@ type lockValue struct {
 }
 
 // SetLocked locks or unlocks a post and, if that changed anything, tells
-// its readers on every node (Handler.HandlePostInfo), in the post's order.
-func (b *Buffer) SetLocked(ctx context.Context, postID string, locked bool, by string, at time.Time) (bool, error) {
+// its readers on every node (Handler.HandlePostInfo), in the post's order,
+// and adds the action to the audit log of the post's shard.
+func (b *Buffer) SetLocked(ctx context.Context, postID string, locked bool, by, reason string, at time.Time) (bool, error) {
 	shard := b.Shard(postID)
 	val, _ := json.Marshal(lockValue{By: by, At: at.UTC().Format(comment.TimeLayout)})
 	msg, _ := json.Marshal(postInfoNotice{comment.PostInfo{PostID: postID, Locked: locked}})
-	flag := "0"
+	flag, action := "0", comment.AuditUnlock
 	if locked {
-		flag = "1"
+		flag, action = "1", comment.AuditLock
 	}
-	n, err := lockScript.Run(ctx, b.rdb, []string{b.postKey(shard, "lock", postID)}, flag, val, b.Channel(postID), msg).Int()
+	entry := comment.Audit{At: at, By: by, Action: action, PostID: postID, Reason: reason}.JSON()
+	n, err := lockScript.Run(ctx, b.rdb, []string{b.postKey(shard, "lock", postID), b.key(shard, "audit")},
+		flag, val, b.Channel(postID), msg, entry, b.cfg.AuditLen).Int()
 	if err != nil {
 		return false, fmt.Errorf("lock post: %w", classify(err))
 	}

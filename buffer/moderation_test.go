@@ -60,7 +60,7 @@ func TestBanListAcrossNodes(t *testing.T) {
 	// Node 2 misses a lift while its pub/sub connection is down.
 	_, err := rdb2.ClientKillByFilter(ctx, "TYPE", "pubsub").Result()
 	require.NoError(t, err)
-	old, found, err := l1.Lift(ctx, "spammer")
+	old, found, err := l1.Lift(ctx, "spammer", "mod", time.Now())
 	require.NoError(t, err)
 	require.True(t, found)
 	require.Equal(t, ban, old)
@@ -89,7 +89,7 @@ func TestBanListAcrossNodes(t *testing.T) {
 	require.Len(t, list, 1, "the ended ban is not listed: %+v", list)
 	require.Equal(t, "troll", list[0].UserID)
 
-	_, found, err = l1.Lift(ctx, "nobody")
+	_, found, err = l1.Lift(ctx, "nobody", "mod", time.Now())
 	require.NoError(t, err)
 	require.False(t, found)
 }
@@ -111,7 +111,7 @@ func TestBanListConcurrentChanges(t *testing.T) {
 				if (i+j)%2 == 0 {
 					l.Put(ctx, comment.Ban{UserID: "u", By: "mod", At: time.Now()})
 				} else {
-					l.Lift(ctx, "u")
+					l.Lift(ctx, "u", "mod", time.Now())
 				}
 			}
 		}()
@@ -139,10 +139,10 @@ func TestLockRefusesCommentsAndEdits(t *testing.T) {
 
 	c := mk(t, "lp", "before the lock")
 	require.NoError(t, b.Append(ctx, c))
-	changed, err := b.SetLocked(ctx, "lp", true, "mod", time.Now())
+	changed, err := b.SetLocked(ctx, "lp", true, "mod", "", time.Now())
 	require.NoError(t, err)
 	require.True(t, changed)
-	changed, err = b.SetLocked(ctx, "lp", true, "mod", time.Now())
+	changed, err = b.SetLocked(ctx, "lp", true, "mod", "", time.Now())
 	require.NoError(t, err)
 	require.False(t, changed, "locking a locked post changes nothing")
 	require.Equal(t, comment.PostInfo{PostID: "lp", Locked: true}, <-infos)
@@ -166,7 +166,7 @@ func TestLockRefusesCommentsAndEdits(t *testing.T) {
 	require.Len(t, recent, 1)
 	require.Equal(t, comment.StatusHidden, recent[0].Status)
 
-	changed, err = b.SetLocked(ctx, "lp", false, "mod", time.Now())
+	changed, err = b.SetLocked(ctx, "lp", false, "mod", "", time.Now())
 	require.NoError(t, err)
 	require.True(t, changed)
 	require.Equal(t, comment.PostInfo{PostID: "lp", Locked: false}, <-infos)

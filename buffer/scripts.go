@@ -43,10 +43,10 @@ var (
 
 // appendScript appends the new comments and changes of one shard, in order.
 //
-// KEYS: the shard's lists, this commit's key and the shard's moderation
-// queue, then appendKeysPer keys per item:
+// KEYS: the shard's lists, this commit's key, the shard's moderation
+// queue and audit log, then appendKeysPer keys per item:
 //
-//	1 buf, 2 inflight, 3 commit:<token>, 4 queue
+//	1 buf, 2 inflight, 3 commit:<token>, 4 queue, 5 audit
 //	item i (from 0), at appendKeysHead + appendKeysPer*i:
 //	  +1 recent:<post>  +2 its idempotency key (a placeholder without one)
 //	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>  +6 log:<post>
@@ -56,7 +56,8 @@ var (
 //
 //	1 shard limit, 2 recent length, 3 TTL of a post's keys (ms),
 //	4 idempotency window (ms), 5 commit key TTL (ms), 6 changed states kept
-//	per post, 7 events kept per post (log), 8 the moderation channel
+//	per post, 7 events kept per post (log), 8 the moderation channel,
+//	9 entries kept in the audit log (approximately: MAXLEN ~)
 //	item i, at appendArgsHead + appendArgsPer*i:
 //	  +1 kind: "c" new comment, "x" change, "w" change already stored (write-through)
 //	  +2 payload: the comment's JSON, or the change record's
@@ -64,6 +65,9 @@ var (
 //	  +4 "1" if a new comment has an idempotency key; a change's comment id
 //	  +5 a change's base version   +6 its comment's new state   +7 its time (ms)
 //	  +8 "1" if a locked post refuses the item (a new comment, an edit)
+//	  +9 a change's audit entry (comment.Audit's JSON, with the moderator's
+//	     reason), added to the audit log if the change applies; "" for a
+//	     change that is not a moderation action, and for a new comment
 //
 // It returns one value per item: 1 appended; 0 refused (over the limit); -1
 // a change refused because the comment is no longer at its base version;
@@ -71,14 +75,16 @@ var (
 // idempotency key (a retry: nothing appended). The commit key makes the
 // script idempotent: the Redis client resends a pipeline whose reply it
 // lost (a timeout, a dropped connection), and a second run returns the
-// first run's results instead of appending again.
+// first run's results instead of appending (or logging) again.
 var appendScript = redis.NewScript(appendLua)
 
+// The append script's KEYS and ARGV counts; lua/append.lua's KH, AH, KPER
+// and APER must equal them.
 const (
-	appendKeysHead = 4
+	appendKeysHead = 5
 	appendKeysPer  = 7
-	appendArgsHead = 8
-	appendArgsPer  = 8
+	appendArgsHead = 9
+	appendArgsPer  = 9
 )
 
 // stateScript returns a comment's state if Redis holds it.
@@ -135,21 +141,25 @@ var claimScript = redis.NewScript(claimLua)
 //	ARGV[2..] dead letters
 var ackScript = redis.NewScript(ackLua)
 
-// lockScript locks or unlocks a post and publishes post_info if that
-// changed anything.
+// lockScript locks or unlocks a post and, if that changed anything,
+// publishes post_info and adds the action to the shard's audit log.
 //
-//	KEYS[1] lock:<post>; ARGV[1] "1" lock or "0" unlock, ARGV[2] the lock's
-//	value, ARGV[3] the post's channel, ARGV[4] the post_info message
+//	KEYS[1] lock:<post>, KEYS[2] audit (of the post's shard); ARGV[1] "1"
+//	lock or "0" unlock, ARGV[2] the lock's value, ARGV[3] the post's
+//	channel, ARGV[4] the post_info message, ARGV[5] the audit entry,
+//	ARGV[6] entries kept in the audit log (MAXLEN ~)
 //
 // Returns 1 if the lock changed, else 0.
 var lockScript = redis.NewScript(lockLua)
 
-// banScript puts or lifts a ban, drops the bans that ended, and tells
-// every node (lua/ban.lua).
+// banScript puts or lifts a ban, drops the bans that ended, tells every
+// node, and adds the action to the bans' audit log: every put, and a lift
+// of a ban that held (lua/ban.lua).
 //
-//	KEYS[1] bans, KEYS[2] bans:seq; ARGV[1] "put" or "lift", ARGV[2] the
-//	user id, ARGV[3] the ban's stored JSON (put), ARGV[4] now (ms),
-//	ARGV[5] the bans channel
+//	KEYS[1] bans, KEYS[2] bans:seq, KEYS[3] the bans' audit log;
+//	ARGV[1] "put" or "lift", ARGV[2] the user id, ARGV[3] the ban's stored
+//	JSON (put), ARGV[4] now (ms), ARGV[5] the bans channel, ARGV[6] the
+//	audit entry, ARGV[7] entries kept in the audit log (MAXLEN ~)
 //
 // Returns {the change's sequence number, the user's ban as it was (JSON)
 // or false}.

@@ -41,6 +41,9 @@ type Change struct {
 	At        time.Time // when it was made, UTC milliseconds
 	V         int       // the comment's version after the change
 	State     Comment
+	// Audit, if set, is the change's entry in the audit log (a moderation
+	// action), which the buffer writes with it. Not part of the record.
+	Audit *Audit
 }
 
 // CreateOf returns the create record of a new comment.
@@ -159,6 +162,7 @@ type ChangeRequest struct {
 	CommentID string
 	Content   string // OpEdit
 	V         int    // 0: any version; else CONFLICT unless it is the current one
+	Reason    string // why, for the audit log of a moderator's action; at most MaxReasonRunes
 }
 
 // Rules are the settings a change is checked against.
@@ -177,6 +181,9 @@ func (r ChangeRequest) Validate(maxRunes int) error {
 	}
 	if r.V < 0 {
 		return Errorf(CodeInvalidPayload, "v must be a version number")
+	}
+	if err := ValidateReason(r.Reason); err != nil {
+		return err
 	}
 	switch r.Op {
 	case OpEdit:

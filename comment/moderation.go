@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Ban is a user barred from posting: by whom, when, why, and until when
@@ -76,10 +75,12 @@ type Bans interface {
 	// Banned returns the user's ban, if one holds at now.
 	Banned(userID string, now time.Time) (Ban, bool)
 	// Put stores a ban (replacing one of the same user) and makes it hold
-	// on every node.
+	// on every node; it is logged (the audit log) as made by b.By at b.At
+	// for b.Reason.
 	Put(ctx context.Context, b Ban) error
-	// Lift removes the user's ban and returns it, if there was one.
-	Lift(ctx context.Context, userID string) (Ban, bool, error)
+	// Lift removes the user's ban and returns it, if there was one; a
+	// ban that held at at is logged as lifted by by (the audit log).
+	Lift(ctx context.Context, userID, by string, at time.Time) (Ban, bool, error)
 	// List returns the bans that hold at now.
 	List(ctx context.Context, now time.Time) ([]Ban, error)
 }
@@ -89,8 +90,9 @@ type Bans interface {
 // the append (ErrLocked).
 type Locks interface {
 	// SetLocked locks or unlocks a post and tells its readers on every
-	// node (post_info); changed is false if it already was so.
-	SetLocked(ctx context.Context, postID string, locked bool, by string, at time.Time) (changed bool, err error)
+	// node (post_info); changed is false if it already was so. A change
+	// is logged (the audit log) as made by by at at for reason.
+	SetLocked(ctx context.Context, postID string, locked bool, by, reason string, at time.Time) (changed bool, err error)
 	// Locked reports whether a post is locked.
 	Locked(ctx context.Context, postID string) (bool, error)
 }
@@ -110,7 +112,7 @@ type BanRequest struct {
 
 // Limits of a ban request.
 const (
-	MaxBanReasonRunes = 500
+	MaxBanReasonRunes = MaxReasonRunes
 	MaxBanDuration    = 100 * 365 * 24 * time.Hour // longer is "until lifted" (0)
 )
 
@@ -122,10 +124,7 @@ func (r BanRequest) Validate() error {
 	if r.Duration < 0 || r.Duration > MaxBanDuration {
 		return Errorf(CodeInvalidPayload, "duration must be between 0 (until lifted) and 3153600000 seconds")
 	}
-	if !utf8.ValidString(r.Reason) || utf8.RuneCountInString(r.Reason) > MaxBanReasonRunes {
-		return Errorf(CodeInvalidPayload, "reason must be at most 500 characters of valid UTF-8")
-	}
-	return nil
+	return ValidateReason(r.Reason)
 }
 
 // errNoBans is what a Service without a ban list answers.
@@ -177,7 +176,7 @@ func (s *Service) UnbanUser(ctx context.Context, actor Actor, userID string) (Ba
 	if s.cfg.Bans == nil {
 		return Ban{}, errNoBans
 	}
-	b, found, err := s.cfg.Bans.Lift(ctx, userID)
+	b, found, err := s.cfg.Bans.Lift(ctx, userID, actor.UserID, s.cfg.Now().UTC().Truncate(time.Millisecond))
 	if err != nil {
 		return Ban{}, s.clientError(err)
 	}
@@ -205,18 +204,21 @@ func (s *Service) ListBans(ctx context.Context, actor Actor) ([]Ban, error) {
 // LockPost locks a post (no new comments, no edits: POST_LOCKED) or
 // unlocks it; readers of the post on every node get post_info. Deletes and
 // moderation still apply to a locked post. Moderators only.
-func (s *Service) LockPost(ctx context.Context, actor Actor, postID string, locked bool) (PostInfo, error) {
+func (s *Service) LockPost(ctx context.Context, actor Actor, postID string, locked bool, reason string) (PostInfo, error) {
 	if !actor.Moderator {
 		return PostInfo{}, Errorf(CodeForbidden, "only moderators may lock posts")
 	}
 	if err := ValidatePostID(postID); err != nil {
 		return PostInfo{}, err
 	}
+	if err := ValidateReason(reason); err != nil {
+		return PostInfo{}, err
+	}
 	if s.cfg.Locks == nil {
 		return PostInfo{}, Errorf(CodeUnavailable, "locks are not available on this server")
 	}
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
-	if _, err := s.cfg.Locks.SetLocked(ctx, postID, locked, actor.UserID, now); err != nil {
+	if _, err := s.cfg.Locks.SetLocked(ctx, postID, locked, actor.UserID, CleanReason(reason), now); err != nil {
 		return PostInfo{}, s.clientError(err)
 	}
 	return PostInfo{PostID: postID, Locked: locked}, nil

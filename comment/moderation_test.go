@@ -15,7 +15,7 @@ func (m memBans) Banned(user string, now time.Time) (Ban, bool) {
 	return b, ok && b.ActiveAt(now)
 }
 func (m memBans) Put(_ context.Context, b Ban) error { m[b.UserID] = b; return nil }
-func (m memBans) Lift(_ context.Context, user string) (Ban, bool, error) {
+func (m memBans) Lift(_ context.Context, user, _ string, _ time.Time) (Ban, bool, error) {
 	b, ok := m[user]
 	delete(m, user)
 	return b, ok, nil

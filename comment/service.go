@@ -91,6 +91,7 @@ type ServiceConfig struct {
 	Moderation   string           // which new comments are held: ModerateOff (default), ...All, ...Guests, ...First
 	Bans         Bans             // the ban list; nil: nobody is banned, ban_user is UNAVAILABLE
 	Locks        Locks            // post locks (the buffer); nil: lock_post is UNAVAILABLE
+	Audit        AuditLog         // the audit log of moderation actions; nil: it cannot be read
 	Now          func() time.Time // time.Now
 	Logger       *slog.Logger     // slog.Default()
 }
@@ -446,6 +447,10 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 		ch, err := Decide(state, found, req, actor, rules, s.cfg.Now())
 		if err != nil {
 			return Change{}, err
+		}
+		if audited(actor, req.Op, state) {
+			ch.Audit = &Audit{At: ch.At, By: actor.UserID, Action: string(req.Op), PostID: ch.PostID,
+				CommentID: ch.CommentID, UserID: state.UserID, Reason: CleanReason(req.Reason)}
 		}
 		if s.cfg.WriteThrough {
 			if ch.Op == OpEdit {

@@ -32,9 +32,10 @@ type Config struct {
 	Moderation Moderation `mapstructure:"moderation"`
 }
 
-// Moderation configures pre-moderation.
+// Moderation configures pre-moderation and the audit log.
 type Moderation struct {
-	Mode string `mapstructure:"mode"` // moderation.mode; "off", "all", "guests" or "first"
+	Mode     string `mapstructure:"mode"`      // moderation.mode; "off", "all", "guests" or "first"
+	AuditLen int64  `mapstructure:"audit_len"` // moderation.audit_len; 100000 entries per audit stream
 }
 
 // Comment holds settings of comments themselves.
@@ -201,6 +202,6 @@ func Default() *Config {
 		},
 		Log:        Log{Level: "info", Format: "text"},
 		Comment:    Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
-		Moderation: Moderation{Mode: "off"},
+		Moderation: Moderation{Mode: "off", AuditLen: 100_000},
 	}
 }

@@ -61,6 +61,7 @@ var usage = map[string]string{
 	"comment.dedupe_window":      "a new_comment repeating a clientId within this returns the first comment",
 	"comment.edit_window":        "an author may edit or delete a comment within this of posting (0 = no limit)",
 	"moderation.mode":            "which new comments wait for a moderator's approval: off, all, guests, or first (until one of the user's is approved)",
+	"moderation.audit_len":       "entries kept in each audit log stream (one per shard, one for bans), approximately; the oldest go",
 	"auth.roles_claim":           "with jwt: claim listing roles; moderator or admin may moderate",
 	"auth.name_claim":            "with jwt: claim holding the user's display name (userName)",
 	"auth.avatar_claim":          "with jwt: claim holding the URL of the user's picture (avatar)",

@@ -88,6 +88,7 @@ var keyCases = []keyCase{
 	{key: "comment.dedupe_window", value: "1m", want: time.Minute, get: func(c *Config) any { return c.Comment.DedupeWindow }},
 	{key: "comment.edit_window", value: "1h", want: time.Hour, get: func(c *Config) any { return c.Comment.EditWindow }},
 	{key: "moderation.mode", value: "first", want: "first", get: func(c *Config) any { return c.Moderation.Mode }},
+	{key: "moderation.audit_len", value: "5000", want: int64(5000), get: func(c *Config) any { return c.Moderation.AuditLen }},
 	{key: "auth.roles_claim", value: "perms", want: "perms", get: func(c *Config) any { return c.Auth.RolesClaim }},
 	{key: "auth.name_claim", value: "nick", want: "nick", get: func(c *Config) any { return c.Auth.NameClaim }},
 	{key: "auth.avatar_claim", value: "img", want: "img", get: func(c *Config) any { return c.Auth.AvatarClaim }},

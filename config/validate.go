@@ -136,6 +136,7 @@ func (c *Config) Validate() error {
 	oneOf("moderation.mode", c.Moderation.Mode, "off", "all", "guests", "first")
 	check(c.Moderation.Mode == "off" || c.Flush.Mode == ModeWriteBehind, "moderation.mode", c.Moderation.Mode,
 		"needs flush.mode write-behind (the moderation queue is kept by the buffer)")
+	check(c.Moderation.AuditLen >= 1, "moderation.audit_len", c.Moderation.AuditLen, "must be at least 1")
 	check(c.Comment.EditWindow >= 0, "comment.edit_window", c.Comment.EditWindow, "must not be negative (0 = no limit)")
 	if c.Admin.Addr != "" {
 		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)

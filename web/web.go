@@ -1,6 +1,9 @@
-// Package web serves the demo page, embedded in the binary: it works
-// offline, with the socket.io client bundle taken from the npm package
-// socket.io-client (MIT, see static/vendor/socket.io-client.LICENSE).
+// Package web serves the demo page and the admin page (/admin/), embedded
+// in the binary: they work offline, with the socket.io client bundle taken
+// from the npm package socket.io-client (MIT, see
+// static/vendor/socket.io-client.LICENSE). The admin page holds no secret:
+// it asks for a moderator token and every request it makes is checked by
+// the server.
 package web
 
 import (
@@ -12,7 +15,8 @@ import (
 //go:embed static
 var static embed.FS
 
-// Handler serves the demo page at / and its assets.
+// Handler serves the demo page at /, the admin page at /admin/, and their
+// assets.
 func Handler() http.Handler {
 	sub, err := fs.Sub(static, "static")
 	if err != nil {

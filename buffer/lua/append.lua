@@ -12,8 +12,10 @@ local window = ARGV[4]
 local changedLen = tonumber(ARGV[6])
 local logLen = tonumber(ARGV[7])
 local modChannel = ARGV[8]
-local KPER, APER = 7, 8
-local n = (#KEYS - 4) / KPER
+local auditLen = ARGV[9]
+local KH, AH = 5, 9
+local KPER, APER = 7, 9
+local n = (#KEYS - KH) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
 -- Appended entries are pushed a list at a time: the shard's list in
@@ -89,8 +91,8 @@ local function queue(id, state, p)
   end
 end
 for i = 1, n do
-  local k = 4 + KPER * (i - 1)
-  local a = 8 + APER * (i - 1)
+  local k = KH + KPER * (i - 1)
+  local a = AH + APER * (i - 1)
   local kind = ARGV[a + 1]
   local p = ARGV[a + 2]
   local rk = KEYS[k + 1]
@@ -141,6 +143,10 @@ for i = 1, n do
       local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
       replaceRecent(rk, post, id, state)
       queue(id, state, p)
+      -- A moderator's action is logged in the same step as it applies.
+      if ARGV[a + 9] ~= '' then
+        redis.call('XADD', KEYS[5], 'MAXLEN', '~', auditLen, '*', 'entry', ARGV[a + 9])
+      end
       post.pub[#post.pub + 1] = p
       if kind == 'x' then
         buf[#buf + 1] = p

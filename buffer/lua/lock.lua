@@ -1,8 +1,10 @@
 #!lua
--- Locks or unlocks a post, and tells its readers on every node if that
--- changed anything: KEYS[1] lock:<post>; ARGV[1] "1" lock, "0" unlock,
--- ARGV[2] the lock's value ({by, at}), ARGV[3] the post's channel,
--- ARGV[4] the post_info message. Returns 1 if the lock changed, else 0.
+-- Locks or unlocks a post, and if that changed anything, tells its readers
+-- on every node and logs the action: KEYS[1] lock:<post>, KEYS[2] the
+-- audit log of the post's shard; ARGV[1] "1" lock, "0" unlock, ARGV[2] the
+-- lock's value ({by, at}), ARGV[3] the post's channel, ARGV[4] the
+-- post_info message, ARGV[5] the audit entry, ARGV[6] entries kept in the
+-- audit log. Returns 1 if the lock changed, else 0.
 -- Published on the post's channel, the message is in the post's order:
 -- after every comment appended before the lock, before none after it.
 local changed
@@ -13,5 +15,6 @@ else
 end
 if changed == 1 then
   redis.call('SPUBLISH', ARGV[3], ARGV[4])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[6], '*', 'entry', ARGV[5])
 end
 return changed

@@ -34,6 +34,7 @@ var (
 	_ buffer.Handler    = (*api.Comments)(nil)
 	_ comment.Bans      = (*buffer.BanList)(nil)
 	_ comment.Locks     = (*buffer.Buffer)(nil)
+	_ comment.AuditLog  = (*buffer.Buffer)(nil)
 )
 
 // App is one commentd process: its components, built from a Config, run
@@ -93,6 +94,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Moderation:   cfg.Moderation.Mode,
 		Bans:         a.bans,
 		Locks:        a.buf,
+		Audit:        a.buf,
 		Logger:       log,
 	})
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
@@ -121,6 +123,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		RoomsPerSocket:  cfg.Limits.RoomsPerSocket,
 		MaxStreamsPerIP: cfg.Limits.ConnectionsPerIP,
 		SocketsFrom:     a.sio.ConnsFrom,
+		Stats:           newAppStats(a),
 	})
 	if err != nil {
 		a.closeClients()

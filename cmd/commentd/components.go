@@ -60,6 +60,7 @@ func newBuffer(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) 
 		RecentTTL:    cfg.History.RecentTTL,
 		LogLen:       cfg.History.LogLen,
 		DedupeWindow: cfg.Comment.DedupeWindow,
+		AuditLen:     cfg.Moderation.AuditLen,
 		Logger:       log,
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/commentd/commentd/comment"
@@ -15,6 +16,7 @@ import (
 type metrics struct {
 	reg          *prometheus.Registry
 	accepted     prometheus.Counter
+	acceptedN    atomic.Uint64 // accepted, readable without Prometheus (the admin page's rate)
 	rejected     *prometheus.CounterVec
 	batchSize    prometheus.Histogram
 	flushTime    prometheus.Histogram
@@ -54,6 +56,7 @@ func newMetrics() *metrics {
 func (m *metrics) onComment(code comment.Code) {
 	if code == "" {
 		m.accepted.Inc()
+		m.acceptedN.Add(1)
 		return
 	}
 	m.rejected.WithLabelValues(string(code)).Inc()

@@ -193,7 +193,15 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				if strings.Contains(url, "{commentId}") {
 					url = strings.ReplaceAll(url, "{commentId}", commentID(t))
 				}
-				req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, strings.NewReader(`{"userId":"u","content":"x","action":"pin"}`))
+				body := `{"userId":"u","content":"x","action":"pin","locked":false}` // unlocked: the others still post
+				if strings.HasPrefix(path, "/api/moderation/bans") {
+					// Ban someone else than the poster of the other
+					// operations, and have a ban to lift.
+					body = `{"userId":"openapi-banned"}`
+					url = strings.ReplaceAll(url, "{userId}", "openapi-banned")
+					require.Equal(t, http.StatusOK, restJSON(t, "POST", "http://"+app.Addr()+"/api/moderation/bans", "openapi-admin", body, nil))
+				}
+				req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, strings.NewReader(body))
 				require.NoError(t, err)
 				if strings.HasPrefix(path, "/api/moderation/") {
 					req.Header.Set("Authorization", "Bearer openapi-admin")

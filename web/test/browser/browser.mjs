@@ -120,6 +120,41 @@ async function evidence(testName) {
  * what it logged.
  */
 export async function open(name, post, { ws = 'on', user = unique(name) } = {}) {
+  const p = await newPage(name, async (context, rec) => {
+    await context.addInitScript(exposeSockets);
+    if (ws === 'absent') {
+      await context.addInitScript(() => { window.WebSocket = undefined; });
+    } else if (ws === 'refused') {
+      await context.routeWebSocket((u) => u.pathname.startsWith('/socket.io/'), (route) => {
+        rec.refused.push(route.url());
+        route.close({ code: 1008, reason: 'blocked by the test' });
+      });
+    } else if (ws !== 'on') {
+      throw new Error(`ws: 'on', 'absent' or 'refused', not ${ws}`);
+    }
+  });
+  await p.page.goto(`${URL}/?post=${encodeURIComponent(post)}`);
+  await p.page.locator('#state[data-state="connected"]').waitFor({ timeout: WAIT_MS });
+  await p.page.locator('#user-id').fill(user);
+  return p;
+}
+
+/**
+ * openPath loads another page of the server (path, e.g. '/admin/') in a
+ * browser context of its own, recorded like open's pages.
+ */
+export async function openPath(name, path) {
+  const p = await newPage(name);
+  await p.page.goto(`${URL}${path}`);
+  return p;
+}
+
+/**
+ * newPage opens a page in a browser context of its own, after
+ * setup(context, record) (init scripts, routes), and records what it does;
+ * the test's end closes it.
+ */
+async function newPage(name, setup = async () => {}) {
   const context = await browser.newContext();
   const p = {
     name, context, page: null, log: [],
@@ -128,17 +163,7 @@ export async function open(name, post, { ws = 'on', user = unique(name) } = {}) 
     posts: [], // bodies of the polling POSTs
   };
   opened.push(p);
-  await context.addInitScript(exposeSockets);
-  if (ws === 'absent') {
-    await context.addInitScript(() => { window.WebSocket = undefined; });
-  } else if (ws === 'refused') {
-    await context.routeWebSocket((u) => u.pathname.startsWith('/socket.io/'), (route) => {
-      p.refused.push(route.url());
-      route.close({ code: 1008, reason: 'blocked by the test' });
-    });
-  } else if (ws !== 'on') {
-    throw new Error(`ws: 'on', 'absent' or 'refused', not ${ws}`);
-  }
+  await setup(context, p);
   const page = await context.newPage();
   p.page = page;
   page.setDefaultTimeout(WAIT_MS);
@@ -149,9 +174,6 @@ export async function open(name, post, { ws = 'on', user = unique(name) } = {}) 
   page.on('request', (r) => {
     if (r.method() === 'POST' && r.url().includes('transport=polling')) p.posts.push(r.postData() ?? '');
   });
-  await page.goto(`${URL}/?post=${encodeURIComponent(post)}`);
-  await page.locator('#state[data-state="connected"]').waitFor({ timeout: WAIT_MS });
-  await page.locator('#user-id').fill(user);
   return p;
 }
 
