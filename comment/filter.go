@@ -62,10 +62,10 @@ func rejected() *Error {
 // hooks is the Service's state of hook calls.
 type hooks struct {
 	filters  atomic.Pointer[Filters]
-	sem      chan struct{} // a token per call in flight
+	sem      chan struct{}  // a token per call in flight
 	calls    sync.WaitGroup // the calls and the appends after them
-	lastWarn atomic.Int64 // unix nanoseconds of the last logged failure
-	quiet    atomic.Int64 // failures not logged since
+	lastWarn atomic.Int64   // unix nanoseconds of the last logged failure
+	quiet    atomic.Int64   // failures not logged since
 }
 
 // SetFilters replaces the content filters (a config reload); comments
