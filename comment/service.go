@@ -475,11 +475,6 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 		if err := s.banned(actor.UserID); err != nil {
 			return Change{}, err
 		}
-		if !actor.Moderator {
-			if err := s.filterEdit(req.Content); err != nil {
-				return Change{}, err
-			}
-		}
 	}
 	rules := Rules{EditWindow: max(s.cfg.EditWindow, 0), MaxRunes: s.cfg.MaxRunes}
 	const attempts = 5
@@ -489,6 +484,9 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 			return Change{}, err
 		}
 		ch, err := Decide(state, found, req, actor, rules, s.cfg.Now())
+		if err == nil && ch.Op == OpEdit && !actor.Moderator {
+			err = s.filterEdit(req.Content) // after Decide: a stranger's edit is FORBIDDEN, not REJECTED
+		}
 		if err != nil {
 			return Change{}, err
 		}
