@@ -60,6 +60,8 @@ func statusOf(code comment.Code) int {
 		return http.StatusNotFound
 	case comment.CodeConflict:
 		return http.StatusConflict
+	case comment.CodeRejected:
+		return http.StatusUnprocessableEntity
 	case comment.CodeBusy, comment.CodeUnavailable:
 		return http.StatusServiceUnavailable
 	case comment.CodeInternal:

@@ -24,6 +24,7 @@ const (
 	CodeConflict         Code = "CONFLICT"           // a change based on an old version
 	CodeBanned           Code = "BANNED"             // the user is banned from posting (ban_user)
 	CodePostLocked       Code = "POST_LOCKED"        // the post takes no new comments or edits (lock_post)
+	CodeRejected         Code = "REJECTED"           // refused by the site's filters: a listed word, or the moderation hook
 )
 
 // Error is what a client is told: a stable code and a short message. Internal

@@ -92,6 +92,10 @@ type ServiceConfig struct {
 	Bans         Bans             // the ban list; nil: nobody is banned, ban_user is UNAVAILABLE
 	Locks        Locks            // post locks (the buffer); nil: lock_post is UNAVAILABLE
 	Audit        AuditLog         // the audit log of moderation actions; nil: it cannot be read
+	Filters      Filters          // words and links filters; SetFilters changes them
+	Hook         Hook             // the moderation hook; nil: none
+	HookFailure  Verdict          // what a failed hook call means: VerdictHold (default) or VerdictAllow
+	HookInFlight int              // hook calls at once, more are failures; DefaultHookInFlight
 	Now          func() time.Time // time.Now
 	Logger       *slog.Logger     // slog.Default()
 }
@@ -106,6 +110,8 @@ type Service struct {
 	mu      sync.Mutex
 	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
 	trusted map[string]bool         // users known trusted (ModerateFirst): trust is never withdrawn
+
+	hk hooks
 }
 
 // historyRead is one Store read that concurrent joins of a cold post share.
@@ -138,7 +144,16 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	if cfg.Moderation == "" {
 		cfg.Moderation = ModerateOff
 	}
-	return &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, trusted: map[string]bool{}}
+	if cfg.HookFailure == "" {
+		cfg.HookFailure = VerdictHold
+	}
+	if cfg.HookInFlight <= 0 {
+		cfg.HookInFlight = DefaultHookInFlight
+	}
+	s := &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, trusted: map[string]bool{}}
+	s.hk.sem = make(chan struct{}, cfg.HookInFlight)
+	s.SetFilters(cfg.Filters)
+	return s
 }
 
 // PostAsync validates in, makes it a Comment and stores it: buffered
@@ -148,15 +163,40 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 // buffered in the order of its calls, and done gets the outcome on another
 // goroutine. An invalid comment goes to done at once, on the caller's
 // goroutine. An error done gets is an *Error with a stable code.
+//
+// A comment of a user who does not moderate goes through the filters
+// first, in this order: the ban list, the words, the links, the
+// moderation hook, then pre-moderation (ServiceConfig.Moderation); it is
+// held (pending) if any of them says so, and refused (REJECTED) if the
+// words or the hook say so. With a hook, PostAsync returns before the hook
+// answers and the comment is queued once it has: one caller's comments are
+// then buffered in the order of the hook's answers, not of the calls.
 func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
 	if err == nil {
 		err = s.banned(c.UserID) // from memory: no round trip
 	}
+	v := VerdictAllow
+	if err == nil && !in.Moderator {
+		v, err = s.filter(c.Content)
+	}
 	if err != nil {
 		done(Comment{}, err)
 		return
 	}
+	if v == VerdictHold {
+		c.Status = StatusPending
+	}
+	if s.cfg.Hook != nil && !in.Moderator {
+		s.askHookAsync(ctx, c, in, done)
+		return
+	}
+	s.append(ctx, c, in, done)
+}
+
+// append holds c if pre-moderation says so, then stores it: PostAsync
+// past the filters.
+func (s *Service) append(ctx context.Context, c Comment, in Input, done PostCallback) {
 	held, err := s.held(ctx, in)
 	if err != nil {
 		done(Comment{}, err)
@@ -445,6 +485,9 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 			return Change{}, err
 		}
 		ch, err := Decide(state, found, req, actor, rules, s.cfg.Now())
+		if err == nil && ch.Op == OpEdit && !actor.Moderator {
+			err = s.filterEdit(req.Content) // after Decide: a stranger's edit is FORBIDDEN, not REJECTED
+		}
 		if err != nil {
 			return Change{}, err
 		}

@@ -32,11 +32,28 @@ type Config struct {
 	Moderation Moderation `mapstructure:"moderation"`
 }
 
-// Moderation configures pre-moderation and the audit log.
+// Moderation configures pre-moderation, the content filters and the
+// moderation hook, and the audit log. Words, WordsFile, WordsAction and MaxLinks may change on
+// reload; the hook's settings are read at start.
 type Moderation struct {
-	Mode     string `mapstructure:"mode"`      // moderation.mode; "off", "all", "guests" or "first"
-	AuditLen int64  `mapstructure:"audit_len"` // moderation.audit_len; 100000 entries per audit stream
+	Mode        string        `mapstructure:"mode"`         // moderation.mode; "off", "all", "guests" or "first"
+	Words       []string      `mapstructure:"words"`        // moderation.words; none: words and phrases that hold or reject a comment
+	WordsFile   string        `mapstructure:"words_file"`   // moderation.words_file; "" (one entry per line, # comments)
+	WordsAction string        `mapstructure:"words_action"` // moderation.words_action; "hold" or "reject"
+	MaxLinks    int           `mapstructure:"max_links"`    // moderation.max_links; 0 (off): more links hold a comment
+	HookURL     string        `mapstructure:"hook_url"`     // moderation.hook_url; "" (off)
+	HookSecret  string        `mapstructure:"hook_secret"`  // moderation.hook_secret; "" (required with hook_url)
+	HookTimeout time.Duration `mapstructure:"hook_timeout"` // moderation.hook_timeout; 2s
+	HookFailure string        `mapstructure:"hook_failure"` // moderation.hook_failure; "hold" or "allow"
+	AuditLen    int64         `mapstructure:"audit_len"`    // moderation.audit_len; 100000 entries per audit stream
 }
+
+// Actions of moderation.words_action and moderation.hook_failure.
+const (
+	ActionHold   = "hold"
+	ActionReject = "reject"
+	ActionAllow  = "allow"
+)
 
 // Comment holds settings of comments themselves.
 type Comment struct {
@@ -202,6 +219,6 @@ func Default() *Config {
 		},
 		Log:        Log{Level: "info", Format: "text"},
 		Comment:    Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
-		Moderation: Moderation{Mode: "off", AuditLen: 100_000},
+		Moderation: Moderation{Mode: "off", WordsAction: ActionHold, HookTimeout: 2 * time.Second, HookFailure: ActionHold, AuditLen: 100_000},
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -34,6 +35,9 @@ const (
 	maxBatchSize = 100_000
 	maxHistory   = 1000
 	minLeaseTTL  = 100 * time.Millisecond // tests use short leases; 1s+ in production
+	// maxHookTimeout bounds moderation.hook_timeout: a comment waits for
+	// the hook before it is acked, and a reader for the comment.
+	maxHookTimeout = 30 * time.Second
 )
 
 // Validate checks every key and returns all the problems joined, each a
@@ -137,12 +141,42 @@ func (c *Config) Validate() error {
 	check(c.Moderation.Mode == "off" || c.Flush.Mode == ModeWriteBehind, "moderation.mode", c.Moderation.Mode,
 		"needs flush.mode write-behind (the moderation queue is kept by the buffer)")
 	check(c.Moderation.AuditLen >= 1, "moderation.audit_len", c.Moderation.AuditLen, "must be at least 1")
+	c.validateModeration(check, oneOf)
 	check(c.Comment.EditWindow >= 0, "comment.edit_window", c.Comment.EditWindow, "must not be negative (0 = no limit)")
 	if c.Admin.Addr != "" {
 		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)
 	}
 
 	return errors.Join(errs...)
+}
+
+// validateModeration checks the filters and the hook.
+func (c *Config) validateModeration(check func(ok bool, key string, value any, reason string), oneOf func(key, s string, allowed ...string)) {
+	m := c.Moderation
+	oneOf("moderation.words_action", m.WordsAction, ActionHold, ActionReject)
+	check(m.MaxLinks >= 0, "moderation.max_links", m.MaxLinks, "must not be negative (0 = off)")
+	oneOf("moderation.hook_failure", m.HookFailure, ActionHold, ActionAllow)
+	check(m.HookTimeout > 0 && m.HookTimeout <= maxHookTimeout, "moderation.hook_timeout", m.HookTimeout,
+		"must be positive and at most "+maxHookTimeout.String())
+	if m.HookURL != "" {
+		check(validHTTPURL(m.HookURL), "moderation.hook_url", shown("moderation.hook_url", m.HookURL),
+			`must be an http or https URL, such as "https://mod.example/commentd"`)
+		check(m.HookSecret != "", "moderation.hook_secret", nil, "must be set with moderation.hook_url (it signs the requests)")
+	}
+	if rest, ok := strings.CutPrefix(m.HookSecret, "whsec_"); ok {
+		_, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			_, err = base64.RawStdEncoding.DecodeString(rest)
+		}
+		check(err == nil && rest != "", "moderation.hook_secret", nil, "must be base64 after whsec_")
+	}
+	if c.Flush.Mode != ModeWriteBehind {
+		// Held comments wait in the moderation queue, which the buffer keeps.
+		const reason = "holds comments, which needs flush.mode write-behind (the moderation queue is kept by the buffer)"
+		check(m.WordsAction != ActionHold || len(m.Words) == 0 && m.WordsFile == "", "moderation.words_action", m.WordsAction, reason)
+		check(m.MaxLinks == 0, "moderation.max_links", m.MaxLinks, reason)
+		check(m.HookURL == "", "moderation.hook_url", shown("moderation.hook_url", m.HookURL), reason)
+	}
 }
 
 // validAddr reports whether a is host:port with a port (host may be empty).
@@ -185,9 +219,9 @@ func validMongoURI(s string) bool {
 // shown is what an error may show of key's value: nothing of a secret.
 func shown(key string, value any) any {
 	switch key {
-	case "redis.password", "auth.jwt_secret":
+	case "redis.password", "auth.jwt_secret", "moderation.hook_secret":
 		return nil
-	case "mongo.uri", "auth.jwks_url":
+	case "mongo.uri", "auth.jwks_url", "moderation.hook_url":
 		if s, ok := value.(string); ok {
 			return redactURI(s)
 		}

@@ -79,6 +79,23 @@ func TestValidate(t *testing.T) {
 		{"negative limits.connections_per_ip", func(c *Config) { c.Limits.ConnectionsPerIP = -1 }, "limits.connections_per_ip"},
 		{"bad log.level", func(c *Config) { c.Log.Level = "trace" }, "log.level"},
 		{"bad log.format", func(c *Config) { c.Log.Format = "xml" }, "log.format"},
+		{"bad moderation.words_action", func(c *Config) { c.Moderation.WordsAction = "drop" }, "moderation.words_action"},
+		{"negative moderation.max_links", func(c *Config) { c.Moderation.MaxLinks = -1 }, "moderation.max_links"},
+		{"hook without secret", func(c *Config) { c.Moderation.HookURL = "https://mod.example/hook" }, "moderation.hook_secret"},
+		{"hook", func(c *Config) { c.Moderation.HookURL, c.Moderation.HookSecret = "https://mod.example/hook", "k" }, ""},
+		{"hook not http", func(c *Config) { c.Moderation.HookURL, c.Moderation.HookSecret = "ftp://mod.example", "k" }, "moderation.hook_url"},
+		{"whsec_ not base64", func(c *Config) { c.Moderation.HookSecret = "whsec_!!" }, "moderation.hook_secret"},
+		{"whsec_ base64", func(c *Config) { c.Moderation.HookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }, ""},
+		{"zero moderation.hook_timeout", func(c *Config) { c.Moderation.HookTimeout = 0 }, "moderation.hook_timeout"},
+		{"long moderation.hook_timeout", func(c *Config) { c.Moderation.HookTimeout = time.Minute }, "moderation.hook_timeout"},
+		{"bad moderation.hook_failure", func(c *Config) { c.Moderation.HookFailure = "reject" }, "moderation.hook_failure"},
+		{"words hold write-through", func(c *Config) {
+			c.Flush.Mode, c.Moderation.Words = ModeWriteThrough, []string{"spam"}
+		}, "moderation.words_action"},
+		{"words reject write-through", func(c *Config) {
+			c.Flush.Mode, c.Moderation.Words, c.Moderation.WordsAction = ModeWriteThrough, []string{"spam"}, ActionReject
+		}, ""},
+		{"max_links write-through", func(c *Config) { c.Flush.Mode, c.Moderation.MaxLinks = ModeWriteThrough, 2 }, "moderation.max_links"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

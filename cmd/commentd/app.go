@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/config"
 	"github.com/commentd/commentd/flusher"
+	"github.com/commentd/commentd/hook"
 	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/commentd/commentd/store"
 	"github.com/commentd/commentd/web"
@@ -35,6 +38,7 @@ var (
 	_ comment.Bans      = (*buffer.BanList)(nil)
 	_ comment.Locks     = (*buffer.Buffer)(nil)
 	_ comment.AuditLog  = (*buffer.Buffer)(nil)
+	_ comment.Hook      = (*hook.Client)(nil)
 )
 
 // App is one commentd process: its components, built from a Config, run
@@ -49,6 +53,11 @@ type App struct {
 	sio   *socketio.Server
 	feed  *buffer.Fanout
 	bans  *buffer.BanList
+	svc   *comment.Service
+	hook  *hook.Client // nil without moderation.hook_url
+
+	filterMu    sync.Mutex
+	filterWords []string // the entries of the filters in force, to log a change
 
 	ln       net.Listener
 	srv      *http.Server
@@ -86,6 +95,21 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		a.closeClients()
 		return nil, err
 	}
+	f, words, err := filters(cfg)
+	if err != nil {
+		a.closeClients()
+		return nil, err
+	}
+	a.filterWords = words
+	var hk comment.Hook
+	if cfg.Moderation.HookURL != "" {
+		if a.hook, err = hook.New(hook.Config{URL: cfg.Moderation.HookURL, Secret: cfg.Moderation.HookSecret,
+			Timeout: cfg.Moderation.HookTimeout}); err != nil {
+			a.closeClients()
+			return nil, fmt.Errorf("moderation.hook_url: %w", err)
+		}
+		hk = a.hook
+	}
 	svc := comment.NewService(a.buf, a.buf, a.store, comment.ServiceConfig{
 		HistoryLimit: cfg.History.Limit,
 		MaxRunes:     cfg.Limits.CommentMaxRunes,
@@ -95,8 +119,12 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Bans:         a.bans,
 		Locks:        a.buf,
 		Audit:        a.buf,
+		Filters:      f,
+		Hook:         hk,
+		HookFailure:  comment.Verdict(cfg.Moderation.HookFailure),
 		Logger:       log,
 	})
+	a.svc = svc
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
 	a.sio = newSocketIO(cfg, log, dir)
 	a.feed = a.buf.NewFanout()
@@ -174,9 +202,11 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // Apply takes the settings of a reloaded config that may change while
-// running: flush batch size and interval, comment rate limits.
+// running: flush batch size and interval, comment rate limits, the words
+// and links filters (moderation.words_file is read again).
 func (a *App) Apply(cfg *config.Config) {
 	a.comments.SetLimits(rateLimits(cfg))
+	a.applyFilters(cfg)
 	if a.fl == nil {
 		return
 	}
@@ -232,6 +262,10 @@ func (a *App) Run(ctx context.Context) error {
 		a.log.Warn("http shutdown", "err", serr)
 	}
 	a.sio.Close() // sockets were hijacked: Shutdown does not close them
+	a.svc.Close() // comments waiting for the hook are appended first
+	if a.hook != nil {
+		a.hook.Close()
+	}
 	stopModeration()
 	a.feed.Close()
 	a.buf.Close()
@@ -312,6 +346,42 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(res)
+}
+
+// filters returns the words and links filters of cfg, reading
+// moderation.words_file, and the list of words they hold.
+func filters(cfg *config.Config) (comment.Filters, []string, error) {
+	m := cfg.Moderation
+	words := slices.Clone(m.Words)
+	if m.WordsFile != "" {
+		b, err := os.ReadFile(m.WordsFile)
+		if err != nil {
+			return comment.Filters{}, nil, fmt.Errorf("moderation.words_file: %w", err)
+		}
+		words = append(words, comment.ParseWordList(string(b))...)
+	}
+	w, err := comment.NewWords(words)
+	if err != nil {
+		return comment.Filters{}, nil, fmt.Errorf("moderation.words: %w", err)
+	}
+	return comment.Filters{Words: w, WordsAction: comment.Verdict(m.WordsAction), MaxLinks: m.MaxLinks}, words, nil
+}
+
+// applyFilters puts the filters of a reloaded config in force; if its words
+// cannot be read, the previous ones stay.
+func (a *App) applyFilters(cfg *config.Config) {
+	f, words, err := filters(cfg)
+	if err != nil {
+		a.log.Warn("moderation filters not changed", "err", err)
+		return
+	}
+	a.svc.SetFilters(f)
+	a.filterMu.Lock()
+	defer a.filterMu.Unlock()
+	if !slices.Equal(words, a.filterWords) {
+		a.filterWords = words
+		a.log.Info("moderation words changed", "words", len(words))
+	}
 }
 
 // editWindow maps comment.edit_window (0 = no limit) to the Service's
