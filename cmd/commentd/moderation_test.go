@@ -217,3 +217,55 @@ func TestPreModerationFirst(t *testing.T) {
 	require.Empty(t, post("newcomer", "thanks").Status, "trusted after one approval")
 	require.Equal(t, comment.StatusPending, post("other", "hi").Status, "others are still held")
 }
+
+// A token without the moderator role gets FORBIDDEN for every moderation
+// event and endpoint; with the role, the same requests pass the check.
+func TestModerationNeedsTheRole(t *testing.T) {
+	e := newEnv(t, 1)
+	app, stop := startApp(t, jwtConfig(e, true))
+	defer stop()
+	base := "http://" + app.Addr()
+	userTok, modTok := jwtFor(t, "bob", []string{"reader"}), jwtFor(t, "mia", []string{"moderator"})
+	_, bob := connectWith(t, app.Addr(), `{"token":"`+userTok+`"}`, nil)
+	_, mia := connectWith(t, app.Addr(), `{"token":"`+modTok+`"}`, nil)
+	posted, err := ackOf(bob.emit(true, "new_comment", map[string]string{"postId": "roles", "content": "mine"}), nil)
+	require.NoError(t, err)
+	require.True(t, posted.OK, "%+v", posted)
+	c := posted.Comment
+
+	events := []struct {
+		name string
+		arg  map[string]any
+	}{
+		{"ban_user", map[string]any{"userId": "someone", "duration": 60}},
+		{"unban_user", map[string]any{"userId": "someone"}},
+		{"lock_post", map[string]any{"postId": "roles", "locked": true}},
+		{"watch_moderation", nil},
+	}
+	for _, action := range []string{"hide", "restore", "pin", "unpin", "approve", "reject"} {
+		events = append(events, struct {
+			name string
+			arg  map[string]any
+		}{"moderate", map[string]any{"postId": "roles", "commentId": c.ID, "action": action}})
+	}
+	for _, ev := range events {
+		var raw json.RawMessage
+		if ev.arg == nil {
+			raw = bob.emit(true, ev.name)
+		} else {
+			raw = bob.emit(true, ev.name, ev.arg)
+		}
+		a, err := ackOf(raw, nil)
+		require.NoError(t, err)
+		require.Equal(t, comment.CodeForbidden, a.Error.Code, "%s %v: %s", ev.name, ev.arg, raw)
+	}
+	for _, path := range []string{"/api/moderation/queue", "/api/moderation/bans", "/api/moderation/log", "/api/moderation/stats"} {
+		var res changeAck
+		require.Equal(t, http.StatusForbidden, restGet(t, base+path, userTok, &res), path)
+		require.Equal(t, http.StatusOK, restGet(t, base+path, modTok, &res), path)
+	}
+	// The moderator passes the same checks.
+	a, err := ackOf(mia.emit(true, "moderate", map[string]any{"postId": "roles", "commentId": c.ID, "action": "hide"}), nil)
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+}
