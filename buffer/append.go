@@ -264,9 +264,10 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen,
 				b.ModerationChannel(), b.cfg.AuditLen
 			for _, r := range rs {
+				item := len(keys)
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
 					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID),
-					b.postKey(shard, "log", r.postID), b.postKey(shard, "lock", r.postID))
+					b.postKey(shard, "log", r.postID), b.postKey(shard, "lock", r.postID), b.postKey(shard, "pinned", r.postID))
 				channel := b.key(shard, "post:"+r.postID)
 				if ch := r.change; ch != nil {
 					kind, lockable := "x", "0"
@@ -284,7 +285,7 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 				}
 				has := "0"
 				if r.dedupe != "" {
-					keys[len(keys)-6], has = b.key(shard, "dedupe:"+r.dedupe), "1"
+					keys[item+1], has = b.key(shard, "dedupe:"+r.dedupe), "1"
 				}
 				args = append(args, "c", r.payload, channel, has, "", "", "", "1", "")
 			}

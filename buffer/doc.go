@@ -41,6 +41,8 @@
 //	                                        append script refuses new comments and edits
 //	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub), and its   append, publish, lock
 //	                                        post_info when its lock changes
+//	<prefix>:{n}:pinned:<postId>    hash    comment id → state, of the post's pinned ones  append
+//	                                        (joins and history put them first), no expiry
 //	<prefix>:{n}:queue              hash    comment id → state, of the shard's comments     append
 //	                                        held for moderation (pending), no expiry
 //	<prefix>:{n}:audit              stream  the audit log of the shard's moderation        append, lock

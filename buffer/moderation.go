@@ -90,3 +90,23 @@ func (b *Buffer) WatchModeration(fn func(comment.Change)) (stop func()) {
 		wg.Wait()
 	}
 }
+
+// Pinned returns the post's pinned comments in their current state, oldest
+// first: kept by the append script apart from the recent ones, without
+// expiry, so that joins and history put them first however old they are.
+func (b *Buffer) Pinned(ctx context.Context, postID string) ([]comment.Comment, error) {
+	raw, err := b.rdb.HVals(ctx, b.postKey(b.Shard(postID), "pinned", postID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("pinned of post: %w", classify(err))
+	}
+	out := make([]comment.Comment, 0, len(raw))
+	for _, s := range raw {
+		var c comment.Comment
+		if err := c.UnmarshalJSON([]byte(s)); err != nil {
+			return nil, fmt.Errorf("pinned of post: decode: %w", err)
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(x, y comment.Comment) int { return cmp.Compare(x.ID, y.ID) })
+	return out, nil
+}

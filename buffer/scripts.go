@@ -50,7 +50,7 @@ var (
 //	item i (from 0), at appendKeysHead + appendKeysPer*i:
 //	  +1 recent:<post>  +2 its idempotency key (a placeholder without one)
 //	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>  +6 log:<post>
-//	  +7 lock:<post>
+//	  +7 lock:<post>    +8 pinned:<post>
 //
 // ARGV: appendArgsHead settings, then appendArgsPer values per item:
 //
@@ -71,8 +71,8 @@ var (
 //
 // It returns one value per item: 1 appended; 0 refused (over the limit); -1
 // a change refused because the comment is no longer at its base version;
-// -2 refused because the post is locked (lock:<post> exists); or, for a new comment, the payload appended earlier under the same
-// idempotency key (a retry: nothing appended). The commit key makes the
+// -2 refused because the post is locked (lock:<post> exists); or, for a
+// new comment, the payload appended earlier under the same idempotency key (a retry: nothing appended). The commit key makes the
 // script idempotent: the Redis client resends a pipeline whose reply it
 // lost (a timeout, a dropped connection), and a second run returns the
 // first run's results instead of appending (or logging) again.
@@ -82,7 +82,7 @@ var appendScript = redis.NewScript(appendLua)
 // and APER must equal them.
 const (
 	appendKeysHead = 5
-	appendKeysPer  = 7
+	appendKeysPer  = 8
 	appendArgsHead = 9
 	appendArgsPer  = 9
 )

@@ -55,6 +55,8 @@ type Buffer interface {
 	// after, oldest first, if Redis still holds that one (found).
 	Events(ctx context.Context, postID, after string) (evs []Change, found bool, err error)
 
+	// Pinned returns the post's pinned comments, oldest first.
+	Pinned(ctx context.Context, postID string) ([]Comment, error)
 	// Queue returns the comments held for moderation, oldest first.
 	Queue(ctx context.Context, limit int) ([]Comment, error)
 	// Trusted reports whether a moderator approved a comment of userID;
@@ -367,7 +369,37 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 	if len(recent) > limit {
 		recent = recent[len(recent)-limit:]
 	}
-	return recent, nil
+	if since != "" {
+		return recent, nil // a rejoin: the pinned ones were sent before
+	}
+	return s.pinnedFirst(ctx, viewer, postID, recent)
+}
+
+// pinnedFirst returns cs (oldest first) with the post's pinned comments
+// that viewer may see put first, oldest first, and not again in their
+// place. Pins are few: a Redis read that fails only leaves them in place.
+func (s *Service) pinnedFirst(ctx context.Context, viewer Actor, postID string, cs []Comment) ([]Comment, error) {
+	pins, err := s.buf.Pinned(ctx, postID)
+	if err != nil {
+		s.cfg.Logger.Warn("pinned comments failed", "post", postID, "err", err)
+		return cs, nil
+	}
+	pins = visibleTo(viewer, pins)
+	if len(pins) == 0 {
+		return cs, nil
+	}
+	return append(pins, withoutPinned(cs, pins)...), nil
+}
+
+// withoutPinned returns cs without the comments of pins.
+func withoutPinned(cs, pins []Comment) []Comment {
+	out := make([]Comment, 0, len(cs))
+	for _, c := range cs {
+		if !slices.ContainsFunc(pins, func(p Comment) bool { return p.ID == c.ID }) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Update is a comment a replay tells a reader of: one created after the
@@ -685,6 +717,15 @@ func (s *Service) History(ctx context.Context, viewer Actor, postID, before stri
 	}
 	slices.Reverse(merged)
 	page.Comments = merged
+	// Pinned comments come first on the first page, and not again later.
+	if pins, err := s.buf.Pinned(ctx, postID); err != nil {
+		s.cfg.Logger.Warn("pinned comments failed", "post", postID, "err", err)
+	} else if pins = visibleTo(viewer, pins); len(pins) > 0 {
+		page.Comments = withoutPinned(page.Comments, pins)
+		if before == "" {
+			page.Comments = append(pins, page.Comments...)
+		}
+	}
 	return page, nil
 }
 

@@ -30,9 +30,10 @@ func (coldBuffer) Overrides(context.Context, string, []string) (map[string]Comme
 func (coldBuffer) Events(context.Context, string, string) ([]Change, bool, error) {
 	return nil, false, nil
 }
-func (coldBuffer) Queue(context.Context, int) ([]Comment, error) { return nil, nil }
-func (coldBuffer) Trusted(context.Context, string) (bool, error) { return false, nil }
-func (coldBuffer) Trust(context.Context, string) error           { return nil }
+func (coldBuffer) Pinned(context.Context, string) ([]Comment, error) { return nil, nil }
+func (coldBuffer) Queue(context.Context, int) ([]Comment, error)     { return nil, nil }
+func (coldBuffer) Trusted(context.Context, string) (bool, error)     { return false, nil }
+func (coldBuffer) Trust(context.Context, string) error               { return nil }
 
 // slowStore answers History slowly and counts the reads.
 type slowStore struct {

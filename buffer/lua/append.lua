@@ -14,7 +14,7 @@ local logLen = tonumber(ARGV[7])
 local modChannel = ARGV[8]
 local auditLen = ARGV[9]
 local KH, AH = 5, 9
-local KPER, APER = 7, 9
+local KPER, APER = 8, 9
 local n = (#KEYS - KH) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
@@ -143,6 +143,13 @@ for i = 1, n do
       local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
       replaceRecent(rk, post, id, state)
       queue(id, state, p)
+      -- Pinned comments are kept apart, without expiry (a few per post):
+      -- joins and history put them first, however old.
+      if string.find(state, '"pinned":true', 1, true) and not string.find(state, '"deleted":true', 1, true) then
+        redis.call('HSET', KEYS[k + 8], id, state)
+      else
+        redis.call('HDEL', KEYS[k + 8], id)
+      end
       -- A moderator's action is logged in the same step as it applies.
       if ARGV[a + 9] ~= '' then
         redis.call('XADD', KEYS[5], 'MAXLEN', '~', auditLen, '*', 'entry', ARGV[a + 9])

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -268,4 +269,57 @@ func TestModerationNeedsTheRole(t *testing.T) {
 	a, err := ackOf(mia.emit(true, "moderate", map[string]any{"postId": "roles", "commentId": c.ID, "action": "hide"}), nil)
 	require.NoError(t, err)
 	require.True(t, a.OK, "%+v", a)
+}
+
+// Pinned comments come first in load_comments and in history's first page,
+// however old, and not again in their place; unpinned, they go back.
+func TestPinnedFirst(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.History.Limit = 3
+	cfg.Admin.Token = modToken
+	app, stop := startApp(t, cfg)
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	var cs []comment.Comment
+	for i := range 6 {
+		cs = append(cs, w.post("pins", fmt.Sprintf("comment %d", i)))
+	}
+	mod := dialSIOAuth(t, app.Addr(), `{"token":"`+modToken+`"}`)
+	moderate := func(id, action string) {
+		t.Helper()
+		a, err := ackOf(mod.emit(true, "moderate", map[string]string{"postId": "pins", "commentId": id, "action": action}), nil)
+		require.NoError(t, err)
+		require.True(t, a.OK, "%+v", a)
+	}
+	moderate(cs[0].ID, "pin") // older than the join's 3
+	moderate(cs[4].ID, "pin") // among them
+	var page struct {
+		Comments []comment.Comment
+		Next     string
+	}
+	for _, flushed := range []bool{false, true} {
+		if flushed {
+			want := map[string]comment.Comment{}
+			for i, c := range cs {
+				if i == 0 || i == 4 {
+					c.Pinned, c.V = true, 2
+				}
+				want[c.ID] = c
+			}
+			e.requireFinalStates(t, want, 20*time.Second)
+		}
+		joined := dialSIO(t, app.Addr()).join("pins")
+		require.Equal(t, []string{cs[0].ID, cs[4].ID, cs[3].ID, cs[5].ID}, commentIDs(joined), "flushed %v", flushed)
+		require.True(t, joined[0].Pinned)
+		restGet(t, "http://"+app.Addr()+"/api/posts/pins/comments?limit=2", "", &page)
+		require.Equal(t, []string{cs[0].ID, cs[4].ID, cs[5].ID}, commentIDs(page.Comments), "first page")
+		restGet(t, "http://"+app.Addr()+"/api/posts/pins/comments?limit=10&before="+page.Next, "", &page)
+		require.Equal(t, []string{cs[1].ID, cs[2].ID, cs[3].ID}, commentIDs(page.Comments), "older pages leave them out")
+	}
+	moderate(cs[0].ID, "unpin")
+	a, err := ackOf(mod.emit(true, "delete_comment", map[string]string{"postId": "pins", "commentId": cs[4].ID}), nil)
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	require.Equal(t, []string{cs[2].ID, cs[3].ID, cs[5].ID}, commentIDs(dialSIO(t, app.Addr()).join("pins")))
 }
