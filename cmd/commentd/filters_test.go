@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -369,4 +370,71 @@ func TestFilterWordsReload(t *testing.T) {
 		return tryPostAck(c, "reload", "alice", "green eggs").Error.Code == comment.CodeRejected
 	}, 10*time.Second, 50*time.Millisecond)
 	requireRejected(t, postAck(t, c, "reload", "alice", "ham"), "ham")
+}
+
+// filterWord is moderation.words of the Node suites' nodes: one unlikely
+// word, which no other file posts.
+const filterWord = "zzheldword"
+
+// Issue 14 with the official socket.io-client on two nodes, over each
+// transport (web/test/multinode/filters.test.mjs): a listed word with
+// words_action reject (hold runs in TestMultinodeSocketIOClient), and a
+// signed moderation hook on loopback that answers allow, hold, reject or
+// nothing within moderation.hook_timeout, under each hook_failure. Each
+// configuration gets two nodes of its own on one Redis and devmongo.
+func TestFiltersSocketIOClient(t *testing.T) {
+	dir, nodeBin := nodeSuite(t)
+	if only := os.Getenv("COMMENTD_NODE_TESTS"); only != "" && !slices.Contains(strings.Split(only, ","), "filters") {
+		t.Skipf("COMMENTD_NODE_TESTS=%s leaves out filters", only)
+	}
+	files := []string{filepath.Join(dir, "multinode", "filters.test.mjs")}
+	const secret = "whsec_bm9kZS1zdWl0ZS1ob29rLXNlY3JldA=="
+	e := newEnv(t, 2)
+	for _, c := range []struct{ words, hookFailure string }{
+		{words: "reject"},
+		{hookFailure: "hold"},
+		{hookFailure: "allow"},
+	} {
+		name := "words_action " + c.words
+		if c.hookFailure != "" {
+			name = "hook_failure " + c.hookFailure
+		}
+		t.Run(name, func(t *testing.T) {
+			flags := []string{"--admin.token", multinodeAdminToken}
+			env := []string{"COMMENTD_ADMIN_TOKEN=" + multinodeAdminToken, "COMMENTD_FILTER_WORD=" + filterWord}
+			if c.words != "" {
+				flags = append(flags, "--moderation.words", filterWord, "--moderation.words_action", c.words)
+				env = append(env, "COMMENTD_FILTER_WORDS="+c.words)
+			}
+			var h *hookServer
+			if c.hookFailure != "" {
+				// It answers by the marker in the content: [allow], [hold],
+				// [reject], and [slow] not before the nodes give up.
+				h = startHook(t, secret)
+				flags = append(flags, "--moderation.hook_url", h.URL, "--moderation.hook_secret", secret,
+					"--moderation.hook_timeout", "500ms", "--moderation.hook_failure", c.hookFailure)
+				env = append(env, "COMMENTD_FILTER_HOOK="+c.hookFailure)
+			}
+			nodes := startNodes(t, e, 2, 2, flags...)
+			proxy := startProxy(t, nodes)
+			runNodeTests(t, nodeBin, dir, files, nodes, time.Minute,
+				append(env, "COMMENTD_URL="+proxy.url, "COMMENTD_CONTROL="+proxy.control(t))...)
+			if h == nil {
+				return
+			}
+			calls := h.callsSoFar()
+			require.NotEmpty(t, calls)
+			markers := map[string]int{}
+			for _, call := range calls {
+				require.Equal(t, "comment.created", call.typ)
+				require.True(t, call.signed, "%q: signed with the secret", call.c.Content)
+				for _, m := range []string{"[allow]", "[hold]", "[reject]", "[slow]"} {
+					if strings.Contains(call.c.Content, m) {
+						markers[m]++
+					}
+				}
+			}
+			require.Len(t, markers, 4, "every marker reached the hook: %v", markers)
+		})
+	}
 }

@@ -589,23 +589,17 @@ func (p *rrProxy) control(t *testing.T) string {
 	return srv.URL
 }
 
+// multinodeAdminToken is admin.token of the multi-node suite's nodes.
+const multinodeAdminToken = "multinode-admin-token"
+
 // Issue 5 with the official socket.io-client behind a round-robin proxy
 // over three nodes (web/test/multinode): a polling-only client works fully
 // while each of its requests lands on another node, and a WebSocket client
 // whose connection drops, or whose node is stopped, recovers on another
-// node with every comment it missed.
-// multinodeAdminToken is admin.token of the multi-node suite's nodes.
-const multinodeAdminToken = "multinode-admin-token"
-
+// node with every comment it missed. Issue 14's files (bans, filters, ...)
+// run here too.
 func TestMultinodeSocketIOClient(t *testing.T) {
-	dir := filepath.Join(commentdRoot(t), "web", "test")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err != nil {
-		t.Fatalf("web/test/node_modules is missing (`make test` installs it; by hand: npm ci --prefix web/test): %v", err)
-	}
-	nodeBin, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatalf("node not found (Node 20 or later runs the socket.io-client suite): %v", err)
-	}
+	dir, nodeBin := nodeSuite(t)
 	files, err := filepath.Glob(filepath.Join(dir, "multinode", "*.test.mjs"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no *.test.mjs in %s (%v)", filepath.Join(dir, "multinode"), err)
@@ -619,8 +613,11 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 
 	e := newEnv(t, 4)
 	// changes.test.mjs moderates with the admin token and waits out a
-	// short edit window; moderation.test.mjs posts as guests, who are held.
-	extra := []string{"--admin.token", multinodeAdminToken, "--comment.edit_window", "5s", "--moderation.mode", "guests"}
+	// short edit window; moderation.test.mjs posts as guests, who are held;
+	// filters.test.mjs posts the listed word, which holds (its other
+	// configurations run in TestFiltersSocketIOClient).
+	extra := []string{"--admin.token", multinodeAdminToken, "--comment.edit_window", "5s", "--moderation.mode", "guests",
+		"--moderation.words", filterWord, "--moderation.words_action", "hold"}
 	nodes := startNodes(t, e, 3, 4, extra...)
 	proxy := startProxy(t, nodes)
 	bin := commentdBinary(t)
@@ -635,25 +632,47 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	proxy.restart = func(int) (*node, error) {
 		return restartNode(bin, nodeArgs, &restarted)
 	}
-	ctl := proxy.control(t)
+	runNodeTests(t, nodeBin, dir, files, nodes, 3*time.Minute,
+		"COMMENTD_URL="+proxy.url,
+		"COMMENTD_CONTROL="+proxy.control(t),
+		"COMMENTD_ADMIN_TOKEN="+multinodeAdminToken,
+		"COMMENTD_FILTER_WORD="+filterWord,
+		"COMMENTD_FILTER_WORDS=hold",
+	)
+}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+// nodeSuite returns the folder of the Node suites (web/test) and the node
+// binary, or fails the test if either is missing.
+func nodeSuite(t *testing.T) (dir, nodeBin string) {
+	t.Helper()
+	dir = filepath.Join(commentdRoot(t), "web", "test")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "socket.io-client", "package.json")); err != nil {
+		t.Fatalf("web/test/node_modules is missing (`make test` installs it; by hand: npm ci --prefix web/test): %v", err)
+	}
+	nodeBin, err := exec.LookPath("node")
+	if err != nil {
+		t.Fatalf("node not found (Node 20 or later runs the socket.io-client suite): %v", err)
+	}
+	return dir, nodeBin
+}
+
+// runNodeTests runs files (in dir) with node --test, one at a time, with
+// env added to the test's environment, within limit. Its output is logged
+// if it fails or under -v; on a failure each node's stderr is too.
+func runNodeTests(t *testing.T, nodeBin, dir string, files []string, nodes []*node, limit time.Duration, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	args := append([]string{"--test", "--test-reporter=spec", "--test-concurrency=1"}, files...)
 	cmd := exec.CommandContext(ctx, nodeBin, args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"COMMENTD_URL="+proxy.url,
-		"COMMENTD_CONTROL="+ctl,
-		"COMMENTD_ADMIN_TOKEN="+multinodeAdminToken,
-		"NO_COLOR=1",
-	)
+	cmd.Env = append(append(os.Environ(), "NO_COLOR=1"), env...)
 	out := &lockedBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
+	err := cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w after 3m", ctx.Err())
+		err = fmt.Errorf("%w after %s", ctx.Err(), limit)
 	}
 	if err != nil || testing.Verbose() {
 		for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
