@@ -44,10 +44,21 @@ func (s *Store) Write(ctx context.Context, chs []comment.Change) ([]comment.Reje
 	if len(models) == 0 {
 		return rejected, nil
 	}
-	wes, err := s.bulk(ctx, models)
+	wes, matched, err := s.bulk(ctx, models)
 	if err != nil {
 		return nil, fmt.Errorf("store: write %d comments: %w", len(models), err)
 	}
+	failed := make(map[int]bool, len(wes))
+	for _, we := range wes {
+		if we.Index >= 0 && we.Index < len(idx) {
+			failed[we.Index] = true
+		}
+	}
+	unapplied, err := s.unapplied(ctx, models, idx, writes, failed, matched)
+	if err != nil {
+		return nil, fmt.Errorf("store: write %d comments: %w", len(models), err)
+	}
+	rejected = append(rejected, unapplied...)
 	for _, we := range wes {
 		if we.Index < 0 || we.Index >= len(idx) {
 			return nil, fmt.Errorf("store: write %d comments: write error for index %d: %s", len(models), we.Index, we.Message)
@@ -59,6 +70,43 @@ func (s *Store) Write(ctx context.Context, chs []comment.Change) ([]comment.Reje
 		rejected = append(rejected, comment.Rejected{Change: w.retry(), Reason: "code " + strconv.Itoa(we.Code) + ": " + we.Message})
 	}
 	return rejected, nil
+}
+
+// unapplied checks the guarded updates of a write when fewer matched than
+// were sent: an update that matched nothing is right only if the stored
+// comment is already at its version or newer (a batch written again).
+// Otherwise (the comment is not stored yet, or the server did not run the
+// update and said nothing) the change is returned to be written again: a
+// confirmed change is never dropped by a silent miss. The read is by _id,
+// one comment at a time, and happens only when a count falls short.
+func (s *Store) unapplied(ctx context.Context, models []mongo.WriteModel, idx []int, writes []Write1,
+	failed map[int]bool, matched int64) ([]comment.Rejected, error) {
+	var updates []int // indexes into models
+	for i, m := range models {
+		if _, ok := m.(*mongo.UpdateOneModel); ok && !failed[i] {
+			updates = append(updates, i)
+		}
+	}
+	if int64(len(updates)) <= matched {
+		return nil, nil
+	}
+	var out []comment.Rejected
+	for _, i := range updates {
+		w := writes[idx[i]]
+		stored, found, err := s.Get(ctx, w.Last.CommentID)
+		if err != nil {
+			return nil, err
+		}
+		if found && stored.Version() >= w.Last.State.Version() {
+			continue
+		}
+		reason := "update matched nothing: the comment is not stored"
+		if found {
+			reason = fmt.Sprintf("update matched nothing: the comment is stored at v%d", stored.Version())
+		}
+		out = append(out, comment.Rejected{Change: w.retry(), Reason: reason})
+	}
+	return out, nil
 }
 
 // ferretMaxUpdates bounds the update statements of one command sent to
@@ -73,7 +121,7 @@ const ferretMaxUpdates = 40
 // errors, indexed as models; err is a failure of the whole. On FerretDB it
 // sends the inserts in one command and the updates ferretMaxUpdates at a
 // time, one command at a time.
-func (s *Store) bulk(ctx context.Context, models []mongo.WriteModel) ([]mongo.BulkWriteError, error) {
+func (s *Store) bulk(ctx context.Context, models []mongo.WriteModel) ([]mongo.BulkWriteError, int64, error) {
 	if !s.isFerret(ctx) {
 		return writeErrors(s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)))
 	}
@@ -97,15 +145,17 @@ func (s *Store) bulk(ctx context.Context, models []mongo.WriteModel) ([]mongo.Bu
 		updates = updates[n:]
 	}
 	var out []mongo.BulkWriteError
+	var matched int64
 	for _, chunk := range chunks {
 		part := make([]mongo.WriteModel, len(chunk))
 		for j, i := range chunk {
 			part[j] = models[i]
 		}
-		wes, err := writeErrors(s.coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)))
+		wes, n, err := writeErrors(s.coll.BulkWrite(ctx, part, options.BulkWrite().SetOrdered(false)))
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
+		matched += n
 		for _, we := range wes {
 			if we.Index >= 0 && we.Index < len(chunk) {
 				we.Index = chunk[we.Index]
@@ -113,20 +163,25 @@ func (s *Store) bulk(ctx context.Context, models []mongo.WriteModel) ([]mongo.Bu
 			out = append(out, we)
 		}
 	}
-	return out, nil
+	return out, matched, nil
 }
 
 // writeErrors splits a BulkWrite's outcome into write errors of single
-// documents and the failure of the whole (no write concern, no server).
-func writeErrors(_ *mongo.BulkWriteResult, err error) ([]mongo.BulkWriteError, error) {
+// documents and the failure of the whole (no write concern, no server),
+// with how many updates matched a document.
+func writeErrors(res *mongo.BulkWriteResult, err error) ([]mongo.BulkWriteError, int64, error) {
+	var matched int64
+	if res != nil {
+		matched = res.MatchedCount
+	}
 	if err == nil {
-		return nil, nil
+		return nil, matched, nil
 	}
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return nil, err
+		return nil, 0, err
 	}
-	return bwe.WriteErrors, nil
+	return bwe.WriteErrors, matched, nil
 }
 
 // isFerret reports whether the server is FerretDB (its buildInfo says

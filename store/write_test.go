@@ -162,3 +162,38 @@ func TestWriteManyUpdatesConcurrently(t *testing.T) {
 	got, _ := get(t, st, cs[599].ID)
 	require.Equal(t, "many", got.Content)
 }
+
+// A change whose comment is not stored yet is not dropped: the write
+// returns it, to be written again once its create is; a replayed change,
+// which matches nothing because the stored comment is as new, is not.
+func TestWriteUpdateOfUnstoredComment(t *testing.T) {
+	st, _ := openStore(t)
+	ctx := context.Background()
+	a, b := mk(t, "p", time.Now()), mk(t, "p", time.Now())
+	edit := func(c *comment.Comment) { c.Content = "edited" }
+	rej, err := st.Write(ctx, []comment.Change{comment.CreateOf(b)})
+	require.NoError(t, err)
+	require.Empty(t, rej)
+
+	batch := []comment.Change{change(comment.OpEdit, a, 2, edit), change(comment.OpEdit, b, 2, edit)}
+	rej, err = st.Write(ctx, batch)
+	require.NoError(t, err)
+	require.Len(t, rej, 1, "a is not stored: its change comes back")
+	require.Equal(t, a.ID, rej[0].Change.CommentID)
+	require.Contains(t, rej[0].Reason, "not stored")
+
+	rej, err = st.Write(ctx, []comment.Change{comment.CreateOf(a)})
+	require.NoError(t, err)
+	require.Empty(t, rej)
+	for range 2 { // then the batch again, twice: applied, then a replay
+		rej, err = st.Write(ctx, batch)
+		require.NoError(t, err)
+		require.Empty(t, rej)
+	}
+	for _, id := range []string{a.ID, b.ID} {
+		got, ok := get(t, st, id)
+		require.True(t, ok)
+		require.Equal(t, 2, got.V)
+		require.Equal(t, "edited", got.Content)
+	}
+}
