@@ -185,6 +185,10 @@ func (r *shardRun) flushBatch(ctx context.Context) (int, error) {
 			break
 		}
 		attempts++
+		if attempts == 1 {
+			r.f.log.Warn("flusher: comments rejected, retrying", "shard", r.shard,
+				"count", len(rejected), "reason", rejected[0].Reason)
+		}
 		if attempts >= r.f.cfg.MaxAttempts {
 			dead = rejected
 			r.f.log.Error("flusher: comments dead-lettered", "shard", r.shard,
