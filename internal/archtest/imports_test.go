@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"buffer":               {"comment", "github.com/redis/go-redis/v9"},
 	"store":                {"comment", "go.mongodb.org/mongo-driver"},
 	"flusher":              {"comment"},
+	"hook":                 {"comment"}, // the moderation hook: signed HTTP calls (Standard Webhooks)
 	"web":                  {},
 	"internal/testsvc":     {"internal/proc"},
 	"internal/archtest":    {},
