@@ -17,7 +17,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 # The demo page's Moderate form takes admin.token: one per run unless set.
 export COMMENTD_ADMIN_TOKEN="${COMMENTD_ADMIN_TOKEN:-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
-echo "moderator token for the demo page (admin.token): $COMMENTD_ADMIN_TOKEN"
+echo "moderator token for the demo page and /admin/ (admin.token): $COMMENTD_ADMIN_TOKEN"
 bin/commentd serve "$@" &
 pid=$!
 wait "$pid"
