@@ -79,13 +79,17 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// EnsureIndexes creates the index that history queries use:
-// {postId: 1, _id: -1}. Creating an existing index is a no-op.
+// EnsureIndexes creates the indexes that queries use: {postId: 1, _id: -1}
+// for history, {userId: 1, _id: -1} for a user's own comments (ByUser).
+// Creating an existing index is a no-op.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{{
 		Keys:    bson.D{{Key: "postId", Value: 1}, {Key: "_id", Value: -1}},
 		Options: options.Index().SetName("postId_1__id_-1"),
-	})
+	}, {
+		Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}},
+		Options: options.Index().SetName("userId_1__id_-1"),
+	}})
 	if err != nil {
 		return fmt.Errorf("store: create index: %w", err)
 	}
@@ -98,6 +102,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 type doc struct {
 	ID        primitive.ObjectID `bson:"_id"`
 	PostID    string             `bson:"postId"`
+	ParentID  string             `bson:"parentId,omitempty"`
 	UserID    string             `bson:"userId"`
 	UserName  string             `bson:"userName,omitempty"`
 	Avatar    string             `bson:"avatar,omitempty"`
@@ -115,12 +120,12 @@ func toDoc(c comment.Comment) (doc, error) {
 	if err != nil {
 		return doc{}, fmt.Errorf("id %q: %w", c.ID, err)
 	}
-	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt,
+	return doc{ID: id, PostID: c.PostID, ParentID: c.ParentID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt,
 		EditedAt: c.EditedAt, Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, V: c.V}, nil
 }
 
 func (d doc) comment() comment.Comment {
-	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, UserName: d.UserName, Avatar: d.Avatar, Content: d.Content,
+	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, ParentID: d.ParentID, UserID: d.UserID, UserName: d.UserName, Avatar: d.Avatar, Content: d.Content,
 		CreatedAt: d.CreatedAt.UTC(), Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, V: d.V}
 	if !d.EditedAt.IsZero() {
 		c.EditedAt = d.EditedAt.UTC()
@@ -145,48 +150,67 @@ var visible = bson.D{
 // batch as a whole failed (MongoDB down, write concern not met) and must be
 // retried.
 func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment.Rejected, error) {
+	r, err := s.Import(ctx, cs)
+	return r.Rejected, err
+}
+
+// ImportResult is what one Import did.
+type ImportResult struct {
+	Inserted   int                // stored by this call
+	Duplicates int                // already stored (same _id)
+	Rejected   []comment.Rejected // refused for another reason
+}
+
+// Import is InsertMany that also says how many comments were new and how
+// many were already stored: one unordered insert command for the batch.
+func (s *Store) Import(ctx context.Context, cs []comment.Comment) (ImportResult, error) {
+	var r ImportResult
 	if len(cs) == 0 {
-		return nil, nil
+		return r, nil
 	}
 	docs := make([]any, 0, len(cs))
 	idx := make([]int, 0, len(cs)) // docs[i] is cs[idx[i]]
-	var rejected []comment.Rejected
 	for i, c := range cs {
 		d, err := toDoc(c)
 		if err != nil {
-			rejected = append(rejected, comment.Rejected{Change: comment.CreateOf(c), Reason: err.Error()})
+			r.Rejected = append(r.Rejected, comment.Rejected{Change: comment.CreateOf(c), Reason: err.Error()})
 			continue
 		}
 		docs = append(docs, d)
 		idx = append(idx, i)
 	}
 	if len(docs) == 0 {
-		return rejected, nil
+		return r, nil
 	}
 	_, err := s.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		return rejected, nil
+		r.Inserted = len(docs)
+		return r, nil
 	}
 	// mongo.IsDuplicateKeyError is true if any one error is a duplicate;
 	// the batch is done only if every write error is one and the write
 	// concern was met.
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return nil, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
+		return ImportResult{}, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
 	}
+	failed := 0
 	for _, we := range bwe.WriteErrors {
+		failed++
 		if we.Code == codeDuplicateKey {
+			r.Duplicates++
 			continue
 		}
 		if we.Index < 0 || we.Index >= len(idx) {
-			return nil, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
+			return ImportResult{}, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
 		}
-		rejected = append(rejected, comment.Rejected{
+		r.Rejected = append(r.Rejected, comment.Rejected{
 			Change: comment.CreateOf(cs[idx[we.Index]]),
 			Reason: "code " + strconv.Itoa(we.Code) + ": " + we.Message,
 		})
 	}
-	return rejected, nil
+	r.Inserted = len(docs) - failed
+	return r, nil
 }
 
 // History returns up to limit comments of a post older than the comment
