@@ -11,19 +11,14 @@ import (
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
-// ScanFilter selects the comments Scan returns. Zero fields select all.
-type ScanFilter struct {
-	PostID string    // only this post's comments
-	Since  time.Time // only comments created at or after it
-}
-
-// Scan returns up to limit stored comments, in whatever state, with _id
+// Scan returns up to limit stored comments, in whatever state, of postID
+// ("" for every post) created at or after since (zero for all), with _id
 // greater than after ("" for the first page), in _id order: a page of an
 // export. The next page starts after the last id returned; fewer than limit
 // means the end. The query is {_id: {$gt: after}} sorted by _id, which a
-// MongoDB answers from the _id index; a PostID filter makes FerretDB scan
+// MongoDB answers from the _id index; a postID filter makes FerretDB scan
 // the collection (it pushes only _id filters down to SQLite).
-func (s *Store) Scan(ctx context.Context, f ScanFilter, after string, limit int) ([]comment.Comment, error) {
+func (s *Store) Scan(ctx context.Context, postID string, since time.Time, after string, limit int) ([]comment.Comment, error) {
 	var floor primitive.ObjectID // the zero id sorts first
 	if after != "" {
 		id, err := primitive.ObjectIDFromHex(after)
@@ -33,22 +28,22 @@ func (s *Store) Scan(ctx context.Context, f ScanFilter, after string, limit int)
 		floor = id
 	}
 	idRange := bson.D{{Key: "$gt", Value: floor}}
-	if !f.Since.IsZero() {
+	if !since.IsZero() {
 		// An id starts with its creation second (NewID and imported ids
 		// alike), so ids from that second on are a superset of the
 		// comments created since; createdAt then selects exactly.
-		sinceID := primitive.NewObjectIDFromTimestamp(f.Since.Truncate(time.Second))
+		sinceID := primitive.NewObjectIDFromTimestamp(since.Truncate(time.Second))
 		sinceID = prevID(sinceID)
 		if after == "" || bytesLess(floor, sinceID) {
 			idRange = bson.D{{Key: "$gt", Value: sinceID}}
 		}
 	}
 	filter := bson.D{{Key: "_id", Value: idRange}}
-	if f.PostID != "" {
-		filter = append(filter, bson.E{Key: "postId", Value: f.PostID})
+	if postID != "" {
+		filter = append(filter, bson.E{Key: "postId", Value: postID})
 	}
-	if !f.Since.IsZero() {
-		filter = append(filter, bson.E{Key: "createdAt", Value: bson.D{{Key: "$gte", Value: f.Since}}})
+	if !since.IsZero() {
+		filter = append(filter, bson.E{Key: "createdAt", Value: bson.D{{Key: "$gte", Value: since}}})
 	}
 	return s.find(ctx, "scan", filter, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
 }

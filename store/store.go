@@ -83,15 +83,18 @@ func (s *Store) Ping(ctx context.Context) error {
 // for history, {userId: 1, _id: -1} for a user's own comments (ByUser).
 // Creating an existing index is a no-op.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateMany(ctx, []mongo.IndexModel{{
+	// One index a command: FerretDB (devmongo) drops the connection on a
+	// createIndexes of several indexes that exist already.
+	for _, m := range []mongo.IndexModel{{
 		Keys:    bson.D{{Key: "postId", Value: 1}, {Key: "_id", Value: -1}},
 		Options: options.Index().SetName("postId_1__id_-1"),
 	}, {
 		Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}},
 		Options: options.Index().SetName("userId_1__id_-1"),
-	}})
-	if err != nil {
-		return fmt.Errorf("store: create index: %w", err)
+	}} {
+		if _, err := s.coll.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("store: create index: %w", err)
+		}
 	}
 	return nil
 }
@@ -150,67 +153,56 @@ var visible = bson.D{
 // batch as a whole failed (MongoDB down, write concern not met) and must be
 // retried.
 func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment.Rejected, error) {
-	r, err := s.Import(ctx, cs)
-	return r.Rejected, err
+	_, rejected, err := s.Import(ctx, cs)
+	return rejected, err
 }
 
-// ImportResult is what one Import did.
-type ImportResult struct {
-	Inserted   int                // stored by this call
-	Duplicates int                // already stored (same _id)
-	Rejected   []comment.Rejected // refused for another reason
-}
-
-// Import is InsertMany that also says how many comments were new and how
-// many were already stored: one unordered insert command for the batch.
-func (s *Store) Import(ctx context.Context, cs []comment.Comment) (ImportResult, error) {
-	var r ImportResult
+// Import is InsertMany that also says how many of cs were already stored
+// (duplicates); the others not rejected are stored by this call. One
+// unordered insert command for the batch.
+func (s *Store) Import(ctx context.Context, cs []comment.Comment) (duplicates int, rejected []comment.Rejected, err error) {
 	if len(cs) == 0 {
-		return r, nil
+		return 0, nil, nil
 	}
 	docs := make([]any, 0, len(cs))
 	idx := make([]int, 0, len(cs)) // docs[i] is cs[idx[i]]
 	for i, c := range cs {
 		d, err := toDoc(c)
 		if err != nil {
-			r.Rejected = append(r.Rejected, comment.Rejected{Change: comment.CreateOf(c), Reason: err.Error()})
+			rejected = append(rejected, comment.Rejected{Change: comment.CreateOf(c), Reason: err.Error()})
 			continue
 		}
 		docs = append(docs, d)
 		idx = append(idx, i)
 	}
 	if len(docs) == 0 {
-		return r, nil
+		return 0, rejected, nil
 	}
-	_, err := s.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	_, err = s.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		r.Inserted = len(docs)
-		return r, nil
+		return 0, rejected, nil
 	}
 	// mongo.IsDuplicateKeyError is true if any one error is a duplicate;
 	// the batch is done only if every write error is one and the write
 	// concern was met.
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return ImportResult{}, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
+		return 0, nil, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
 	}
-	failed := 0
 	for _, we := range bwe.WriteErrors {
-		failed++
 		if we.Code == codeDuplicateKey {
-			r.Duplicates++
+			duplicates++
 			continue
 		}
 		if we.Index < 0 || we.Index >= len(idx) {
-			return ImportResult{}, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
+			return 0, nil, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
 		}
-		r.Rejected = append(r.Rejected, comment.Rejected{
+		rejected = append(rejected, comment.Rejected{
 			Change: comment.CreateOf(cs[idx[we.Index]]),
 			Reason: "code " + strconv.Itoa(we.Code) + ": " + we.Message,
 		})
 	}
-	r.Inserted = len(docs) - failed
-	return r, nil
+	return duplicates, rejected, nil
 }
 
 // History returns up to limit comments of a post older than the comment
