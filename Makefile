@@ -41,6 +41,7 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzAppendJSON -fuzztime 30s ./comment/
 	go test -run '^$$' -fuzz FuzzDecodeEntry -fuzztime 30s ./comment/
 	go test -run '^$$' -fuzz FuzzWords -fuzztime 30s ./comment/
+	go test -run '^$$' -fuzz FuzzHTMLText -fuzztime 30s ./transfer/
 	go test -run '^$$' -fuzz FuzzAppendString -fuzztime 30s ./internal/jsonenc/
 	go test -run '^$$' -fuzz FuzzParseNewComment -fuzztime 30s ./api/
 	go test -run '^$$' -fuzz FuzzDecodePlain -fuzztime 30s ./api/

@@ -29,7 +29,7 @@
 //	<prefix>:{n}:dead               list    dead letters (JSON, see DeadLetter)             ack, Claim
 //	<prefix>:{n}:commit:<token>     string  one commit's results, for a resent pipeline     append
 //	<prefix>:{n}:recent:<postId>    list    the post's latest comments, current state      append, seed, publish
-//	<prefix>:{n}:complete:<postId>  string  set when recent holds the post's whole history  seed
+//	<prefix>:{n}:complete:<postId>  string  set when recent holds the post's whole history  seed, Invalidate (deletes)
 //	<prefix>:{n}:chg:<postId>       hash    comment id → state, of comments changed lately append
 //	                                        or pushed out of recent (the last ChangedLen)
 //	<prefix>:{n}:chgt:<postId>      zset    chg's ids by time of their last change (ms)    append

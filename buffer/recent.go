@@ -255,3 +255,23 @@ func decodeAll(raw []string) ([]comment.Comment, error) {
 	}
 	return out, nil
 }
+
+// Invalidate forgets that Redis holds the whole history of each post (its
+// complete flag, see Seed) and nothing else, so the next join reads older
+// comments from the database: for comments written to the database around
+// the buffer, as an import does. One DEL per post, pipelined.
+func (b *Buffer) Invalidate(ctx context.Context, postIDs []string) error {
+	if len(postIDs) == 0 {
+		return nil
+	}
+	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, postID := range postIDs {
+			p.Del(ctx, b.key(b.Shard(postID), "complete:"+postID))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("invalidate posts: %w", classify(err))
+	}
+	return nil
+}

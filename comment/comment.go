@@ -35,6 +35,7 @@ const (
 type Comment struct {
 	ID        string    // 24 hex digits, see NewID
 	PostID    string    // see ValidatePostID
+	ParentID  string    // the comment this one replies to (an ID); "" for a top-level comment
 	UserID    string    // see ValidateUserID; "" on a tombstone
 	UserName  string    // display name, from the token or a guest's choice; "" for none
 	Avatar    string    // an http(s) URL of the user's picture, from the token; "" for none
@@ -62,6 +63,7 @@ func (c Comment) Visible() bool { return !c.Deleted && c.Status == "" }
 type wireComment struct {
 	ID        string `json:"_id"`
 	PostID    string `json:"postId"`
+	ParentID  string `json:"parentId,omitempty"`
 	UserID    string `json:"userId"`
 	UserName  string `json:"userName,omitempty"`
 	Avatar    string `json:"avatar,omitempty"`
@@ -84,7 +86,7 @@ func (c *Comment) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("comment: createdAt: %w", err)
 	}
-	*c = Comment{ID: w.ID, PostID: w.PostID, UserID: w.UserID, UserName: w.UserName, Avatar: w.Avatar, Content: w.Content, CreatedAt: t.UTC(),
+	*c = Comment{ID: w.ID, PostID: w.PostID, ParentID: w.ParentID, UserID: w.UserID, UserName: w.UserName, Avatar: w.Avatar, Content: w.Content, CreatedAt: t.UTC(),
 		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, V: w.V}
 	if c.V == 0 {
 		c.V = 1 // unsaid on a new comment

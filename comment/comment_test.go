@@ -123,7 +123,10 @@ func FuzzAppendJSON(f *testing.F) {
 		if ms%13 == 0 {
 			c.UserName, c.Avatar = content+"n", "https://x.example/"+post
 		}
-		w := wireComment{ID: c.ID, PostID: c.PostID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout),
+		if ms%5 == 0 {
+			c.ParentID = post + "p"
+		}
+		w := wireComment{ID: c.ID, PostID: c.PostID, ParentID: c.ParentID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout),
 			Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned}
 		if c.V > 1 {
 			w.V = c.V
@@ -143,6 +146,7 @@ func FuzzAppendJSON(f *testing.F) {
 			require.NoError(t, json.Unmarshal(got[1:], &back))
 			require.Equal(t, c.Content, back.Content)
 			require.Equal(t, c.PostID, back.PostID)
+			require.Equal(t, c.ParentID, back.ParentID)
 			require.True(t, c.CreatedAt.Equal(back.CreatedAt))
 		}
 	})

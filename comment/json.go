@@ -17,6 +17,10 @@ func (c Comment) AppendJSON(dst []byte) []byte {
 	dst = jsonenc.AppendString(dst, c.ID, true)
 	dst = append(dst, `,"postId":`...)
 	dst = jsonenc.AppendString(dst, c.PostID, true)
+	if c.ParentID != "" {
+		dst = append(dst, `,"parentId":`...)
+		dst = jsonenc.AppendString(dst, c.ParentID, true)
+	}
 	dst = append(dst, `,"userId":`...)
 	dst = jsonenc.AppendString(dst, c.UserID, true)
 	if c.UserName != "" {
@@ -73,7 +77,7 @@ func appendTime(dst []byte, t time.Time) []byte {
 
 // JSON returns c's wire form.
 func (c Comment) JSON() []byte {
-	return c.AppendJSON(make([]byte, 0, 96+len(c.ID)+len(c.PostID)+len(c.UserID)+len(c.UserName)+len(c.Avatar)+len(c.Content)))
+	return c.AppendJSON(make([]byte, 0, 96+len(c.ID)+len(c.PostID)+len(c.ParentID)+len(c.UserID)+len(c.UserName)+len(c.Avatar)+len(c.Content)))
 }
 
 // MarshalJSON encodes c in the wire form.

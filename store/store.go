@@ -79,15 +79,22 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// EnsureIndexes creates the index that history queries use:
-// {postId: 1, _id: -1}. Creating an existing index is a no-op.
+// EnsureIndexes creates the indexes that queries use: {postId: 1, _id: -1}
+// for history, {userId: 1, _id: -1} for a user's own comments (ByUser).
+// Creating an existing index is a no-op.
 func (s *Store) EnsureIndexes(ctx context.Context) error {
-	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+	// One index a command: FerretDB (devmongo) drops the connection on a
+	// createIndexes of several indexes that exist already.
+	for _, m := range []mongo.IndexModel{{
 		Keys:    bson.D{{Key: "postId", Value: 1}, {Key: "_id", Value: -1}},
 		Options: options.Index().SetName("postId_1__id_-1"),
-	})
-	if err != nil {
-		return fmt.Errorf("store: create index: %w", err)
+	}, {
+		Keys:    bson.D{{Key: "userId", Value: 1}, {Key: "_id", Value: -1}},
+		Options: options.Index().SetName("userId_1__id_-1"),
+	}} {
+		if _, err := s.coll.Indexes().CreateOne(ctx, m); err != nil {
+			return fmt.Errorf("store: create index: %w", err)
+		}
 	}
 	return nil
 }
@@ -98,6 +105,7 @@ func (s *Store) EnsureIndexes(ctx context.Context) error {
 type doc struct {
 	ID        primitive.ObjectID `bson:"_id"`
 	PostID    string             `bson:"postId"`
+	ParentID  string             `bson:"parentId,omitempty"`
 	UserID    string             `bson:"userId"`
 	UserName  string             `bson:"userName,omitempty"`
 	Avatar    string             `bson:"avatar,omitempty"`
@@ -115,12 +123,12 @@ func toDoc(c comment.Comment) (doc, error) {
 	if err != nil {
 		return doc{}, fmt.Errorf("id %q: %w", c.ID, err)
 	}
-	return doc{ID: id, PostID: c.PostID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt,
+	return doc{ID: id, PostID: c.PostID, ParentID: c.ParentID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt,
 		EditedAt: c.EditedAt, Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, V: c.V}, nil
 }
 
 func (d doc) comment() comment.Comment {
-	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, UserID: d.UserID, UserName: d.UserName, Avatar: d.Avatar, Content: d.Content,
+	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, ParentID: d.ParentID, UserID: d.UserID, UserName: d.UserName, Avatar: d.Avatar, Content: d.Content,
 		CreatedAt: d.CreatedAt.UTC(), Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, V: d.V}
 	if !d.EditedAt.IsZero() {
 		c.EditedAt = d.EditedAt.UTC()
@@ -145,12 +153,19 @@ var visible = bson.D{
 // batch as a whole failed (MongoDB down, write concern not met) and must be
 // retried.
 func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment.Rejected, error) {
+	_, rejected, err := s.Import(ctx, cs)
+	return rejected, err
+}
+
+// Import is InsertMany that also says how many of cs were already stored
+// (duplicates); the others not rejected are stored by this call. One
+// unordered insert command for the batch.
+func (s *Store) Import(ctx context.Context, cs []comment.Comment) (duplicates int, rejected []comment.Rejected, err error) {
 	if len(cs) == 0 {
-		return nil, nil
+		return 0, nil, nil
 	}
 	docs := make([]any, 0, len(cs))
 	idx := make([]int, 0, len(cs)) // docs[i] is cs[idx[i]]
-	var rejected []comment.Rejected
 	for i, c := range cs {
 		d, err := toDoc(c)
 		if err != nil {
@@ -161,32 +176,33 @@ func (s *Store) InsertMany(ctx context.Context, cs []comment.Comment) ([]comment
 		idx = append(idx, i)
 	}
 	if len(docs) == 0 {
-		return rejected, nil
+		return 0, rejected, nil
 	}
-	_, err := s.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	_, err = s.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		return rejected, nil
+		return 0, rejected, nil
 	}
 	// mongo.IsDuplicateKeyError is true if any one error is a duplicate;
 	// the batch is done only if every write error is one and the write
 	// concern was met.
 	var bwe mongo.BulkWriteException
 	if !errors.As(err, &bwe) || bwe.WriteConcernError != nil || len(bwe.WriteErrors) == 0 {
-		return nil, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
+		return 0, nil, fmt.Errorf("store: insert %d comments: %w", len(docs), err)
 	}
 	for _, we := range bwe.WriteErrors {
 		if we.Code == codeDuplicateKey {
+			duplicates++
 			continue
 		}
 		if we.Index < 0 || we.Index >= len(idx) {
-			return nil, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
+			return 0, nil, fmt.Errorf("store: insert %d comments: write error for index %d: %w", len(docs), we.Index, err)
 		}
 		rejected = append(rejected, comment.Rejected{
 			Change: comment.CreateOf(cs[idx[we.Index]]),
 			Reason: "code " + strconv.Itoa(we.Code) + ": " + we.Message,
 		})
 	}
-	return rejected, nil
+	return duplicates, rejected, nil
 }
 
 // History returns up to limit comments of a post older than the comment

@@ -3,6 +3,8 @@
 //
 //	commentd serve [--config FILE] [--key value ...]
 //	commentd flush [--once] [--timeout 5m] [--config FILE] [--key value ...]
+//	commentd import FILE --format disqus|wordpress|jsonl [--map-post REGEX] [--dry-run] [...]
+//	commentd export [--post P] [--since T] [...]
 //	commentd version
 package main
 
@@ -37,6 +39,9 @@ func main() {
 const usage = `usage:
   commentd serve [--config FILE] [--<key> VALUE ...]   run the service
   commentd flush [--once] [--timeout D] [...]          run only the flusher; --once drains and exits
+  commentd import FILE --format F [--map-post RE] [--dry-run] [...]
+                                                       import comments: F is disqus, wordpress or jsonl
+  commentd export [--post P] [--since T] [...]         JSON lines of stored comments to stdout
   commentd version                                     print the version
 Every configuration key is also a flag, e.g. --flush.batch_size 500; see config.example.yaml.`
 
@@ -51,6 +56,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return serve(ctx, loader, stdout)
+	case "import":
+		return importCmd(ctx, rest, stdout)
+	case "export":
+		return exportCmd(ctx, rest, stdout)
 	case "flush":
 		var once bool
 		var timeout time.Duration
@@ -74,6 +83,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 func parseFlags(name string, args []string, extra func(*pflag.FlagSet)) (*pflag.FlagSet, *config.Loader, error) {
+	fs, loader, err := parseFlagsArgs(name, args, extra)
+	if err == nil && fs.NArg() > 0 {
+		return nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return fs, loader, err
+}
+
+// parseFlagsArgs is parseFlags for a command with arguments: fs.Args().
+func parseFlagsArgs(name string, args []string, extra func(*pflag.FlagSet)) (*pflag.FlagSet, *config.Loader, error) {
 	fs := pflag.NewFlagSet("commentd "+name, pflag.ContinueOnError)
 	config.RegisterFlags(fs)
 	if extra != nil {
@@ -81,9 +99,6 @@ func parseFlags(name string, args []string, extra func(*pflag.FlagSet)) (*pflag.
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
-	}
-	if fs.NArg() > 0 {
-		return nil, nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	return fs, config.NewLoader(fs), nil
 }

@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"buffer":               {"comment", "github.com/redis/go-redis/v9"},
 	"store":                {"comment", "go.mongodb.org/mongo-driver"},
 	"flusher":              {"comment"},
+	"transfer":             {"comment"}, // import and export: parsers, batching; store and buffer behind its interfaces
 	"hook":                 {"comment"}, // the moderation hook: signed HTTP calls (Standard Webhooks)
 	"web":                  {},
 	"internal/testsvc":     {"internal/proc"},
@@ -43,6 +44,7 @@ var forbidden = map[string][]string{
 	"buffer":    {"go.mongodb.org/", mod + "/store"},
 	"store":     {"github.com/redis/", mod + "/buffer"},
 	"flusher":   {"github.com/redis/", "go.mongodb.org/"},
+	"transfer":  {"github.com/redis/", "go.mongodb.org/"},
 	"comment":   {"github.com/", "go.mongodb.org/"},
 }
 
