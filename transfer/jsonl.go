@@ -45,34 +45,28 @@ func parseJSONL(r io.Reader, emit func(record) error) error {
 	return nil
 }
 
-// Scanner reads stored comments in pages by _id (store.Store).
-type Scanner interface {
-	Scan(ctx context.Context, postID string, since time.Time, after string, limit int) ([]comment.Comment, error)
+// Source hands over stored comments in _id order (store.Store).
+type Source interface {
+	Each(ctx context.Context, postID string, since time.Time, fn func(comment.Comment) error) error
 }
 
 // Export writes the stored comments selected (postID "" for all; since
 // zero for all times) to w as JSON lines, in _id order (creation order),
-// reading pageSize at a time. It returns how many it wrote.
-func Export(ctx context.Context, s Scanner, postID string, since time.Time, pageSize int, w io.Writer) (int, error) {
+// through one read. It returns how many it wrote.
+func Export(ctx context.Context, s Source, postID string, since time.Time, w io.Writer) (int, error) {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var buf []byte
-	after, n := "", 0
-	for {
-		page, err := s.Scan(ctx, postID, since, after, pageSize)
-		if err != nil {
-			return n, fmt.Errorf("transfer: export after %q: %w", after, err)
+	n := 0
+	err := s.Each(ctx, postID, since, func(c comment.Comment) error {
+		buf = append(c.AppendJSON(buf[:0]), '\n')
+		if _, err := bw.Write(buf); err != nil {
+			return err
 		}
-		for _, c := range page {
-			buf = append(c.AppendJSON(buf[:0]), '\n')
-			if _, err := bw.Write(buf); err != nil {
-				return n, fmt.Errorf("transfer: export: %w", err)
-			}
-			n++
-		}
-		if len(page) < pageSize {
-			break
-		}
-		after = page[len(page)-1].ID
+		n++
+		return nil
+	})
+	if err != nil {
+		return n, fmt.Errorf("transfer: export: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
 		return n, fmt.Errorf("transfer: export: %w", err)

@@ -99,8 +99,6 @@ func (t timedInvalidator) Invalidate(ctx context.Context, postIDs []string) erro
 	return t.inv.Invalidate(ctx, postIDs)
 }
 
-// exportPage is the number of comments an export reads per query.
-const exportPage = 1000
 
 // exportCmd runs `commentd export`: JSON lines on stdout.
 func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
@@ -127,6 +125,6 @@ func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer st.Close(context.Background())
-	_, err = transfer.Export(ctx, st, post, t, exportPage, stdout)
+	_, err = transfer.Export(ctx, st, post, t, stdout)
 	return err
 }
