@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/commentd/commentd/comment"
@@ -32,6 +33,7 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /api/posts/{postId}/comments/{id}", a.restChange(comment.OpDelete))
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/comments/{id}", a.restChange(""))
 	mux.HandleFunc("GET /api/moderation/queue", a.getQueue)
+	mux.HandleFunc("GET /api/users/{userId}/comments", a.getUserComments)
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/lock", a.moderation(a.postLock))
 	mux.HandleFunc("GET /api/moderation/bans", a.moderation(a.getBans))
 	mux.HandleFunc("POST /api/moderation/bans", a.moderation(a.postBan))
@@ -225,4 +227,42 @@ func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"ok": true, "comment": ch.State})
 	}
+}
+
+// getUserComments serves GET /api/users/{userId}/comments?limit=&before=:
+// a person's own comments, newest first (the page is {ok, comments, next},
+// comments oldest first as in history), to that user's token or a
+// moderator's.
+func (a *Comments) getUserComments(w http.ResponseWriter, r *http.Request) {
+	tok := a.auth.requestToken(r, nil)
+	var id identity
+	switch {
+	case a.auth.isAdmin(tok):
+		id = adminIdentity
+	case !a.auth.on():
+		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a user's comments need auth.mode jwt (their token) or admin.token"))
+		return
+	default:
+		var err error
+		if id, err = a.auth.verify(tok); err != nil {
+			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to list a user's comments"))
+			return
+		}
+	}
+	limit := defaultPageLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number"))
+			return
+		}
+		limit = n
+	}
+	page, err := a.svc.UserComments(r.Context(), id.actor(), r.PathValue("userId"), r.URL.Query().Get("before"), limit)
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	slices.Reverse(page.Comments)
+	writeJSON(w, http.StatusOK, pageJSON(page))
 }

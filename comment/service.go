@@ -81,6 +81,9 @@ type Store interface {
 	History(ctx context.Context, postID, before string, limit int) ([]Comment, error)
 	// Get returns a stored comment by id.
 	Get(ctx context.Context, id string) (Comment, bool, error)
+	// ByUser returns up to limit stored comments of a user older than
+	// before, newest first, in whatever state.
+	ByUser(ctx context.Context, userID, before string, limit int) ([]Comment, error)
 }
 
 // ServiceConfig configures a Service. Zero fields take the defaults noted.
@@ -737,4 +740,46 @@ func cmpID(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// UserComments returns a page of a user's own stored comments, newest
+// first (hidden and pending ones included, tombstones left out), to the
+// user themself or a moderator: a person's own data. Comments still in the
+// buffer are listed once flushed.
+func (s *Service) UserComments(ctx context.Context, viewer Actor, userID, before string, limit int) (Page, error) {
+	if err := ValidateUserID(userID); err != nil {
+		return Page{}, err
+	}
+	if !viewer.Moderator && viewer.UserID != userID {
+		return Page{}, Errorf(CodeForbidden, "only the user themself or a moderator may list a user's comments")
+	}
+	if before != "" && !ValidID(before) {
+		return Page{}, Errorf(CodeInvalidPayload, "before must be a comment id")
+	}
+	if limit <= 0 || limit > MaxPageLimit {
+		return Page{}, Errorf(CodeInvalidPayload, "limit must be between 1 and 500")
+	}
+	if s.store == nil {
+		return Page{}, Errorf(CodeUnavailable, "comments are unavailable, try again")
+	}
+	sctx, cancel := context.WithTimeout(ctx, max(s.cfg.StoreTimeout, 30*time.Second))
+	defer cancel()
+	cs, err := s.store.ByUser(sctx, userID, before, limit+1)
+	if err != nil {
+		s.cfg.Logger.Warn("a user's comments from the database failed", "user", userID, "err", err)
+		return Page{}, Errorf(CodeUnavailable, "comments are unavailable, try again")
+	}
+	page := Page{}
+	if len(cs) > limit {
+		cs = cs[:limit]
+		page.Next = cs[limit-1].ID
+	}
+	out := make([]Comment, 0, len(cs))
+	for _, c := range cs {
+		if !c.Deleted {
+			out = append(out, c)
+		}
+	}
+	page.Comments = out
+	return page, nil
 }

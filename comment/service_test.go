@@ -43,6 +43,9 @@ type slowStore struct {
 
 func (s *slowStore) InsertMany(context.Context, []Comment) ([]Rejected, error) { return nil, nil }
 func (s *slowStore) Write(context.Context, []Change) ([]Rejected, error)       { return nil, nil }
+func (s *slowStore) ByUser(context.Context, string, string, int) ([]Comment, error) {
+	return nil, nil
+}
 func (s *slowStore) Get(context.Context, string) (Comment, bool, error) {
 	return Comment{}, false, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -271,4 +272,52 @@ func TestImportMany(t *testing.T) {
 		}
 	}
 	t.Logf("50 newest comments of one user among %d: %s", n, time.Since(t2).Round(time.Millisecond))
+}
+
+// GET /api/users/{userId}/comments: the user themself or a moderator gets
+// the user's stored comments, hidden ones included, in pages; others are
+// refused.
+func TestUserComments(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := jwtConfig(e, true)
+	cfg.Admin.Token = "user-comments-admin"
+	app, stop := startApp(t, cfg)
+	defer stop()
+	base := "http://" + app.Addr()
+	bob, alice := jwtFor(t, "bob", nil), jwtFor(t, "alice", nil)
+	var ids []string
+	for i := range 5 {
+		var a changeAck
+		require.Equal(t, http.StatusCreated, restJSON(t, "POST", base+"/api/posts/uc/comments", bob, fmt.Sprintf(`{"content":"bob %d"}`, i), &a))
+		ids = append(ids, a.Comment.ID)
+	}
+	var a changeAck
+	require.Equal(t, http.StatusCreated, restJSON(t, "POST", base+"/api/posts/uc/comments", alice, `{"content":"alice"}`, &a))
+	require.Equal(t, http.StatusOK, restJSON(t, "POST", base+"/api/moderation/posts/uc/comments/"+ids[1], "user-comments-admin", `{"action":"hide"}`, nil))
+	require.Eventually(t, func() bool {
+		n, err := e.store.Count(context.Background(), "uc")
+		return err == nil && n == 6
+	}, 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		c, ok, err := e.store.Get(context.Background(), ids[1])
+		return err == nil && ok && c.Status == comment.StatusHidden
+	}, 20*time.Second, 50*time.Millisecond)
+
+	var page struct {
+		Comments []comment.Comment
+		Next     *string
+	}
+	require.Equal(t, http.StatusOK, restJSON(t, "GET", base+"/api/users/bob/comments?limit=3", bob, "", &page))
+	require.Equal(t, []string{ids[2], ids[3], ids[4]}, commentIDs(page.Comments), "the newest page, oldest first")
+	require.NotNil(t, page.Next)
+	require.Equal(t, http.StatusOK, restJSON(t, "GET", base+"/api/users/bob/comments?limit=3&before="+*page.Next, bob, "", &page))
+	require.Equal(t, []string{ids[0], ids[1]}, commentIDs(page.Comments), "the hidden one is theirs to see")
+	require.Nil(t, page.Next)
+	require.Equal(t, http.StatusOK, restJSON(t, "GET", base+"/api/users/bob/comments", "user-comments-admin", "", &page))
+	require.Len(t, page.Comments, 5)
+
+	var res changeAck
+	require.Equal(t, http.StatusForbidden, restJSON(t, "GET", base+"/api/users/bob/comments", alice, "", &res))
+	require.Equal(t, comment.CodeForbidden, res.Error.Code)
+	require.Equal(t, http.StatusUnauthorized, restJSON(t, "GET", base+"/api/users/bob/comments", "", "", &res))
 }

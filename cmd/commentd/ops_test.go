@@ -201,9 +201,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 					url = strings.ReplaceAll(url, "{userId}", "openapi-banned")
 					require.Equal(t, http.StatusOK, restJSON(t, "POST", "http://"+app.Addr()+"/api/moderation/bans", "openapi-admin", body, nil))
 				}
+				url = strings.ReplaceAll(url, "{userId}", "u")
 				req, err := http.NewRequestWithContext(ctx, strings.ToUpper(method), url, strings.NewReader(body))
 				require.NoError(t, err)
-				if strings.HasPrefix(path, "/api/moderation/") {
+				if strings.HasPrefix(path, "/api/moderation/") || strings.HasPrefix(path, "/api/users/") {
 					req.Header.Set("Authorization", "Bearer openapi-admin")
 				}
 				resp, err := http.DefaultClient.Do(req)
