@@ -99,7 +99,6 @@ func (t timedInvalidator) Invalidate(ctx context.Context, postIDs []string) erro
 	return t.inv.Invalidate(ctx, postIDs)
 }
 
-
 // exportCmd runs `commentd export`: JSON lines on stdout.
 func exportCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	var post, since string
