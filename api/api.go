@@ -31,6 +31,15 @@ type Feed interface {
 	Unsubscribe(postID string)
 }
 
+// Viewers counts the sockets reading each post on this node and knows
+// the total over every node (buffer.Viewers). Changed totals come back
+// through HandleViewers.
+type Viewers interface {
+	Join(postID string)
+	Leave(postID string)
+	Total(ctx context.Context, postID string) (int, error)
+}
+
 // Config configures the binding. Zero fields take the defaults noted.
 type Config struct {
 	Timeout time.Duration // limit of one request's work (Redis, MongoDB); 5s
@@ -48,6 +57,9 @@ type Config struct {
 	// Stats, if set, serves GET /api/moderation/stats; else it answers
 	// UNAVAILABLE.
 	Stats StatsSource
+	// Viewers, if set, counts the readers of each post: post_info then
+	// carries viewers, and changes of it reach the post's room.
+	Viewers Viewers
 }
 
 // Comments serves the live-comment events on a namespace.
@@ -62,6 +74,7 @@ type Comments struct {
 	limits   limiters
 	recovery bool          // connection state recovery is on: events carry offsets
 	streams  streams       // SSE clients of this node
+	infos    postInfos     // what this node's readers were told of each post
 	closing  chan struct{} // closed by Close: streams end
 	once     sync.Once
 }

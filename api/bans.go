@@ -120,13 +120,6 @@ func (a *Comments) lockPost(s *socketio.Socket, ev *socketio.Event) {
 	ev.Ack(map[string]any{"ok": true, "postId": info.PostID, "locked": info.Locked})
 }
 
-// HandlePostInfo tells the post's room what changed about the post (its
-// lock): post_info {postId, locked}.
-func (a *Comments) HandlePostInfo(postID string, info comment.PostInfo) {
-	b, _ := json.Marshal(info)
-	a.nsp.EmitToRaw(Room(postID), nil, "post_info", json.RawMessage(b))
-}
-
 // moderatorOf returns who makes a moderation request over REST: the admin
 // token, or a token whose roles make a moderator. Anyone else gets
 // UNAUTHORIZED without a valid token, FORBIDDEN with one.

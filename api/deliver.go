@@ -123,6 +123,7 @@ func (a *Comments) recover(s *socketio.Socket, offset string, since time.Time) {
 		if err := a.feed.Subscribe(ctx, postID); err != nil {
 			a.log.Warn("recover: subscribe failed", "post", postID, "err", err)
 		}
+		a.viewerJoined(postID)
 		missed, err := a.svc.Replay(ctx, viewer, postID, offset)
 		cancel()
 		if err != nil {

@@ -59,6 +59,7 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 			return
 		}
 		s.Join(room)
+		a.viewerJoined(req.PostID)
 	}
 	viewer := sessionOf(s).id().actor()
 	if viewer.Moderator {
@@ -79,6 +80,7 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 		a.fail(s, ev, "Failed to join post", err)
 		return
 	}
+	info = a.joinInfo(ctx, info)
 	s.Emit("load_comments", cs)
 	s.Emit("post_info", info)
 	ev.Ack(map[string]any{"ok": true, "comments": cs})
@@ -116,7 +118,9 @@ func (a *Comments) leave(s *socketio.Socket, room string) {
 	}
 	s.Leave(room)
 	leaveModRoom(s, room)
-	a.feed.Unsubscribe(strings.TrimPrefix(room, "post_"))
+	postID := strings.TrimPrefix(room, "post_")
+	a.viewerLeft(postID)
+	a.feed.Unsubscribe(postID)
 }
 
 // disconnecting runs while the socket is still in its rooms; each post
@@ -124,6 +128,7 @@ func (a *Comments) leave(s *socketio.Socket, room string) {
 func (a *Comments) disconnecting(s *socketio.Socket, reason string) {
 	for _, room := range s.Rooms() {
 		if postID, ok := strings.CutPrefix(room, "post_"); ok {
+			a.viewerLeft(postID)
 			a.feed.Unsubscribe(postID)
 		}
 	}

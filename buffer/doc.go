@@ -41,6 +41,9 @@
 //	                                        append script refuses new comments and edits
 //	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub), and its   append, publish, lock
 //	                                        post_info when its lock changes
+//	<prefix>:{n}:viewers:<postId>   hash    node id → the node's sockets in the post's      Viewers
+//	                                        room; a dead node's field dropped by readers;
+//	                                        expires an hour after the last write
 //	<prefix>:{n}:pinned:<postId>    hash    comment id → state, of the post's pinned ones  append
 //	                                        (joins and history put them first), no expiry
 //	<prefix>:{n}:queue              hash    comment id → state, of the shard's comments     append
@@ -59,6 +62,8 @@
 //	<prefix>:{bans}:events          channel each ban change, numbered (sharded pub/sub)    ban
 //	<prefix>:{bans}:audit           stream  the audit log of bans and unbans, as           ban
 //	                                        <prefix>:{n}:audit (see audit.go)
+//	<prefix>:node:<nodeId>          string  set while the node is alive: Viewers renews it Viewers
+//	                                        every tick (1s), for DefaultNodeTTL (5s)
 //	<prefix>:flushers               zset    live flushers by heartbeat deadline            Heartbeat
 //
 // A post's keys expire after history.recent_ttl without comments or changes,

@@ -98,9 +98,12 @@ type Locks interface {
 }
 
 // PostInfo is what readers of a post are told about it (post_info).
+// Viewers, the sockets reading the post on every node, is filled in by
+// the node that sends it (nil: not counted, and left out).
 type PostInfo struct {
-	PostID string `json:"postId"`
-	Locked bool   `json:"locked"`
+	PostID  string `json:"postId"`
+	Viewers *int   `json:"viewers,omitempty"`
+	Locked  bool   `json:"locked"`
 }
 
 // BanRequest is what a moderator asks with ban_user.

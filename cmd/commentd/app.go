@@ -52,6 +52,7 @@ type App struct {
 	fl    *flusher.Flusher // nil when flush.enabled is false
 	sio   *socketio.Server
 	feed  *buffer.Fanout
+	views *buffer.Viewers
 	bans  *buffer.BanList
 	svc   *comment.Service
 	hook  *hook.Client // nil without moderation.hook_url
@@ -128,6 +129,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
 	a.sio = newSocketIO(cfg, log, dir)
 	a.feed = a.buf.NewFanout()
+	a.views = a.buf.NewViewers(buffer.ViewersConfig{})
 	comments, err := api.Bind(a.sio.Of("/"), svc, a.feed, api.Config{
 		Logger:    log,
 		OnComment: a.metrics.onComment,
@@ -152,12 +154,14 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		MaxStreamsPerIP: cfg.Limits.ConnectionsPerIP,
 		SocketsFrom:     a.sio.ConnsFrom,
 		Stats:           newAppStats(a),
+		Viewers:         a.views,
 	})
 	if err != nil {
 		a.closeClients()
 		return nil, err
 	}
 	a.feed.RegisterHandler(comments)
+	a.views.RegisterHandler(comments)
 	api.BindChat(a.sio.Of("/chat"))
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Addr)
@@ -239,6 +243,7 @@ func (a *App) Run(ctx context.Context) error {
 	}()
 	// Moderators on this node hear of held comments of every post.
 	stopModeration := a.buf.WatchModeration(a.comments.HandleModeration)
+	go a.views.Run()
 	srvErr := make(chan error, 2)
 	go func() { srvErr <- a.srv.Serve(a.ln) }()
 	if a.admin != nil {
@@ -267,6 +272,7 @@ func (a *App) Run(ctx context.Context) error {
 		a.hook.Close()
 	}
 	stopModeration()
+	a.views.Close() // after the sockets: their shares are withdrawn
 	a.feed.Close()
 	a.buf.Close()
 	stopFlush()

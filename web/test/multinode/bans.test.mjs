@@ -89,12 +89,14 @@ for (const transport of ['websocket', 'polling']) {
     // refused on both nodes as soon as the lock is acknowledged.
     const l = postId(`lock-${transport}`);
     for (const s of [u0, reader]) {
-      const info = once(s, 'post_info');
+      const info = waitInfo(s, (m) => m.postId === l);
       const joined = await ack(s, 'join_post', l);
       assert.equal(joined?.ok, true);
-      assert.deepEqual((await info)[0], { postId: l, locked: false }, 'post_info on join');
+      const got = await info;
+      assert.equal(typeof got.viewers, 'number', 'post_info on join');
+      assert.equal(got.locked, false, 'post_info on join');
     }
-    const infos = [once(u0, 'post_info'), once(reader, 'post_info')];
+    const infos = [waitInfo(u0, (m) => m.locked), waitInfo(reader, (m) => m.locked)];
     res = await ack(mod, 'lock_post', { postId: l, locked: true });
     assert.deepEqual(res, { ok: true, postId: l, locked: true });
     for (const s of [u0, u1]) {
@@ -102,13 +104,27 @@ for (const transport of ['websocket', 'polling']) {
       assert.equal(res?.ok, false, JSON.stringify(res));
       assert.equal(res.error.code, 'POST_LOCKED');
     }
-    for (const info of infos) assert.deepEqual((await info)[0], { postId: l, locked: true });
+    for (const info of infos) assert.equal((await info).postId, l);
 
     // Unlocked: accepted again, and readers are told.
-    const unlocked = [once(u0, 'post_info'), once(reader, 'post_info')];
+    const unlocked = [waitInfo(u0, (m) => !m.locked), waitInfo(reader, (m) => !m.locked)];
     res = await ack(mod1, 'lock_post', { postId: l, locked: false });
     assert.deepEqual(res, { ok: true, postId: l, locked: false });
-    for (const info of unlocked) assert.deepEqual((await info)[0], { postId: l, locked: false });
+    for (const info of unlocked) assert.equal((await info).postId, l);
     await post(u1, { postId: l, userId: user, content: 'open again' });
+  });
+}
+
+// waitInfo resolves with the first post_info of s that match accepts:
+// changes of the viewers come as post_info too.
+function waitInfo(s, match) {
+  return new Promise((resolve) => {
+    const on = (info) => {
+      if (match(info)) {
+        s.off('post_info', on);
+        resolve(info);
+      }
+    };
+    s.on('post_info', on);
   });
 }

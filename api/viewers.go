@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+
+	"github.com/commentd/commentd/comment"
+)
+
+// post_info {postId, viewers, locked} reaches a post's readers on this node
+// on join, when the lock changes (HandlePostInfo, from the fan-out) and
+// when the number of viewers changes (HandleViewers, at most once a
+// second). Each message carries the whole state, so the two sources share
+// a table of what was last sent, and send under its lock: a viewers update
+// never carries a lock state older than one already sent.
+
+// postInfos is what this node's readers of each post were told about it.
+type postInfos struct {
+	mu sync.Mutex
+	m  map[string]*postState
+}
+
+// postState is one post's entry, while this node has readers of it.
+type postState struct {
+	refs      int
+	locked    bool
+	lockKnown bool // locked was read (join) or told (lock change)
+	viewers   *int // last total known, nil before the first
+}
+
+// viewerJoined counts a socket that joined the post's room.
+func (a *Comments) viewerJoined(postID string) {
+	if a.cfg.Viewers == nil {
+		return
+	}
+	a.cfg.Viewers.Join(postID)
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	if a.infos.m == nil {
+		a.infos.m = make(map[string]*postState)
+	}
+	st := a.infos.m[postID]
+	if st == nil {
+		st = &postState{}
+		a.infos.m[postID] = st
+	}
+	st.refs++
+}
+
+// viewerLeft uncounts a socket that left the post's room.
+func (a *Comments) viewerLeft(postID string) {
+	if a.cfg.Viewers == nil {
+		return
+	}
+	a.cfg.Viewers.Leave(postID)
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	if st := a.infos.m[postID]; st != nil {
+		if st.refs--; st.refs <= 0 {
+			delete(a.infos.m, postID)
+		}
+	}
+}
+
+// joinInfo completes the post_info of a join (read after subscribing) with
+// the viewers, the joining socket included.
+func (a *Comments) joinInfo(ctx context.Context, info comment.PostInfo) comment.PostInfo {
+	if a.cfg.Viewers == nil {
+		return info
+	}
+	n, err := a.cfg.Viewers.Total(ctx, info.PostID)
+	if err != nil {
+		a.log.Warn("join: viewers", "post", info.PostID, "err", err)
+		return info // without viewers: the next change brings them
+	}
+	info.Viewers = &n
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	if st := a.infos.m[info.PostID]; st != nil {
+		if !st.lockKnown {
+			st.locked, st.lockKnown = info.Locked, true
+		}
+		st.viewers = &n
+	}
+	return info
+}
+
+// HandlePostInfo tells the post's room what changed about the post (its
+// lock): post_info {postId, viewers, locked}, with the viewers last known.
+func (a *Comments) HandlePostInfo(postID string, info comment.PostInfo) {
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	if st := a.infos.m[postID]; st != nil {
+		st.locked, st.lockKnown = info.Locked, true
+		info.Viewers = st.viewers
+	}
+	a.emitPostInfoLocked(postID, info)
+}
+
+// HandleViewers tells the post's room its new number of viewers.
+func (a *Comments) HandleViewers(postID string, viewers int) {
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	st := a.infos.m[postID]
+	if st == nil {
+		return // no readers left here
+	}
+	st.viewers = &viewers
+	if !st.lockKnown {
+		return // the first join is still reading it, and sends both
+	}
+	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Locked: st.locked})
+}
+
+// emitPostInfoLocked queues post_info on the room's sockets (no I/O: each
+// socket's writer sends it). a.infos.mu must be held, so that post_info
+// messages leave in the order their states were made.
+func (a *Comments) emitPostInfoLocked(postID string, info comment.PostInfo) {
+	b, _ := json.Marshal(info)
+	a.nsp.EmitToRaw(Room(postID), nil, "post_info", json.RawMessage(b))
+}
