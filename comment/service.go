@@ -77,8 +77,9 @@ type Store interface {
 	// Write stores changes (versioned, idempotent): write-through.
 	Write(ctx context.Context, chs []Change) ([]Rejected, error)
 	// History returns up to limit visible comments older than before,
-	// newest first.
+	// newest first; HistoryAll the hidden and held ones too.
 	History(ctx context.Context, postID, before string, limit int) ([]Comment, error)
+	HistoryAll(ctx context.Context, postID, before string, limit int) ([]Comment, error)
 	// Get returns a stored comment by id.
 	Get(ctx context.Context, id string) (Comment, bool, error)
 	// ByUser returns up to limit stored comments of a user older than
@@ -350,7 +351,7 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 			before = recent[0].ID
 		}
 		want := limit - len(recent)
-		older, err := s.readHistory(ctx, postID, before, want)
+		older, err := s.readHistory(ctx, viewer, postID, before, want)
 		if err != nil {
 			s.cfg.Logger.Warn("history from the database failed; joining with the buffer's", "post", postID, "err", err)
 		} else {
@@ -589,8 +590,8 @@ func (s *Service) state(ctx context.Context, postID, commentID string) (Comment,
 // Joins that need the same read at once share it: many readers arriving on
 // a cold post cost one database read, not one each. The result is the
 // caller's own copy.
-func (s *Service) readHistory(ctx context.Context, postID, before string, want int) ([]Comment, error) {
-	key := postID + "\x00" + before + "\x00" + strconv.Itoa(want)
+func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before string, want int) ([]Comment, error) {
+	key := postID + "\x00" + before + "\x00" + strconv.Itoa(want) + "\x00" + strconv.FormatBool(viewer.Moderator)
 	s.mu.Lock()
 	r, shared := s.reading[key]
 	if !shared {
@@ -600,7 +601,7 @@ func (s *Service) readHistory(ctx context.Context, postID, before string, want i
 	s.mu.Unlock()
 	if !shared {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StoreTimeout)
-		r.older, r.err = s.store.History(sctx, postID, before, want)
+		r.older, r.err = s.storeHistory(sctx, viewer, postID, before, want)
 		cancel()
 		s.mu.Lock()
 		delete(s.reading, key)
@@ -670,7 +671,7 @@ func (s *Service) History(ctx context.Context, viewer Actor, postID, before stri
 	more := false
 	if s.store != nil {
 		// One more than asked tells whether an older page exists.
-		stored, err = s.store.History(ctx, postID, before, limit+1)
+		stored, err = s.storeHistory(ctx, viewer, postID, before, limit+1)
 		if err != nil {
 			s.cfg.Logger.Warn("history from the database failed", "post", postID, "err", err)
 			return Page{}, Errorf(CodeUnavailable, "history is unavailable, try again")
@@ -782,4 +783,13 @@ func (s *Service) UserComments(ctx context.Context, viewer Actor, userID, before
 	}
 	page.Comments = out
 	return page, nil
+}
+
+// storeHistory reads a page of stored comments: those every reader may
+// see, and for a moderator the hidden and held ones too.
+func (s *Service) storeHistory(ctx context.Context, viewer Actor, postID, before string, limit int) ([]Comment, error) {
+	if viewer.Moderator {
+		return s.store.HistoryAll(ctx, postID, before, limit)
+	}
+	return s.store.History(ctx, postID, before, limit)
 }

@@ -58,6 +58,15 @@ func (s *slowStore) History(ctx context.Context, _, _ string, limit int) ([]Comm
 	}
 	return s.docs[:min(limit, len(s.docs))], nil
 }
+func (s *slowStore) HistoryAll(ctx context.Context, _, _ string, limit int) ([]Comment, error) {
+	s.reads.Add(1)
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.docs[:min(limit, len(s.docs))], nil
+}
 
 // Readers arriving at once on a cold post share one database read, and each
 // gets its own copy, oldest first.

@@ -209,7 +209,16 @@ func (s *Store) Import(ctx context.Context, cs []comment.Comment) (duplicates in
 // with id before (all if before is ""), newest first: those every reader
 // may see.
 func (s *Store) History(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
-	filter := append(bson.D{{Key: "postId", Value: postID}}, visible...)
+	return s.history(ctx, append(bson.D{{Key: "postId", Value: postID}}, visible...), before, limit)
+}
+
+// HistoryAll is History with the hidden and held comments too (not the
+// tombstones): what a moderator may see.
+func (s *Store) HistoryAll(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
+	return s.history(ctx, bson.D{{Key: "postId", Value: postID}, visible[0]}, before, limit)
+}
+
+func (s *Store) history(ctx context.Context, filter bson.D, before string, limit int) ([]comment.Comment, error) {
 	if before != "" {
 		id, err := primitive.ObjectIDFromHex(before)
 		if err != nil {

@@ -323,3 +323,36 @@ func TestPinnedFirst(t *testing.T) {
 	require.True(t, a.OK, "%+v", a)
 	require.Equal(t, []string{cs[2].ID, cs[3].ID, cs[5].ID}, commentIDs(dialSIO(t, app.Addr()).join("pins")))
 }
+
+// A moderator's history pages show hidden and held comments also once they
+// are only in MongoDB (out of the Redis recent list); a reader's do not.
+func TestModeratorHistoryShowsHiddenStored(t *testing.T) {
+	e := newEnv(t, 1)
+	cfg := e.config(1)
+	cfg.History.RecentLen = 2
+	cfg.Admin.Token = modToken
+	app, stop := startApp(t, cfg)
+	defer stop()
+	w := dialSIO(t, app.Addr())
+	var cs []comment.Comment
+	for i := range 5 {
+		cs = append(cs, w.post("modhist", fmt.Sprintf("comment %d", i)))
+	}
+	mod := dialSIOAuth(t, app.Addr(), `{"token":"`+modToken+`"}`)
+	a, err := ackOf(mod.emit(true, "moderate", map[string]string{"postId": "modhist", "commentId": cs[0].ID, "action": "hide"}), nil)
+	require.NoError(t, err)
+	require.True(t, a.OK, "%+v", a)
+	want := map[string]comment.Comment{}
+	for _, c := range cs {
+		want[c.ID] = c
+	}
+	want[cs[0].ID] = a.Comment
+	e.requireFinalStates(t, want, 20*time.Second)
+
+	var page struct{ Comments []comment.Comment }
+	restGet(t, "http://"+app.Addr()+"/api/posts/modhist/comments", modToken, &page)
+	require.Equal(t, commentIDs(cs), commentIDs(page.Comments), "a moderator sees the hidden one")
+	require.Equal(t, comment.StatusHidden, page.Comments[0].Status)
+	restGet(t, "http://"+app.Addr()+"/api/posts/modhist/comments", "", &page)
+	require.Equal(t, commentIDs(cs[1:]), commentIDs(page.Comments), "a reader does not")
+}
