@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/commentd/commentd/comment"
@@ -60,14 +59,13 @@ func (a *Comments) getQueue(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit := queueLimit
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 10*queueLimit {
-			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number from 1 to 5000"))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(r, queueLimit)
+	if err == nil && (limit < 1 || limit > 10*queueLimit) {
+		err = comment.Errorf(comment.CodeInvalidPayload, "limit must be a number from 1 to 5000")
+	}
+	if err != nil {
+		a.writeError(w, err)
+		return
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()

@@ -116,14 +116,10 @@ func (a *Comments) getComments(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit := defaultPageLimit
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number"))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(r, defaultPageLimit)
+	if err != nil {
+		a.writeError(w, err)
+		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
@@ -249,14 +245,10 @@ func (a *Comments) getUserComments(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	limit := defaultPageLimit
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			a.writeError(w, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number"))
-			return
-		}
-		limit = n
+	limit, err := queryLimit(r, defaultPageLimit)
+	if err != nil {
+		a.writeError(w, err)
+		return
 	}
 	page, err := a.svc.UserComments(r.Context(), id.actor(), r.PathValue("userId"), r.URL.Query().Get("before"), limit)
 	if err != nil {
@@ -265,4 +257,17 @@ func (a *Comments) getUserComments(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Reverse(page.Comments)
 	writeJSON(w, http.StatusOK, pageJSON(page))
+}
+
+// queryLimit reads a request's limit query parameter, def without one.
+func queryLimit(r *http.Request, def int) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, comment.Errorf(comment.CodeInvalidPayload, "limit must be a number")
+	}
+	return n, nil
 }

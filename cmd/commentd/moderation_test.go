@@ -42,20 +42,6 @@ func (c *sioClient) eventsFor(t *testing.T, quiet time.Duration) map[string][]st
 	}
 }
 
-func restGet(t *testing.T, url, bearer string, v any) int {
-	t.Helper()
-	req, err := http.NewRequest("GET", url, nil)
-	require.NoError(t, err)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(v))
-	return resp.StatusCode
-}
-
 func commentIDs(cs []comment.Comment) []string {
 	ids := []string{}
 	for _, c := range cs {
@@ -355,4 +341,10 @@ func TestModeratorHistoryShowsHiddenStored(t *testing.T) {
 	require.Equal(t, comment.StatusHidden, page.Comments[0].Status)
 	restGet(t, "http://"+app.Addr()+"/api/posts/modhist/comments", "", &page)
 	require.Equal(t, commentIDs(cs[1:]), commentIDs(page.Comments), "a reader does not")
+}
+
+// restGet is restJSON for a GET.
+func restGet(t *testing.T, url, bearer string, v any) int {
+	t.Helper()
+	return restJSON(t, "GET", url, bearer, "", v)
 }
