@@ -224,6 +224,15 @@ export async function until(cond, what, ms = WAIT_MS) {
   }
 }
 
+/** moderateWith gives page p the moderator token in its Moderate form and waits until it reconnects. */
+export async function moderateWith(p, token) {
+  await p.page.locator('#moderation summary').click();
+  await p.page.locator('#mod-token').fill(token);
+  await p.page.locator('#mod-apply').click();
+  await p.page.locator('#mod-state').getByText('moderating').waitFor();
+  await p.page.locator('#state[data-state="connected"]').waitFor();
+}
+
 /** postComment types content into the page's form and sends it. */
 export async function postComment(p, content) {
   await p.page.locator('#content').fill(content);

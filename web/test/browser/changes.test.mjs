@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { browserTest, open, postComment, unique, waitComment, waitPage } from './browser.mjs';
+import { browserTest, moderateWith, open, postComment, unique, waitComment, waitPage } from './browser.mjs';
 
 const ADMIN = process.env.COMMENTD_ADMIN_TOKEN;
 
@@ -27,11 +27,7 @@ browserTest('an author edits and deletes, a moderator hides and restores, live o
   const a = await open('author', post);
   const b = await open('reader', post);
   const m = await open('moderator', post);
-  await m.page.locator('#moderation summary').click();
-  await m.page.locator('#mod-token').fill(ADMIN);
-  await m.page.locator('#mod-apply').click();
-  await m.page.locator('#mod-state').getByText('moderating').waitFor();
-  await m.page.locator('#state[data-state="connected"]').waitFor();
+  await moderateWith(m, ADMIN);
 
   const text = unique('first draft');
   await postComment(a, text);

@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { browserTest, open, postComment, unique, waitComment, waitPage } from './browser.mjs';
+import { browserTest, moderateWith, open, postComment, unique, waitComment, waitPage } from './browser.mjs';
 
 const ADMIN = process.env.COMMENTD_ADMIN_TOKEN;
 
@@ -24,11 +24,7 @@ browserTest('a guest\'s comment waits for a moderator, then appears for readers'
   const a = await open('guest', post, { user: unique('guest:ann') });
   const b = await open('reader', post);
   const m = await open('moderator', post);
-  await m.page.locator('#moderation summary').click();
-  await m.page.locator('#mod-token').fill(ADMIN);
-  await m.page.locator('#mod-apply').click();
-  await m.page.locator('#mod-state').getByText('moderating').waitFor();
-  await m.page.locator('#state[data-state="connected"]').waitFor();
+  await moderateWith(m, ADMIN);
 
   const text = unique('held for review');
   await postComment(a, text);
