@@ -3,6 +3,7 @@ package comment
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/commentd/commentd/internal/jsonenc"
@@ -22,6 +23,10 @@ const (
 	OpUnpin   Op = "unpin"
 	OpApprove Op = "approve" // a pending comment becomes visible
 	OpReject  Op = "reject"  // a pending comment is removed
+	OpReact   Op = "react"   // a user adds a reaction (Change.Reaction)
+	OpUnreact Op = "unreact" // a user takes a reaction back
+	OpReplies Op = "replies" // the number of a comment's visible replies changed
+	OpErase   Op = "erase_user"
 )
 
 // ModOps are the operations of the moderate event.
@@ -40,7 +45,12 @@ type Change struct {
 	By        string    // acting user
 	At        time.Time // when it was made, UTC milliseconds
 	V         int       // the comment's version after the change
-	State     Comment
+	// Delta is what the change does to the number of comments of the post
+	// a reader may see: +1 when one becomes visible, -1 when one stops being.
+	Delta int
+	// Reaction is the reaction of OpReact and OpUnreact.
+	Reaction string
+	State    Comment
 	// Audit, if set, is the change's entry in the audit log (a moderation
 	// action), which the buffer writes with it. Not part of the record.
 	Audit *Audit
@@ -77,7 +87,15 @@ func (ch Change) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `,"at":"`...)
 	dst = appendTime(dst, ch.At)
 	dst = append(dst, `","v":`...)
-	dst = fmt.Appendf(dst, "%d", ch.V)
+	dst = strconv.AppendInt(dst, int64(ch.V), 10)
+	if ch.Delta != 0 {
+		dst = append(dst, `,"d":`...)
+		dst = strconv.AppendInt(dst, int64(ch.Delta), 10)
+	}
+	if ch.Reaction != "" {
+		dst = append(dst, `,"reaction":`...)
+		dst = jsonenc.AppendString(dst, ch.Reaction, true)
+	}
 	dst = append(dst, `,"fields":`...)
 	dst = ch.State.AppendJSON(dst)
 	return append(dst, '}')
@@ -97,6 +115,8 @@ type wireChange struct {
 	By        string  `json:"by"`
 	At        string  `json:"at"`
 	V         int     `json:"v"`
+	D         int     `json:"d"`
+	Reaction  string  `json:"reaction"`
 	Fields    Comment `json:"fields"`
 }
 
@@ -113,7 +133,7 @@ func (ch *Change) UnmarshalJSON(b []byte) error {
 	if w.Op == "" || !ValidID(w.CommentID) {
 		return fmt.Errorf("change: no op or comment id")
 	}
-	*ch = Change{Op: w.Op, ID: w.ID, PostID: w.PostID, CommentID: w.CommentID, By: w.By, At: at.UTC(), V: w.V, State: w.Fields}
+	*ch = Change{Op: w.Op, ID: w.ID, PostID: w.PostID, CommentID: w.CommentID, By: w.By, At: at.UTC(), V: w.V, Delta: w.D, Reaction: w.Reaction, State: w.Fields}
 	return nil
 }
 

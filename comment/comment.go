@@ -46,7 +46,11 @@ type Comment struct {
 	Deleted  bool      // a tombstone: content and user removed
 	Status   string    // "", StatusPending or StatusHidden
 	Pinned   bool      // pinned by a moderator
-	V        int       // version: 1 when created, +1 per change; 0 reads as 1
+	// Reactions is reaction → number of users who gave it; nil for none.
+	// Never mutated in place: a change replaces it.
+	Reactions map[string]int
+	Replies   int // direct replies a reader may see
+	V         int // version: 1 when created, +1 per change; 0 reads as 1
 }
 
 // Version returns c.V, with the 0 of a comment written before versions as 1.
@@ -61,19 +65,21 @@ func (c Comment) Version() int {
 func (c Comment) Visible() bool { return !c.Deleted && c.Status == "" }
 
 type wireComment struct {
-	ID        string `json:"_id"`
-	PostID    string `json:"postId"`
-	ParentID  string `json:"parentId,omitempty"`
-	UserID    string `json:"userId"`
-	UserName  string `json:"userName,omitempty"`
-	Avatar    string `json:"avatar,omitempty"`
-	Content   string `json:"content"`
-	CreatedAt string `json:"createdAt"`
-	EditedAt  string `json:"editedAt,omitempty"`
-	Deleted   bool   `json:"deleted,omitempty"`
-	Status    string `json:"status,omitempty"`
-	Pinned    bool   `json:"pinned,omitempty"`
-	V         int    `json:"v,omitempty"` // only above 1: absent reads as 1
+	ID        string         `json:"_id"`
+	PostID    string         `json:"postId"`
+	ParentID  string         `json:"parentId,omitempty"`
+	UserID    string         `json:"userId"`
+	UserName  string         `json:"userName,omitempty"`
+	Avatar    string         `json:"avatar,omitempty"`
+	Content   string         `json:"content"`
+	CreatedAt string         `json:"createdAt"`
+	EditedAt  string         `json:"editedAt,omitempty"`
+	Deleted   bool           `json:"deleted,omitempty"`
+	Status    string         `json:"status,omitempty"`
+	Pinned    bool           `json:"pinned,omitempty"`
+	Reactions map[string]int `json:"reactions,omitempty"`
+	Replies   int            `json:"replies,omitempty"`
+	V         int            `json:"v,omitempty"` // only above 1: absent reads as 1
 }
 
 // UnmarshalJSON decodes the wire form.
@@ -87,7 +93,10 @@ func (c *Comment) UnmarshalJSON(b []byte) error {
 		return fmt.Errorf("comment: createdAt: %w", err)
 	}
 	*c = Comment{ID: w.ID, PostID: w.PostID, ParentID: w.ParentID, UserID: w.UserID, UserName: w.UserName, Avatar: w.Avatar, Content: w.Content, CreatedAt: t.UTC(),
-		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, V: w.V}
+		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, Reactions: w.Reactions, Replies: w.Replies, V: w.V}
+	if len(c.Reactions) == 0 {
+		c.Reactions = nil
+	}
 	if c.V == 0 {
 		c.V = 1 // unsaid on a new comment
 	}

@@ -126,8 +126,11 @@ func FuzzAppendJSON(f *testing.F) {
 		if ms%5 == 0 {
 			c.ParentID = post + "p"
 		}
+		if ms%17 == 0 {
+			c.Reactions, c.Replies = map[string]int{content: 2, "👍": int(ms % 100), "❤️": 1}, int(ms%9)
+		}
 		w := wireComment{ID: c.ID, PostID: c.PostID, ParentID: c.ParentID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt.UTC().Format(TimeLayout),
-			Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned}
+			Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, Reactions: c.Reactions, Replies: c.Replies}
 		if c.V > 1 {
 			w.V = c.V
 		}

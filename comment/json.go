@@ -2,6 +2,7 @@ package comment
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"time"
 
@@ -51,9 +52,36 @@ func (c Comment) AppendJSON(dst []byte) []byte {
 	if c.Pinned {
 		dst = append(dst, `,"pinned":true`...)
 	}
+	if len(c.Reactions) > 0 {
+		dst = appendReactions(dst, c.Reactions)
+	}
+	if c.Replies > 0 {
+		dst = append(dst, `,"replies":`...)
+		dst = strconv.AppendInt(dst, int64(c.Replies), 10)
+	}
 	if c.V > 1 { // a new comment's v (1) goes unsaid: its wire form is wave 1's
 		dst = append(dst, `,"v":`...)
 		dst = strconv.AppendInt(dst, int64(c.V), 10)
+	}
+	return append(dst, '}')
+}
+
+// appendReactions appends ,"reactions":{...} with the keys sorted, as
+// encoding/json writes a map.
+func appendReactions(dst []byte, r map[string]int) []byte {
+	keys := make([]string, 0, len(r))
+	for k := range r {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	dst = append(dst, `,"reactions":{`...)
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = jsonenc.AppendString(dst, k, true)
+		dst = append(dst, ':')
+		dst = strconv.AppendInt(dst, int64(r[k]), 10)
 	}
 	return append(dst, '}')
 }

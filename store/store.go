@@ -115,6 +115,8 @@ type doc struct {
 	Deleted   bool               `bson:"deleted,omitempty"`
 	Status    string             `bson:"status,omitempty"`
 	Pinned    bool               `bson:"pinned,omitempty"`
+	Reactions map[string]int     `bson:"reactions,omitempty"`
+	Replies   int                `bson:"replies,omitempty"`
 	V         int                `bson:"v,omitempty"`
 }
 
@@ -124,12 +126,15 @@ func toDoc(c comment.Comment) (doc, error) {
 		return doc{}, fmt.Errorf("id %q: %w", c.ID, err)
 	}
 	return doc{ID: id, PostID: c.PostID, ParentID: c.ParentID, UserID: c.UserID, UserName: c.UserName, Avatar: c.Avatar, Content: c.Content, CreatedAt: c.CreatedAt,
-		EditedAt: c.EditedAt, Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, V: c.V}, nil
+		EditedAt: c.EditedAt, Deleted: c.Deleted, Status: c.Status, Pinned: c.Pinned, Reactions: c.Reactions, Replies: c.Replies, V: c.V}, nil
 }
 
 func (d doc) comment() comment.Comment {
 	c := comment.Comment{ID: d.ID.Hex(), PostID: d.PostID, ParentID: d.ParentID, UserID: d.UserID, UserName: d.UserName, Avatar: d.Avatar, Content: d.Content,
-		CreatedAt: d.CreatedAt.UTC(), Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, V: d.V}
+		CreatedAt: d.CreatedAt.UTC(), Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, Replies: d.Replies, V: d.V}
+	if len(d.Reactions) > 0 {
+		c.Reactions = d.Reactions
+	}
 	if !d.EditedAt.IsZero() {
 		c.EditedAt = d.EditedAt.UTC()
 	}
