@@ -141,6 +141,7 @@ type newCommentRequest struct {
 	Content  string `json:"content"`
 	UserID   string `json:"userId"`
 	ClientID string `json:"clientId"`
+	ParentID string `json:"parentId"` // a reply to this comment
 	UserName string `json:"userName"` // without a token: the name shown (a guest's, or auth.mode none's)
 }
 
@@ -254,7 +255,7 @@ func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPo
 		return
 	}
 	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: who.user, UserName: who.name, Avatar: who.avatar,
-		Content: req.Content, ClientID: req.ClientID, Moderator: id.moderator}, finish)
+		Content: req.Content, ClientID: req.ClientID, ParentID: req.ParentID, Moderator: id.moderator}, finish)
 }
 
 // loadMoreRequest is load_more's argument.

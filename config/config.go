@@ -30,6 +30,19 @@ type Config struct {
 	Comment  Comment  `mapstructure:"comment"`
 
 	Moderation Moderation `mapstructure:"moderation"`
+	Threads    Threads    `mapstructure:"threads"`
+	Reactions  Reactions  `mapstructure:"reactions"`
+}
+
+// Threads configures replies.
+type Threads struct {
+	MaxDepth int `mapstructure:"max_depth"` // threads.max_depth; 3 (1..10): deeper replies attach to the deepest allowed ancestor
+}
+
+// Reactions configures reactions to comments.
+type Reactions struct {
+	Allowed  []string `mapstructure:"allowed"`   // reactions.allowed; 👍 ❤️ 😂 😮 😢
+	PushRate float64  `mapstructure:"push_rate"` // reactions.push_rate; 4 comment_reactions per comment per second
 }
 
 // Moderation configures pre-moderation, the content filters and the
@@ -220,5 +233,7 @@ func Default() *Config {
 		Log:        Log{Level: "info", Format: "text"},
 		Comment:    Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
 		Moderation: Moderation{Mode: "off", WordsAction: ActionHold, HookTimeout: 2 * time.Second, HookFailure: ActionHold, AuditLen: 100_000},
+		Threads:    Threads{MaxDepth: 3},
+		Reactions:  Reactions{Allowed: []string{"👍", "❤️", "😂", "😮", "😢"}, PushRate: 4},
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // KeyError is a bad value of one key. Load and Validate return one per bad
@@ -142,6 +143,12 @@ func (c *Config) Validate() error {
 		"needs flush.mode write-behind (the moderation queue is kept by the buffer)")
 	check(c.Moderation.AuditLen >= 1, "moderation.audit_len", c.Moderation.AuditLen, "must be at least 1")
 	c.validateModeration(check, oneOf)
+	check(c.Threads.MaxDepth >= 1 && c.Threads.MaxDepth <= 10, "threads.max_depth", c.Threads.MaxDepth, "must be 1 to 10")
+	check(len(c.Reactions.Allowed) >= 1 && len(c.Reactions.Allowed) <= 20, "reactions.allowed", c.Reactions.Allowed, "must list 1 to 20 reactions")
+	for _, r := range c.Reactions.Allowed {
+		check(r != "" && len(r) <= 16 && utf8.ValidString(r) && !strings.ContainsAny(r, "\n\"\\"), "reactions.allowed", r, "each must be 1 to 16 bytes of UTF-8, without quotes or newlines")
+	}
+	check(c.Reactions.PushRate > 0 && c.Reactions.PushRate <= 100, "reactions.push_rate", c.Reactions.PushRate, "must be above 0 and at most 100")
 	check(c.Comment.EditWindow >= 0, "comment.edit_window", c.Comment.EditWindow, "must not be negative (0 = no limit)")
 	if c.Admin.Addr != "" {
 		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)

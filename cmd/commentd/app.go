@@ -123,8 +123,11 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Filters:      f,
 		Hook:         hk,
 		HookFailure:  comment.Verdict(cfg.Moderation.HookFailure),
+		MaxDepth:     cfg.Threads.MaxDepth,
+		Reactions:    cfg.Reactions.Allowed,
 		Logger:       log,
 	})
+	svc.SetCounter(counter{buf: a.buf, store: a.store, direct: cfg.Flush.Mode == config.ModeWriteThrough})
 	a.svc = svc
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
 	a.sio = newSocketIO(cfg, log, dir)
@@ -149,12 +152,13 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 			Guests:        cfg.Auth.Guests,
 			AdminToken:    cfg.Admin.Token,
 		},
-		Limits:          rateLimits(cfg),
-		RoomsPerSocket:  cfg.Limits.RoomsPerSocket,
-		MaxStreamsPerIP: cfg.Limits.ConnectionsPerIP,
-		SocketsFrom:     a.sio.ConnsFrom,
-		Stats:           newAppStats(a),
-		Viewers:         a.views,
+		Limits:            rateLimits(cfg),
+		RoomsPerSocket:    cfg.Limits.RoomsPerSocket,
+		MaxStreamsPerIP:   cfg.Limits.ConnectionsPerIP,
+		SocketsFrom:       a.sio.ConnsFrom,
+		Stats:             newAppStats(a),
+		Viewers:           a.views,
+		ReactionsPushRate: cfg.Reactions.PushRate,
 	})
 	if err != nil {
 		a.closeClients()
@@ -406,4 +410,20 @@ func rateLimits(cfg *config.Config) api.Limits {
 // isLeaseLost maps the buffer's lease error for the flusher.
 func isLeaseLost(err error) bool {
 	return errors.Is(err, buffer.ErrLeaseLost) || errors.Is(err, flusher.ErrLeaseLost)
+}
+
+// counter counts posts' visible comments: Redis's counts, seeded from
+// MongoDB's. In write-through mode, where Redis does not count, MongoDB's
+// alone.
+type counter struct {
+	buf    *buffer.Buffer
+	store  *store.Store
+	direct bool
+}
+
+func (c counter) Counts(ctx context.Context, posts []string) (map[string]int, error) {
+	if c.direct {
+		return c.store.CountVisible(ctx, posts)
+	}
+	return c.buf.Counts(ctx, posts, c.store.CountVisible)
 }
