@@ -129,7 +129,7 @@ func (a *Comments) getComments(w http.ResponseWriter, r *http.Request) {
 	if parent := r.URL.Query().Get("parent"); parent != "" {
 		page, err = a.svc.Replies(ctx, id.actor(), r.PathValue("postId"), parent, r.URL.Query().Get("before"), limit)
 	} else {
-		page, err = a.svc.History(ctx, id.actor(), r.PathValue("postId"), r.URL.Query().Get("before"), limit)
+		page, err = a.svc.Sorted(ctx, id.actor(), r.PathValue("postId"), r.URL.Query().Get("sort"), r.URL.Query().Get("before"), limit)
 	}
 	if err != nil {
 		a.writeError(w, err)

@@ -261,8 +261,9 @@ func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPo
 // loadMoreRequest is load_more's argument.
 type loadMoreRequest struct {
 	PostID string `json:"postId"`
-	Before string `json:"before"`
+	Before string `json:"before"` // the cursor: the last page's next
 	Limit  int    `json:"limit"`
+	Sort   string `json:"sort"` // "" (newest pages, oldest first in each), newest, oldest, top
 }
 
 // loadMore answers a page of older comments by ack:
@@ -278,7 +279,7 @@ func (a *Comments) loadMore(s *socketio.Socket, ev *socketio.Event) {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	page, err := a.svc.History(ctx, sessionOf(s).id().actor(), req.PostID, req.Before, req.Limit)
+	page, err := a.svc.Sorted(ctx, sessionOf(s).id().actor(), req.PostID, req.Sort, req.Before, req.Limit)
 	if err != nil {
 		a.fail(s, ev, "Failed to load comments", err)
 		return

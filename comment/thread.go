@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -156,3 +158,123 @@ type Counter interface {
 
 // SetCounter sets what Counts asks.
 func (s *Service) SetCounter(c Counter) { s.counter = c }
+
+// Sorts of a post's history pages (History's order is SortNewest's pages
+// with each page oldest first, the wave-1 order).
+const (
+	SortNewest = "newest" // pages from the newest back, newest first
+	SortOldest = "oldest" // pages from the oldest on, oldest first
+	SortTop    = "top"    // most reactions first, then the newest
+)
+
+// MaxSortScan bounds the comments SortOldest and SortTop read of a post:
+// they read it whole, page by page, for each page they answer.
+const MaxSortScan = 10_000
+
+// Sorted returns a page of a post's comments in the order sort names,
+// after cursor (the page's Next before it; "" for the first page), at most
+// limit; the pinned ones first on the first page. A post with more than
+// MaxSortScan comments is sorted over its newest MaxSortScan.
+func (s *Service) Sorted(ctx context.Context, viewer Actor, postID, sort, cursor string, limit int) (Page, error) {
+	switch sort {
+	case "":
+		return s.History(ctx, viewer, postID, cursor, limit)
+	case SortNewest:
+		p, err := s.History(ctx, viewer, postID, cursor, limit)
+		if err == nil {
+			pins := min(s.pinnedCount(p.Comments), len(p.Comments))
+			slices.Reverse(p.Comments[pins:])
+		}
+		return p, err
+	case SortOldest, SortTop:
+	default:
+		return Page{}, Errorf(CodeInvalidPayload, "sort must be oldest, newest or top")
+	}
+	if limit <= 0 || limit > MaxPageLimit {
+		return Page{}, Errorf(CodeInvalidPayload, "limit must be between 1 and 500")
+	}
+	var all []Comment
+	before := ""
+	for len(all) < MaxSortScan {
+		p, err := s.History(ctx, viewer, postID, before, MaxPageLimit)
+		if err != nil {
+			return Page{}, err
+		}
+		all = append(all, p.Comments...)
+		if p.Next == "" {
+			break
+		}
+		before = p.Next
+	}
+	pins, rest := splitPinned(all)
+	start := 0
+	if sort == SortOldest {
+		slices.SortFunc(rest, func(a, b Comment) int { return cmpID(a.ID, b.ID) })
+		if cursor != "" {
+			if !ValidID(cursor) {
+				return Page{}, Errorf(CodeInvalidPayload, "the cursor must be a comment id")
+			}
+			start, _ = slices.BinarySearchFunc(rest, cursor, func(c Comment, id string) int { return cmpID(c.ID, id) })
+			if start < len(rest) && rest[start].ID == cursor {
+				start++
+			}
+		}
+	} else {
+		slices.SortStableFunc(rest, func(a, b Comment) int {
+			if d := reactionTotal(b) - reactionTotal(a); d != 0 {
+				return d
+			}
+			return -cmpID(a.ID, b.ID)
+		})
+		if cursor != "" {
+			n, err := strconv.Atoi(strings.TrimPrefix(cursor, "top:"))
+			if err != nil || n < 0 || !strings.HasPrefix(cursor, "top:") {
+				return Page{}, Errorf(CodeInvalidPayload, "the cursor must be a top: cursor")
+			}
+			start = min(n, len(rest))
+		}
+	}
+	end := min(start+limit, len(rest))
+	page := Page{Comments: slices.Clone(rest[start:end])}
+	if end < len(rest) {
+		if sort == SortOldest {
+			page.Next = rest[end-1].ID
+		} else {
+			page.Next = "top:" + strconv.Itoa(end)
+		}
+	}
+	if cursor == "" {
+		page.Comments = append(pins, page.Comments...)
+	}
+	return page, nil
+}
+
+// splitPinned returns the pinned comments of cs (which History puts first)
+// and the others.
+func splitPinned(cs []Comment) (pins, rest []Comment) {
+	for _, c := range cs {
+		if c.Pinned && !c.Deleted {
+			pins = append(pins, c)
+		} else {
+			rest = append(rest, c)
+		}
+	}
+	return pins, rest
+}
+
+// pinnedCount is how many comments at the start of cs are pinned.
+func (s *Service) pinnedCount(cs []Comment) int {
+	n := 0
+	for n < len(cs) && cs[n].Pinned && !cs[n].Deleted {
+		n++
+	}
+	return n
+}
+
+func reactionTotal(c Comment) int {
+	n := 0
+	for _, v := range c.Reactions {
+		n += v
+	}
+	return n
+}

@@ -184,3 +184,78 @@ func TestCountsExact(t *testing.T) {
 	check("counted again from MongoDB")
 	t.Logf("%d visible, %d held over %d posts", len(visible), len(held), len(posts))
 }
+
+// sort=oldest, newest and top page a post's comments in their orders,
+// flushed or not, with the pinned one first on the first page; replies
+// page by ?parent=.
+func TestSortedHistory(t *testing.T) {
+	e := newEnv(t, 4)
+	base := countsNode(t, e)
+	const post = "sorted"
+	var ids []string
+	for i := range 12 {
+		var res struct {
+			Comment comment.Comment `json:"comment"`
+		}
+		require.Equal(t, http.StatusCreated, restJSON(t, http.MethodPost, base+"/api/posts/"+post+"/comments", "",
+			fmt.Sprintf(`{"content":"c%d","userId":"u%d"}`, i, i), &res))
+		ids = append(ids, res.Comment.ID)
+		if i == 6 {
+			e.flushOnce(t) // half in MongoDB, half in Redis
+		}
+	}
+	// ids[3] gets 3 reactions, ids[9] 2, ids[0] 1.
+	for target, n := range map[int]int{3: 3, 9: 2, 0: 1} {
+		for u := range n {
+			require.Equal(t, http.StatusOK, restJSON(t, http.MethodPost, base+"/api/posts/"+post+"/comments/"+ids[target]+"/reactions", "",
+				fmt.Sprintf(`{"reaction":"👍","userId":"r%d"}`, u), nil))
+		}
+	}
+	require.Equal(t, http.StatusOK, restJSON(t, http.MethodPost, base+"/api/moderation/posts/"+post+"/comments/"+ids[5], countsAdmin,
+		`{"action":"pin"}`, nil))
+	page := func(sort, before string, limit int) ([]string, string) {
+		var p struct {
+			Comments []comment.Comment `json:"comments"`
+			Next     *string           `json:"next"`
+		}
+		u := fmt.Sprintf("%s/api/posts/%s/comments?sort=%s&limit=%d&before=%s", base, post, sort, limit, url.QueryEscape(before))
+		require.Equal(t, http.StatusOK, restJSON(t, http.MethodGet, u, "", "", &p))
+		var got []string
+		for _, c := range p.Comments {
+			got = append(got, c.ID)
+		}
+		next := ""
+		if p.Next != nil {
+			next = *p.Next
+		}
+		return got, next
+	}
+	rest := func(order ...int) []string {
+		var out []string
+		for _, i := range order {
+			out = append(out, ids[i])
+		}
+		return out
+	}
+	got, next := page("top", "", 4)
+	require.Equal(t, rest(5, 3, 9, 0, 11), got, "pinned, then by reactions, then the newest")
+	got, _ = page("top", next, 4)
+	require.Equal(t, rest(10, 8, 7, 6), got)
+
+	got, next = page("oldest", "", 5)
+	require.Equal(t, rest(5, 0, 1, 2, 3, 4), got)
+	got, next = page("oldest", next, 5)
+	require.Equal(t, rest(6, 7, 8, 9, 10), got)
+	got, next = page("oldest", next, 5)
+	require.Equal(t, rest(11), got)
+	require.Empty(t, next)
+
+	got, _ = page("newest", "", 4)
+	require.Equal(t, rest(5, 11, 10, 9, 8), got)
+
+	var bad struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	require.Equal(t, http.StatusBadRequest, restJSON(t, http.MethodGet, base+"/api/posts/"+post+"/comments?sort=best", "", "", &bad))
+	require.Equal(t, "INVALID_PAYLOAD", bad.Error.Code)
+}
