@@ -28,6 +28,7 @@ var allowed = map[string][]string{
 	"flusher":              {"comment"},
 	"transfer":             {"comment"}, // import and export: parsers, batching; store and buffer behind its interfaces
 	"hook":                 {"comment"}, // the moderation hook: signed HTTP calls (Standard Webhooks)
+	"webhook":              {"comment", "hook", "internal/jsonenc", "github.com/redis/go-redis/v9"}, // outbound webhooks: a Redis stream, delivered per endpoint
 	"web":                  {},
 	"internal/testsvc":     {"internal/proc"},
 	"internal/archtest":    {},
@@ -46,6 +47,7 @@ var forbidden = map[string][]string{
 	"flusher":   {"github.com/redis/", "go.mongodb.org/"},
 	"transfer":  {"github.com/redis/", "go.mongodb.org/"},
 	"comment":   {"github.com/", "go.mongodb.org/"},
+	"webhook":   {"go.mongodb.org/", mod + "/store", mod + "/buffer"},
 }
 
 type pkg struct {
