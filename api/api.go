@@ -60,6 +60,14 @@ type Config struct {
 	// Viewers, if set, counts the readers of each post: post_info then
 	// carries viewers, and changes of it reach the post's room.
 	Viewers Viewers
+	// Banned, if set, is told of each ban once it is applied (the
+	// webhooks' user.banned).
+	Banned BanNotifier
+}
+
+// BanNotifier is told of a ban once it holds.
+type BanNotifier interface {
+	Banned(ctx context.Context, b comment.Ban) error
 }
 
 // Comments serves the live-comment events on a namespace.

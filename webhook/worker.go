@@ -336,7 +336,7 @@ func (w *worker) finish(ctx context.Context, token, cursor string, dl *DeadLette
 	return w.d.trim(ctx)
 }
 
-// trim drops the events every endpoint has passed (XTRIM MINID ~ the
+// trim drops the events every endpoint has passed (XTRIM MINID the
 // slowest cursor); nothing while an endpoint has no cursor yet.
 func (d *Dispatcher) trim(ctx context.Context) error {
 	names := make([]string, len(d.workers))
@@ -357,7 +357,7 @@ func (d *Dispatcher) trim(ctx context.Context) error {
 			slowest = s
 		}
 	}
-	return d.rdb.XTrimMinIDApprox(ctx, d.keys.stream(), slowest, 0).Err()
+	return d.rdb.XTrimMinID(ctx, d.keys.stream(), slowest).Err()
 }
 
 // idLess orders stream ids.
