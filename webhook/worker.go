@@ -267,14 +267,18 @@ func (w *worker) attempt(ctx context.Context, token string, b batch) error {
 		return err
 	}
 	sendErr := w.send(ctx, id, body)
-	if ctx.Err() != nil {
-		return ctx.Err() // stopped, or the lease lost: the next holder retries
-	}
 	if sendErr == nil {
 		if obs := w.d.cfg.Observer; obs != nil {
 			obs.Delivered(w.ep.Name, n)
 		}
-		return w.finish(ctx, token, b.To, nil)
+		// Recorded even if the node is stopping, so the batch is not sent
+		// again; the script still checks the lease.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		return w.finish(fctx, token, b.To, nil)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err() // stopped, or the lease lost: the next holder retries
 	}
 	if obs := w.d.cfg.Observer; obs != nil {
 		obs.Failed(w.ep.Name)
