@@ -258,6 +258,12 @@ func (w *worker) attempt(ctx context.Context, token string, b batch) error {
 		}
 	}
 	body = append(body, "]}"...)
+	if n == 0 {
+		// The range was cut by the stream's cap (webhooks.max_len) before
+		// it was sent: nothing is left to send.
+		w.log.Warn("webhook: batch trimmed from the stream before delivery", "from", b.From, "to", b.To)
+		return w.finish(ctx, token, b.To, nil)
+	}
 	id := webhookID(w.ep.Name, b)
 	// The attempt is counted before it is made: a node that dies during
 	// it has used it.

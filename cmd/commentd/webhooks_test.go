@@ -277,12 +277,19 @@ func TestWebhookModerationContent(t *testing.T) {
 	moderate(t, addr, "p1", approved.ID, "approve")
 	moderate(t, addr, "p1", hidden.ID, "approve")
 	moderate(t, addr, "p1", hidden.ID, "hide")
-	code := restJSON(t, http.MethodPost, "http://"+addr+"/api/moderation/bans", modToken,
+	edited := restPost(t, addr, "p2", "u4", "first words")
+	moderate(t, addr, "p2", edited.ID, "approve")
+	code := restJSON(t, http.MethodPatch, "http://"+addr+"/api/posts/p2/comments/"+edited.ID, "",
+		`{"userId":"u4","content":"edited words"}`, nil)
+	require.Equal(t, http.StatusOK, code)
+	code = restJSON(t, http.MethodDelete, "http://"+addr+"/api/posts/p2/comments/"+edited.ID+"?userId=u4", "", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	code = restJSON(t, http.MethodPost, "http://"+addr+"/api/moderation/bans", modToken,
 		`{"userId":"u9","duration":0,"reason":"spam"}`, nil)
 	require.Equal(t, http.StatusOK, code)
 
-	// The moderation endpoint: 3 creates, 2 approvals, the hide (with the
-	// content) and the ban.
+	// The moderation endpoint: 4 creates, 3 approvals, the hide (with the
+	// content), the edit, the delete and the ban.
 	types := func(r *webhooktest.Receiver) map[string]int {
 		m := map[string]int{}
 		for _, ev := range r.Delivered() {
@@ -292,11 +299,13 @@ func TestWebhookModerationContent(t *testing.T) {
 	}
 	require.Eventually(t, func() bool {
 		m := types(mod)
-		return m[webhook.TypeCreated] == 3 && m[webhook.TypeApproved] == 2 && m[webhook.TypeRemoved] == 1 && m[webhook.TypeBanned] == 1
+		return m[webhook.TypeCreated] == 4 && m[webhook.TypeApproved] == 3 && m[webhook.TypeRemoved] == 2 &&
+			m[webhook.TypeUpdated] == 1 && m[webhook.TypeBanned] == 1
 	}, 30*time.Second, 50*time.Millisecond, "moderation endpoint got %v", types(mod))
 	require.Eventually(t, func() bool {
 		m := types(pub)
-		return m[webhook.TypeApproved] == 2 && m[webhook.TypeRemoved] == 1 && m[webhook.TypeBanned] == 1
+		return m[webhook.TypeApproved] == 3 && m[webhook.TypeRemoved] == 2 && m[webhook.TypeUpdated] == 1 &&
+			m[webhook.TypeBanned] == 1
 	}, 30*time.Second, 50*time.Millisecond, "public endpoint got %v", types(pub))
 	// Let anything late arrive before looking at what never must.
 	time.Sleep(time.Second)
@@ -307,7 +316,7 @@ func TestWebhookModerationContent(t *testing.T) {
 	for _, ev := range mod.Delivered() {
 		modText.Write(ev.Data)
 	}
-	for _, s := range []string{"held words", "approved words", "hidden words", `"status":"pending"`, `"status":"hidden"`} {
+	for _, s := range []string{"held words", "approved words", "hidden words", "edited words", `"status":"pending"`, `"status":"hidden"`} {
 		require.Contains(t, modText.String(), s, "moderation endpoint")
 	}
 	for _, ev := range pub.Delivered() {
@@ -316,10 +325,10 @@ func TestWebhookModerationContent(t *testing.T) {
 		require.NotEqual(t, webhook.TypeCreated, ev.Type, "every comment was held: no created for readers")
 		if ev.Type == webhook.TypeRemoved {
 			require.NotContains(t, string(ev.Data), "hidden words", "a hide tells readers only which comment")
-			require.Contains(t, string(ev.Data), hidden.ID)
+			require.NotContains(t, string(ev.Data), "edited words", "a delete leaves no content")
 		}
 	}
-	require.Equal(t, 3, types(pub)[webhook.TypeApproved]+types(pub)[webhook.TypeRemoved])
+	require.Len(t, pub.Delivered(), 7, "3 approvals, the edit, the hide, the delete, the ban")
 }
 
 // A node SIGKILLed while its request to a receiver stalls: another node
