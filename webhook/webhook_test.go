@@ -223,3 +223,43 @@ func mustField(t *testing.T, data json.RawMessage, name string) json.RawMessage 
 	require.NoError(t, json.Unmarshal(data, &m))
 	return m[name]
 }
+
+// writerFunc is a Writer of a test.
+type writerFunc func(batch []comment.Change) ([]comment.Rejected, error)
+
+func (f writerFunc) Write(_ context.Context, batch []comment.Change) ([]comment.Rejected, error) {
+	return f(batch)
+}
+
+// The Sink publishes a batch's events only after the write succeeded,
+// without the changes the store refused, and fails the write when it
+// cannot publish, so that the flusher retries the batch.
+func TestWebhookSink(t *testing.T) {
+	e := newEnv(t)
+	stream := newKeys("t").stream()
+	a, b := comment.CreateOf(newComment(fmt.Sprintf("%024x", 1), "")), comment.CreateOf(newComment(fmt.Sprintf("%024x", 2), ""))
+	batch := []comment.Change{a, b}
+
+	down := NewSink(writerFunc(func([]comment.Change) ([]comment.Rejected, error) {
+		return nil, fmt.Errorf("mongo down")
+	}), e.pub)
+	_, err := down.Write(context.Background(), batch)
+	require.Error(t, err)
+	require.Zero(t, e.rdb.XLen(context.Background(), stream).Val(), "nothing published for an unstored batch")
+
+	refused := []comment.Rejected{{Change: b, Reason: "bad"}}
+	ok := NewSink(writerFunc(func([]comment.Change) ([]comment.Rejected, error) { return refused, nil }), e.pub)
+	dead, err := ok.Write(context.Background(), batch)
+	require.NoError(t, err)
+	require.Equal(t, refused, dead)
+	msgs := e.rdb.XRange(context.Background(), stream, "-", "+").Val()
+	require.Len(t, msgs, 1)
+	require.Equal(t, "evt_"+a.ID, msgs[0].Values["id"])
+
+	closed := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	defer closed.Close()
+	noRedis := NewSink(writerFunc(func([]comment.Change) ([]comment.Rejected, error) { return nil, nil }),
+		NewPublisher(closed, "t", 0))
+	_, err = noRedis.Write(context.Background(), batch)
+	require.Error(t, err, "a failed publish fails the write: the flusher retries it")
+}
