@@ -435,3 +435,32 @@ func TestRegisterFlags(t *testing.T) {
 	require.Equal(t, "1000", fs.Lookup("flush.batch_size").DefValue)
 	require.Equal(t, "1s", fs.Lookup("flush.interval").DefValue)
 }
+
+// Endpoints as config.example.yaml shows them: a block list of maps.
+func TestWebhookEndpointsBlockYAML(t *testing.T) {
+	dir := isolate(t)
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`webhooks:
+  endpoints:
+    - name: search
+      url: https://search.example/commentd
+      secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+      events: [comment.created, comment.removed]
+    - name: moderators
+      url: http://mod.example/hooks
+      secret: another-secret
+      moderation: true
+`), 0o600))
+	c, err := loadArgs(t, "--config", path)
+	require.NoError(t, err)
+	require.Equal(t, []WebhookEndpoint{
+		{Name: "search", URL: "https://search.example/commentd", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+			Events: []string{"comment.created", "comment.removed"}},
+		{Name: "moderators", URL: "http://mod.example/hooks", Secret: "another-secret", Moderation: true},
+	}, c.Webhooks.Endpoints)
+
+	t.Setenv("COMMENTD_WEBHOOKS_ENDPOINTS", `not json`)
+	_, err = loadArgs(t, "--config", path)
+	require.Equal(t, []string{"webhooks.endpoints"}, errorKeys(err))
+	require.NotContains(t, err.Error(), "another-secret", "secrets stay out of errors")
+}
