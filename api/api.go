@@ -63,6 +63,14 @@ type Config struct {
 	// ReactionsPushRate is comment_reactions per comment per second at
 	// most; 4.
 	ReactionsPushRate float64
+	// Banned, if set, is told of each ban once it is applied (the
+	// webhooks' user.banned).
+	Banned BanNotifier
+}
+
+// BanNotifier is told of a ban once it holds.
+type BanNotifier interface {
+	Banned(ctx context.Context, b comment.Ban) error
 }
 
 // Comments serves the live-comment events on a namespace.
