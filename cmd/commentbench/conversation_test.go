@@ -39,6 +39,7 @@ func TestReactionsSmoke(t *testing.T) {
 	require.Positive(t, v["pushes"])
 	// At most 4 a second, one more for the jitter of a receive time.
 	require.LessOrEqual(t, v["pushMaxPerSec"], 5.0)
+	require.Positive(t, v["pushMinGapMs"])
 	require.Equal(t, int64(v["reactions"]), res.Latency["react"].Count)
 	require.NotContains(t, v, "notDrained")
 	require.Zero(t, v["mongoReads"], "a fresh comment's reactors are all in Redis")

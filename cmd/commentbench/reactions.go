@@ -48,9 +48,11 @@ func (c reactionsConfig) params() map[string]any {
 // summed over reactions), readersStale (readers whose last
 // comment_reactions is not the final counts); pushes
 // (comment_reactions received by the readers during the load),
-// pushesPerReaderSec and pushMaxPerSec (the most one reader received in
+// pushesPerReaderSec, pushMaxPerSec (the most one reader received in
 // one second; commentd coalesces them to reactions.push_rate per comment
-// per second, 4 by default); drainSec, notDrained, batches, batchMean,
+// per second, 4 by default) and pushMinGapMs (the shortest time between
+// two that one reader received: commentd sends them 1/push_rate apart, so
+// a shorter gap is the jitter of delivery, which can put 5 in a second); drainSec, notDrained, batches, batchMean,
 // flushErrors as in changes. With -mongo: mongoReads, insertCommands,
 // updateCommands, deleteCommands, writeCommands, writesPer1000Reactions;
 // computedWrites and computedPer1000Reactions for real MongoDB (see
@@ -240,6 +242,13 @@ func reactions(ctx context.Context, e *env, cfg reactionsConfig) (*Result, error
 			most = max(most, pr.maxPerSec(int(sec)))
 		}
 		res.Values["pushMaxPerSec"] = float64(most)
+		var gap time.Duration
+		for _, pr := range readers {
+			if g := pr.shortestGap(); g > 0 && (gap == 0 || g < gap) {
+				gap = g
+			}
+		}
+		res.Values["pushMinGapMs"] = float64(gap.Microseconds()) / 1000
 	}
 
 	loadEnd := time.Now()

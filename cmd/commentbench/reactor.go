@@ -284,8 +284,10 @@ type pushReader struct {
 	joined chan bool
 
 	mu      sync.Mutex
-	perSec  []int  // events received in each second since start
-	last    []byte // the last event's packet
+	perSec  []int         // events received in each second since start
+	lastAt  time.Time     // when the last one counted was received
+	minGap  time.Duration // the shortest time between two counted ones
+	last    []byte        // the last event's packet
 	pushes  atomic.Int64
 	started atomic.Bool // counting only after the load starts
 }
@@ -327,6 +329,10 @@ func (pr *pushReader) packet(data []byte) {
 		if s := int(now.Sub(pr.start) / time.Second); s >= 0 && s < len(pr.perSec) {
 			pr.perSec[s]++
 		}
+		if gap := now.Sub(pr.lastAt); !pr.lastAt.IsZero() && (pr.minGap == 0 || gap < pr.minGap) {
+			pr.minGap = gap
+		}
+		pr.lastAt = now
 	}
 	pr.mu.Unlock()
 	if pr.started.Load() {
@@ -344,6 +350,14 @@ func (pr *pushReader) maxPerSec(n int) int {
 		m = max(m, v)
 	}
 	return m
+}
+
+// shortestGap returns the shortest time between two events received
+// after begin; 0 if fewer than two.
+func (pr *pushReader) shortestGap() time.Duration {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.minGap
 }
 
 // lastCounts returns the reactions of the last comment_reactions received.

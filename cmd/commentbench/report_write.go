@@ -198,7 +198,11 @@ func (rep *report) conversationTargets(add func(name, a, b, goal, res string)) {
 		if !ok {
 			return "–"
 		}
-		return num(m) + " (mean " + rep.cell("reactions", label, "pushesPerReaderSec") + ")"
+		out := num(m) + " (mean " + rep.cell("reactions", label, "pushesPerReaderSec")
+		if g, ok := rep.value("reactions", label, "pushMinGapMs"); ok {
+			out += ", shortest gap " + num(g) + " ms"
+		}
+		return out + ")"
 	}
 	v, ok = rep.value("reactions", wb, "pushMaxPerSec")
 	add("comment_reactions a reader got in one second, most (reactions; push_rate 4)", pushes(wt), pushes(wb), "≤ 4", verdict(v <= 4, ok))
