@@ -39,6 +39,8 @@ var (
 	lockLua string
 	//go:embed lua/ban.lua
 	banLua string
+	//go:embed lua/scrub.lua
+	scrubLua string
 )
 
 // appendScript appends the new comments and changes of one shard, in order.
@@ -164,3 +166,8 @@ var lockScript = redis.NewScript(lockLua)
 // Returns {the change's sequence number, the user's ban as it was (JSON)
 // or false}.
 var banScript = redis.NewScript(banLua)
+
+// scrubScript replaces entries of a post's event log by value (ScrubUser).
+//
+// KEYS: 1 log:<post>. ARGV: pairs of an entry as read and its replacement.
+var scrubScript = redis.NewScript(scrubLua)

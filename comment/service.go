@@ -98,6 +98,7 @@ type ServiceConfig struct {
 	Bans         Bans             // the ban list; nil: nobody is banned, ban_user is UNAVAILABLE
 	Locks        Locks            // post locks (the buffer); nil: lock_post is UNAVAILABLE
 	Audit        AuditLog         // the audit log of moderation actions; nil: it cannot be read
+	Traces       UserTraces       // a user's comments and traces in the buffer; nil: Erase is UNAVAILABLE
 	Filters      Filters          // words and links filters; SetFilters changes them
 	Hook         Hook             // the moderation hook; nil: none
 	HookFailure  Verdict          // what a failed hook call means: VerdictHold (default) or VerdictAllow
