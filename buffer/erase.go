@@ -107,12 +107,13 @@ func (b *Buffer) UserComments(ctx context.Context, userID string) ([]comment.Com
 // comment states, once their comments are erased: every event of a post's
 // log whose comment state is still theirs gets that state Erased (same id,
 // op and version, so readers' offsets stay valid and a catch-up shows
-// nothing of it), the comments kept under their idempotency keys are
+// nothing of it) and an event they made themself (an edit, their own
+// erase) loses its by; the comments kept under their idempotency keys are
 // deleted, and they leave the trusted users. The shards' lists are left:
 // what they hold of the user is superseded by the erase records behind it
 // and leaves Redis with the next flush.
 func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
-	needle := userNeedle(userID)
+	needle, by := userNeedle(userID), `"by":"`+userID+`"`
 	err := b.scanKeys(ctx, b.familyPattern("log"), "list", func(key string) error {
 		raw, err := b.rdb.LRange(ctx, key, 0, -1).Result()
 		if err != nil {
@@ -120,7 +121,7 @@ func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 		}
 		var pairs []any
 		for _, s := range raw {
-			if !strings.Contains(s, needle) {
+			if !strings.Contains(s, needle) && !strings.Contains(s, by) {
 				continue
 			}
 			scrubbed, ok, err := scrubEvent(s, userID)
