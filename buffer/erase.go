@@ -30,7 +30,7 @@ func userNeedle(userID string) string { return `"userId":"` + userID + `"` }
 // UserComments returns the comments of userID whose state Redis holds: in
 // the shards' lists (not yet flushed, or being flushed), the moderation
 // queues, and the posts' recent lists and changed states, each once in
-// its newest state found.
+// its current state, if that is still the user's.
 func (b *Buffer) UserComments(ctx context.Context, userID string) ([]comment.Comment, error) {
 	needle := userNeedle(userID)
 	found := map[string]comment.Comment{}
@@ -96,9 +96,20 @@ func (b *Buffer) UserComments(ctx context.Context, userID string) ([]comment.Com
 	if err != nil {
 		return nil, err
 	}
+	// A shard's list holds the states a comment went through; its current
+	// one, if Redis keeps it, may be the user's no longer (erased).
 	out := make([]comment.Comment, 0, len(found))
 	for _, c := range found {
-		out = append(out, c)
+		cur, ok, err := b.State(ctx, c.PostID, c.ID)
+		if err != nil {
+			return nil, fmt.Errorf("user's comments: %w", err)
+		}
+		if ok && cur.Version() >= c.Version() {
+			c = cur
+		}
+		if c.UserID == userID {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }

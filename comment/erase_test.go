@@ -93,6 +93,7 @@ type eraseBuffer struct {
 	inRedis  []string
 	applied  []Change
 	scrubbed []string
+	failAt   int // Apply fails once this many changes are applied (0: never)
 }
 
 func (b *eraseBuffer) State(_ context.Context, _, id string) (Comment, bool, error) {
@@ -101,6 +102,9 @@ func (b *eraseBuffer) State(_ context.Context, _, id string) (Comment, bool, err
 }
 
 func (b *eraseBuffer) Apply(_ context.Context, ch Change, base int, _ bool) error {
+	if b.failAt > 0 && len(b.applied) >= b.failAt {
+		return ErrUnavailable
+	}
 	if b.states[ch.CommentID].Version() != base {
 		return ErrStale
 	}
@@ -145,7 +149,8 @@ func (s *userStore) ByUser(_ context.Context, userID, before string, limit int) 
 
 // Erase finds the user's comments in Redis and, page by page, in the
 // Store, erases each once through a change record, scrubs, and a second
-// Erase changes nothing; another user is FORBIDDEN.
+// Erase changes nothing; one that failed midway is finished by the next;
+// another user is FORBIDDEN.
 func TestServiceErase(t *testing.T) {
 	buf := &eraseBuffer{states: map[string]Comment{}}
 	st := &userStore{}
@@ -179,9 +184,18 @@ func TestServiceErase(t *testing.T) {
 	require.Equal(t, CodeForbidden, e.Code)
 	require.Empty(t, buf.applied)
 
+	// Redis fails midway: what was erased stays erased, and a second run
+	// finishes the rest.
+	buf.failAt = want / 2
 	got, err := svc.Erase(ctx, Actor{UserID: "admin", Moderator: true}, "u")
+	require.ErrorAs(t, err, &e)
+	require.Equal(t, CodeUnavailable, e.Code)
+	require.Equal(t, want/2, got)
+	require.Empty(t, buf.scrubbed, "not scrubbed before every comment is erased")
+	buf.failAt = 0
+	got, err = svc.Erase(ctx, Actor{UserID: "admin", Moderator: true}, "u")
 	require.NoError(t, err)
-	require.Equal(t, want, got)
+	require.Equal(t, want-want/2, got)
 	require.Len(t, buf.applied, want, "one change per comment")
 	for _, ch := range buf.applied {
 		require.Equal(t, OpErase, ch.Op)
