@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -154,9 +155,17 @@ func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
-	// Idempotency keys are <user>:<client id> (comment.Service.append).
+	// Idempotency keys are <user>:<client id> (comment.Service.append); a
+	// user id may hold ":", so the comment kept says whose key it is.
 	err = b.scanKeys(ctx, b.familyPattern("dedupe:"+escapeGlob(userID)+":"), "string", func(key string) error {
-		if err := b.rdb.Del(ctx, key).Err(); err != nil {
+		val, err := b.rdb.Get(ctx, key).Result()
+		if errors.Is(err, redis.Nil) || err == nil && !strings.Contains(val, needle) {
+			return nil
+		}
+		if err == nil {
+			err = b.rdb.Del(ctx, key).Err()
+		}
+		if err != nil {
 			return fmt.Errorf("scrub idempotency keys: %w", classify(err))
 		}
 		return nil
