@@ -73,8 +73,14 @@ func decideErase(state Comment, found bool, req ChangeRequest, actor Actor, now 
 	}
 	next := state.Erased()
 	next.V = state.Version() + 1
-	return Change{Op: OpErase, ID: NewID(now), PostID: state.PostID, CommentID: state.ID, By: actor.UserID,
-		At: now, V: next.V, State: next}, nil
+	ch := Change{Op: OpErase, ID: NewID(now), PostID: state.PostID, CommentID: state.ID, By: actor.UserID,
+		At: now, V: next.V, State: next}
+	if state.Visible() {
+		// Readers saw it; one they never saw (pending, hidden, rejected)
+		// is no news to them (see Update.Unseen).
+		ch.Delta = -1
+	}
+	return ch, nil
 }
 
 // erasePage is how many stored comments of a user Erase reads at a time.

@@ -70,6 +70,12 @@ func TestDecideErase(t *testing.T) {
 			require.Equal(t, tt.state.Replies, st.Replies, "replies keep a tombstone in its thread")
 			require.Equal(t, tt.state.Reactions, st.Reactions)
 			require.Equal(t, tt.state.CreatedAt, st.CreatedAt)
+			if tt.state.Visible() {
+				require.Equal(t, -1, ch.Delta, "one comment fewer for readers")
+			} else {
+				require.Zero(t, ch.Delta)
+				require.True(t, Update{Comment: st, Op: ch.Op, Delta: ch.Delta}.Unseen(), "readers hear nothing of it")
+			}
 			require.True(t, audited(tt.actor, OpErase, tt.state), "every erase is audited")
 		})
 	}

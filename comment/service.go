@@ -414,7 +414,15 @@ type Update struct {
 	Comment Comment
 	Created bool
 	Offset  string
-	Op      Op // the change's, when known ("" for a state)
+	Op      Op  // the change's, when known ("" for a state)
+	Delta   int // the change's Delta, when known
+}
+
+// Unseen reports whether u removes a comment that readers other than its
+// author and moderators never saw: a rejected one, or one erased while it
+// was not visible (held, hidden, rejected before). They are told nothing.
+func (u Update) Unseen() bool {
+	return u.Op == OpReject || u.Op == OpErase && u.Delta == 0
 }
 
 // Replay returns what a reader whose last event was since (a comment or
@@ -439,7 +447,7 @@ func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string
 				if created && !viewer.MaySee(ch.State) {
 					continue
 				}
-				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID, Op: ch.Op})
+				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID, Op: ch.Op, Delta: ch.Delta})
 			}
 			return out, nil
 		}

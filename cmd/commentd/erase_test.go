@@ -75,6 +75,8 @@ func TestEraseUser(t *testing.T) {
 	readerA, readerB := dialSIO(t, addr), dialSIO(t, addr)
 	readerA.join("erase-a")
 	readerB.join("erase-b")
+	mod := dialSIOAuth(t, addr, `{"token":"`+modToken+`"}`)
+	mod.join("erase-b")
 	sse, stopSSE := openSSEEvents(t, addr, "erase-a", "", "")
 	defer stopSSE()
 
@@ -108,6 +110,7 @@ func TestEraseUser(t *testing.T) {
 	require.True(t, vOwn.OK)
 	readerA.eventsFor(t, 300*time.Millisecond)
 	readerB.eventsFor(t, 300*time.Millisecond)
+	mod.eventsFor(t, 300*time.Millisecond)
 	drainSSE(sse, 300*time.Millisecond)
 
 	dedupe, err := e.rdb.Keys(context.Background(), "*:dedupe:"+eraseUser+":*").Result()
@@ -130,13 +133,15 @@ func TestEraseUser(t *testing.T) {
 	require.True(t, res.OK)
 	require.Equal(t, 6, res.Erased, "a1, b1, c1, a2, b2, c2")
 
-	// Live: the readers saw the visible ones go (the pending one is not
-	// theirs to see, but its removal tells only its id).
+	// Live: the readers saw the visible ones go, and hear nothing of the
+	// pending one, which they never saw; the moderator sees it go.
 	evA, evB := readerA.eventsFor(t, time.Second), readerB.eventsFor(t, 500*time.Millisecond)
 	for _, id := range []string{a1.ID, a2.ID} {
 		require.Equal(t, []string{"comment_removed"}, evA[id], "erase-a reader, %s", id)
 	}
 	require.Equal(t, []string{"comment_removed"}, evB[b1.ID])
+	require.Empty(t, evB[b2.ID], "not even the id of a held comment")
+	require.Contains(t, mod.eventsFor(t, 500*time.Millisecond)[b2.ID], "comment_removed")
 	removed := map[string]bool{}
 	for _, ev := range drainSSE(sse, time.Second) {
 		require.NotContains(t, ev.data, eraseWords)
