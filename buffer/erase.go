@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -120,10 +121,11 @@ func (b *Buffer) UserComments(ctx context.Context, userID string) ([]comment.Com
 // log whose comment state is still theirs gets that state Erased (same id,
 // op and version, so readers' offsets stay valid and a catch-up shows
 // nothing of it) and an event they made themself (an edit, their own
-// erase) loses its by; the comments kept under their idempotency keys are
-// deleted, and they leave the trusted users. The shards' lists are left:
-// what they hold of the user is superseded by the erase records behind it
-// and leaves Redis with the next flush.
+// erase) loses its by; so do the shards' dead letters; the comments kept
+// under their idempotency keys are deleted, and they leave the trusted
+// users. The shards' lists are left: what they hold of the user is
+// superseded by the erase records behind it and leaves Redis with the next
+// flush.
 func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 	needle, by := userNeedle(userID), `"by":"`+userID+`"`
 	err := b.scanKeys(ctx, b.familyPattern("log"), "list", func(key string) error {
@@ -155,6 +157,11 @@ func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 	if err != nil {
 		return err
 	}
+	for shard := range b.cfg.Shards {
+		if err := b.scrubDead(ctx, b.key(shard, "dead"), userID, needle, by); err != nil {
+			return err
+		}
+	}
 	// Idempotency keys are <user>:<client id> (comment.Service.append); a
 	// user id may hold ":", so the comment kept says whose key it is.
 	err = b.scanKeys(ctx, b.familyPattern("dedupe:"+escapeGlob(userID)+":"), "string", func(key string) error {
@@ -175,6 +182,51 @@ func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 	}
 	if err := b.rdb.SRem(ctx, b.cfg.Prefix+":trusted", userID).Err(); err != nil {
 		return fmt.Errorf("scrub trusted: %w", classify(err))
+	}
+	return nil
+}
+
+// scrubDead erases userID's comments in a shard's dead letters, which an
+// operator may still redrive (as tombstones now).
+func (b *Buffer) scrubDead(ctx context.Context, key, userID, needle, by string) error {
+	raw, err := b.rdb.LRange(ctx, key, 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("scrub dead letters: %w", classify(err))
+	}
+	var pairs []any
+	for _, s := range raw {
+		if !strings.Contains(s, needle) && !strings.Contains(s, by) {
+			continue
+		}
+		var dl DeadLetter
+		if err := json.Unmarshal([]byte(s), &dl); err != nil {
+			dl = DeadLetter{Reason: "undecodable dead letter", Raw: s} // as DeadLetters reads it
+		}
+		if dl.Comment.UserID == userID {
+			dl.Comment = dl.Comment.Erased()
+		}
+		if dl.Change != nil {
+			if dl.Change.State.UserID == userID {
+				dl.Change.State = dl.Change.State.Erased()
+			}
+			if dl.Change.By == userID {
+				dl.Change.By = ""
+			}
+		}
+		if strings.Contains(dl.Raw, needle) || strings.Contains(dl.Raw, by) {
+			dl.Raw = "(erased: it held a comment of an erased user)"
+		}
+		p, err := json.Marshal(dl)
+		if err != nil {
+			return fmt.Errorf("scrub dead letters: %w", err)
+		}
+		pairs = append(pairs, s, string(p))
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	if err := scrubScript.Run(ctx, b.rdb, []string{key}, pairs...).Err(); err != nil {
+		return fmt.Errorf("scrub dead letters: %w", classify(err))
 	}
 	return nil
 }

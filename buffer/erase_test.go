@@ -2,6 +2,9 @@ package buffer_test
 
 import (
 	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +16,8 @@ import (
 // UserComments finds a user's comments wherever Redis holds their state
 // (the shard's list, recent lists, changed states); once they are erased,
 // ScrubUser leaves no word of theirs in the posts' event logs (each event
-// keeps its id and op, its comment erased) and deletes their idempotency
-// keys; another user's events are untouched.
+// keeps its id and op, its comment erased), in the dead letters, and
+// deletes their idempotency keys; another user's events are untouched.
 func TestUserCommentsAndScrub(t *testing.T) {
 	b, rdb, _ := newBuffer(t, buffer.Config{Shards: 2, RecentLen: 2})
 	ctx := context.Background()
@@ -40,6 +43,12 @@ func TestUserCommentsAndScrub(t *testing.T) {
 		comment.Actor{UserID: "u"}, comment.Rules{}, time.Now())
 	require.NoError(t, err)
 	require.NoError(t, b.Apply(ctx, edit, 1, true))
+
+	// A dead letter of u's (MongoDB refused it), and an undecodable one.
+	deadKey := "cmt:{" + strconv.Itoa(b.Shard("p1")) + "}:dead"
+	dl, err := json.Marshal(buffer.DeadLetter{Comment: mine[1], Reason: "refused", At: time.Now().UTC()})
+	require.NoError(t, err)
+	require.NoError(t, rdb.RPush(ctx, deadKey, dl, `{"userId":"u","content":"secret`).Err())
 
 	found, err := b.UserComments(ctx, "u")
 	require.NoError(t, err)
@@ -73,6 +82,15 @@ func TestUserCommentsAndScrub(t *testing.T) {
 			require.Empty(t, ev.State.UserID)
 		}
 	}
+	dead, err := b.DeadLetters(ctx, b.Shard("p1"))
+	require.NoError(t, err)
+	require.Len(t, dead, 2)
+	require.Equal(t, mine[1].ID, dead[0].Comment.ID)
+	require.True(t, dead[0].Comment.Deleted)
+	raw, err := rdb.LRange(ctx, deadKey, 0, -1).Result()
+	require.NoError(t, err)
+	require.NotContains(t, strings.Join(raw, "\n"), "secret")
+	require.NotContains(t, strings.Join(raw, "\n"), "u Name")
 	keys, err := rdb.Keys(ctx, "*dedupe*").Result()
 	require.NoError(t, err)
 	require.Empty(t, keys, "the idempotency key held u's comment")
