@@ -127,38 +127,15 @@ func (b *Buffer) UserComments(ctx context.Context, userID string) ([]comment.Com
 // superseded by the erase records behind it and leaves Redis with the next
 // flush.
 func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
-	needle, by := userNeedle(userID), `"by":"`+userID+`"`
+	u := scrubber{userID: userID, needle: userNeedle(userID), by: `"by":"` + userID + `"`}
 	err := b.scanKeys(ctx, b.familyPattern("log"), "list", func(key string) error {
-		raw, err := b.rdb.LRange(ctx, key, 0, -1).Result()
-		if err != nil {
-			return fmt.Errorf("scrub log: %w", classify(err))
-		}
-		var pairs []any
-		for _, s := range raw {
-			if !strings.Contains(s, needle) && !strings.Contains(s, by) {
-				continue
-			}
-			scrubbed, ok, err := scrubEvent(s, userID)
-			if err != nil {
-				return fmt.Errorf("scrub log %s: %w", key, err)
-			}
-			if ok {
-				pairs = append(pairs, s, scrubbed)
-			}
-		}
-		if len(pairs) == 0 {
-			return nil
-		}
-		if err := scrubScript.Run(ctx, b.rdb, []string{key}, pairs...).Err(); err != nil {
-			return fmt.Errorf("scrub log: %w", classify(err))
-		}
-		return nil
+		return b.scrubList(ctx, key, u, u.event)
 	})
 	if err != nil {
 		return err
 	}
 	for shard := range b.cfg.Shards {
-		if err := b.scrubDead(ctx, b.key(shard, "dead"), userID, needle, by); err != nil {
+		if err := b.scrubList(ctx, b.key(shard, "dead"), u, u.deadLetter); err != nil {
 			return err
 		}
 	}
@@ -166,7 +143,7 @@ func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 	// user id may hold ":", so the comment kept says whose key it is.
 	err = b.scanKeys(ctx, b.familyPattern("dedupe:"+escapeGlob(userID)+":"), "string", func(key string) error {
 		val, err := b.rdb.Get(ctx, key).Result()
-		if errors.Is(err, redis.Nil) || err == nil && !strings.Contains(val, needle) {
+		if errors.Is(err, redis.Nil) || err == nil && !strings.Contains(val, u.needle) {
 			return nil
 		}
 		if err == nil {
@@ -186,61 +163,90 @@ func (b *Buffer) ScrubUser(ctx context.Context, userID string) error {
 	return nil
 }
 
-// scrubDead erases userID's comments in a shard's dead letters, which an
-// operator may still redrive (as tombstones now).
-func (b *Buffer) scrubDead(ctx context.Context, key, userID, needle, by string) error {
+// scrubber scrubs the entries of one user.
+type scrubber struct {
+	userID string
+	needle string // in a comment's JSON of theirs
+	by     string // in a change record they made
+}
+
+// mentions reports whether an entry may hold something of the user.
+func (u scrubber) mentions(s string) bool {
+	return strings.Contains(s, u.needle) || strings.Contains(s, u.by)
+}
+
+// scrubList replaces each entry of a list that mentions the user by what
+// scrub makes of it (ok false: left as it is), in one script call.
+func (b *Buffer) scrubList(ctx context.Context, key string, u scrubber, scrub func(string) (string, bool, error)) error {
 	raw, err := b.rdb.LRange(ctx, key, 0, -1).Result()
 	if err != nil {
-		return fmt.Errorf("scrub dead letters: %w", classify(err))
+		return fmt.Errorf("scrub %s: %w", key, classify(err))
 	}
 	var pairs []any
 	for _, s := range raw {
-		if !strings.Contains(s, needle) && !strings.Contains(s, by) {
+		if !u.mentions(s) {
 			continue
 		}
-		var dl DeadLetter
-		if err := json.Unmarshal([]byte(s), &dl); err != nil {
-			dl = DeadLetter{Reason: "undecodable dead letter", Raw: s} // as DeadLetters reads it
-		}
-		if dl.Comment.UserID == userID {
-			dl.Comment = dl.Comment.Erased()
-		}
-		if dl.Change != nil {
-			if dl.Change.State.UserID == userID {
-				dl.Change.State = dl.Change.State.Erased()
-			}
-			if dl.Change.By == userID {
-				dl.Change.By = ""
-			}
-		}
-		if strings.Contains(dl.Raw, needle) || strings.Contains(dl.Raw, by) {
-			dl.Raw = "(erased: it held a comment of an erased user)"
-		}
-		p, err := json.Marshal(dl)
+		scrubbed, ok, err := scrub(s)
 		if err != nil {
-			return fmt.Errorf("scrub dead letters: %w", err)
+			return fmt.Errorf("scrub %s: %w", key, err)
 		}
-		pairs = append(pairs, s, string(p))
+		if ok {
+			pairs = append(pairs, s, scrubbed)
+		}
 	}
 	if len(pairs) == 0 {
 		return nil
 	}
 	if err := scrubScript.Run(ctx, b.rdb, []string{key}, pairs...).Err(); err != nil {
-		return fmt.Errorf("scrub dead letters: %w", classify(err))
+		return fmt.Errorf("scrub %s: %w", key, classify(err))
 	}
 	return nil
 }
 
-// scrubEvent returns an event of a post's log (a comment's JSON, or a
-// change record's) with its comment state Erased, if that state is
-// userID's; a record the user made themself loses its by too.
-func scrubEvent(s, userID string) (string, bool, error) {
+// deadLetter returns a dead letter with the user's comment erased, which an
+// operator may still redrive (as a tombstone now).
+func (u scrubber) deadLetter(s string) (string, bool, error) {
+	var dl DeadLetter
+	if err := json.Unmarshal([]byte(s), &dl); err != nil {
+		dl = DeadLetter{Reason: "undecodable dead letter", Raw: s} // as DeadLetters reads it
+	}
+	if dl.Comment.UserID == u.userID {
+		dl.Comment = dl.Comment.Erased()
+	}
+	if dl.Change != nil {
+		ch := u.change(*dl.Change)
+		dl.Change = &ch
+	}
+	if u.mentions(dl.Raw) {
+		dl.Raw = "(erased: it held a comment of an erased user)"
+	}
+	p, err := json.Marshal(dl)
+	return string(p), err == nil, err
+}
+
+// change returns ch with the user's comment erased and without them as
+// its by.
+func (u scrubber) change(ch comment.Change) comment.Change {
+	if ch.State.UserID == u.userID {
+		ch.State = ch.State.Erased()
+	}
+	if ch.By == u.userID {
+		ch.By = ""
+	}
+	return ch
+}
+
+// event returns an event of a post's log (a comment's JSON, or a change
+// record's) with the user's comment erased and without them as its by;
+// ok false if it holds nothing of theirs.
+func (u scrubber) event(s string) (string, bool, error) {
 	if !comment.IsChangeJSON([]byte(s)) {
 		var c comment.Comment
 		if err := c.UnmarshalJSON([]byte(s)); err != nil {
 			return "", false, err
 		}
-		if c.UserID != userID {
+		if c.UserID != u.userID {
 			return "", false, nil
 		}
 		return string(c.Erased().JSON()), true, nil
@@ -249,16 +255,10 @@ func scrubEvent(s, userID string) (string, bool, error) {
 	if err := ch.UnmarshalJSON([]byte(s)); err != nil {
 		return "", false, err
 	}
-	if ch.State.UserID != userID && ch.By != userID {
+	if ch.State.UserID != u.userID && ch.By != u.userID {
 		return "", false, nil
 	}
-	if ch.State.UserID == userID {
-		ch.State = ch.State.Erased()
-	}
-	if ch.By == userID {
-		ch.By = ""
-	}
-	return string(ch.JSON()), true, nil
+	return string(u.change(ch).JSON()), true, nil
 }
 
 // eachChunk hands the entries of a list to fn, listChunk at a time.
