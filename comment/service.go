@@ -512,6 +512,13 @@ func override(cs []Comment, ov map[string]Comment) {
 // reader of the post is then sent. No database write happens here: the
 // flusher writes the change with the others of its batch.
 func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (Change, error) {
+	return s.change(ctx, actor, req, nil)
+}
+
+// change is Change; stored, if not nil, is the comment as the Store holds
+// it, read already (Erase's pages), which saves a Store read when Redis
+// does not hold the comment.
+func (s *Service) change(ctx context.Context, actor Actor, req ChangeRequest, stored *Comment) (Change, error) {
 	if err := req.Validate(s.cfg.MaxRunes); err != nil {
 		return Change{}, err
 	}
@@ -525,7 +532,8 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 	rules := Rules{EditWindow: max(s.cfg.EditWindow, 0), MaxRunes: s.cfg.MaxRunes}
 	const attempts = 5
 	for range attempts {
-		state, found, err := s.state(ctx, req.PostID, req.CommentID)
+		state, found, err := s.state(ctx, req.PostID, req.CommentID, stored)
+		stored = nil // read again after a race
 		if err != nil {
 			return Change{}, err
 		}
@@ -576,14 +584,17 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 }
 
 // state returns a comment's current state: from Redis if it holds it (the
-// recent or changed ones), else from the Store.
-func (s *Service) state(ctx context.Context, postID, commentID string) (Comment, bool, error) {
+// recent or changed ones), else stored if not nil, else from the Store.
+func (s *Service) state(ctx context.Context, postID, commentID string, stored *Comment) (Comment, bool, error) {
 	c, found, err := s.buf.State(ctx, postID, commentID)
 	if err != nil {
 		return Comment{}, false, s.clientError(err)
 	}
 	if found || s.store == nil {
 		return c, found, nil
+	}
+	if stored != nil {
+		return *stored, true, nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
 	defer cancel()
