@@ -40,22 +40,19 @@ func MayErase(actor Actor, userID string) error {
 	return Errorf(CodeForbidden, "only the user themself or an admin may erase a user")
 }
 
-// tombstone returns c deleted: without content, author, name, avatar or
-// pin. Its version is c's.
+// tombstone returns c deleted: without content, author, name, avatar, pin
+// or status (kept for its replies, a tombstone is shown to every reader,
+// however it was held or hidden before). Its version is c's.
 func tombstone(c Comment) Comment {
-	c.Deleted, c.Content, c.UserID, c.Pinned = true, "", "", false
+	c.Deleted, c.Content, c.UserID, c.Pinned, c.Status = true, "", "", false, ""
 	c.UserName, c.Avatar = "", ""
 	return c
 }
 
-// Erased returns c as an erase leaves it, at c's version: a tombstone that
-// has also left the moderation queue (no status). Reactions and the
-// number of replies stay: they are other users'.
-func (c Comment) Erased() Comment {
-	c = tombstone(c)
-	c.Status = ""
-	return c
-}
+// Erased returns c as an erase leaves it, at c's version: a tombstone, as
+// a delete leaves it. Reactions and the number of replies stay: they are
+// other users'.
+func (c Comment) Erased() Comment { return tombstone(c) }
 
 // decideErase is Decide for OpErase: any comment still carrying the user's
 // id (a visible, hidden or pending one, or a rejected tombstone, which
@@ -73,14 +70,11 @@ func decideErase(state Comment, found bool, req ChangeRequest, actor Actor, now 
 	}
 	next := state.Erased()
 	next.V = state.Version() + 1
-	ch := Change{Op: OpErase, ID: NewID(now), PostID: state.PostID, CommentID: state.ID, By: actor.UserID,
-		At: now, V: next.V, State: next}
-	if state.Visible() {
-		// Readers saw it; one they never saw (pending, hidden, rejected)
-		// is no news to them (see Update.Unseen).
-		ch.Delta = -1
-	}
-	return ch, nil
+	// Delta as a delete's: -1 for a comment readers saw; 0 for one they
+	// never saw (pending, hidden, rejected), which is no news to them
+	// (Update.Unseen).
+	return Change{Op: OpErase, ID: NewID(now), PostID: state.PostID, CommentID: state.ID, By: actor.UserID,
+		At: now, V: next.V, Delta: next.visibility() - state.visibility(), State: next}, nil
 }
 
 // erasePage is how many stored comments of a user Erase reads at a time:

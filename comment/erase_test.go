@@ -18,6 +18,8 @@ func TestDecideErase(t *testing.T) {
 	c.Reactions, c.Replies, c.Pinned = map[string]int{"👍": 2}, 3, true
 	held, hidden, rejected := c, c, c
 	held.Status = StatusPending
+	heldBare := held
+	heldBare.Replies = 0
 	hidden.Status, hidden.V = StatusHidden, 4
 	rejected.Deleted, rejected.Content, rejected.UserName, rejected.Avatar, rejected.V = true, "", "", "", 2
 	erased := c.Erased()
@@ -39,6 +41,7 @@ func TestDecideErase(t *testing.T) {
 		{"another user", c, true, req("u"), other, CodeForbidden},
 		{"another user, naming themself", c, true, req("v"), other, CodeNotFound},
 		{"a pending one", held, true, req("u"), self, ""},
+		{"a pending one without replies", heldBare, true, req("u"), mod, ""},
 		{"a hidden one", hidden, true, req("u"), mod, ""},
 		{"a rejected one keeps its author", rejected, true, req("u"), mod, ""},
 		{"erased already", erased, true, req("u"), mod, CodeNotFound},
@@ -74,7 +77,9 @@ func TestDecideErase(t *testing.T) {
 				require.Equal(t, -1, ch.Delta, "one comment fewer for readers")
 			} else {
 				require.Zero(t, ch.Delta)
-				require.True(t, Update{Comment: st, Op: ch.Op, Delta: ch.Delta}.Unseen(), "readers hear nothing of it")
+				// Readers hear nothing of it, unless replies keep it as a
+				// tombstone, which every reader is shown (as a delete's).
+				require.Equal(t, st.Replies == 0, Update{Comment: st, Op: ch.Op, Delta: ch.Delta}.Unseen())
 			}
 			require.True(t, audited(tt.actor, OpErase, tt.state), "every erase is audited")
 		})
