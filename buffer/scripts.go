@@ -41,6 +41,8 @@ var (
 	banLua string
 	//go:embed lua/counts.lua
 	countsLua string
+	//go:embed lua/scrub.lua
+	scrubLua string
 )
 
 // countsScript seeds the counts of a shard's posts Redis does not count
@@ -199,3 +201,8 @@ var lockScript = redis.NewScript(lockLua)
 // Returns {the change's sequence number, the user's ban as it was (JSON)
 // or false}.
 var banScript = redis.NewScript(banLua)
+
+// scrubScript replaces entries of a post's event log by value (ScrubUser).
+//
+// KEYS: 1 log:<post>. ARGV: pairs of an entry as read and its replacement.
+var scrubScript = redis.NewScript(scrubLua)
