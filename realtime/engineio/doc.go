@@ -6,9 +6,10 @@
 //   - One reader goroutine reads frames and calls the Handler's Message in
 //     order; Closed is called once, by that goroutine, after the last
 //     Message.
-//   - Exactly one writer at a time. Send only queues; when the queue becomes
-//     non-empty a writer goroutine takes the connection, writes until the
-//     queue is empty and moves on. Writers are shared by the server's
+//   - Exactly one writer at a time. Send only queues (into the connection's
+//     writer, writer.go); when the queue becomes non-empty a writer
+//     goroutine takes the connection, writes until the queue is empty and
+//     moves on. Writers are shared by the server's
 //     connections and exit after a second without work, so an idle
 //     connection costs no goroutine and a busy server starts none per
 //     message. A writer sends everything queued with one writev where it

@@ -19,15 +19,15 @@ import "time"
 // waits and get a fast reader disconnected as slow.
 const maxLingerBytes = 64 << 10
 
-// linger adds c to the list of connections whose broadcasts wait for the
-// next flush, arming the flush if the list was empty. c.mu is held.
-func (s *Server) linger(c *Conn) {
+// linger adds w to the list of writers whose broadcasts wait for the next
+// flush, arming the flush if the list was empty. w.mu is held.
+func (s *Server) linger(w *writer) {
 	s.lmu.Lock()
 	defer s.lmu.Unlock()
 	if s.lstopped {
-		return // Close closes c anyway
+		return // Close closes w's session anyway
 	}
-	s.lingering = append(s.lingering, c)
+	s.lingering = append(s.lingering, w)
 	if len(s.lingering) > 1 {
 		return
 	}
@@ -38,7 +38,7 @@ func (s *Server) linger(c *Conn) {
 	}
 }
 
-// flushLingering hands the connections of the linger list to the writers.
+// flushLingering hands the writers of the linger list to writer goroutines.
 func (s *Server) flushLingering() {
 	s.lflush.Lock() // one flush at a time, and Close waits for it
 	defer s.lflush.Unlock()
@@ -51,13 +51,13 @@ func (s *Server) flushLingering() {
 	s.lingering, s.lspare = s.lspare[:0], nil
 	s.lmu.Unlock()
 
-	for _, c := range list {
-		c.mu.Lock()
-		c.lingering = false
-		if !c.closed && len(c.queue) > 0 {
-			c.kickLocked()
+	for _, w := range list {
+		w.mu.Lock()
+		w.lingering = false
+		if !w.closed && len(w.queue) > 0 {
+			w.kickLocked()
 		}
-		c.mu.Unlock()
+		w.mu.Unlock()
 	}
 	clear(list)
 	s.lmu.Lock()

@@ -23,6 +23,18 @@ const closeGrace = time.Second
 // maxPostPackets bounds the packets of one POST body.
 const maxPostPackets = 1000
 
+// pollState is a session's long-polling and upgrade state, guarded by
+// Conn.mu. The packets a GET answers with are the writer's queue.
+type pollState struct {
+	waiting   bool          // a GET is waiting for packets
+	posting   bool          // a POST is being handled
+	noop      bool          // answer the waiting GET with a noop (upgrade)
+	upgrading bool          // an upgrade request is being handled
+	noopSent  bool          // the final noop after a client close went out
+	noopDone  chan struct{} // closed with noopSent
+	upgraded  chan struct{} // closed when the session moved to WebSocket
+}
+
 // servePolling serves the long-polling transport: a GET without sid opens a
 // session, a GET with one waits for packets, a POST brings the client's.
 func (s *Server) servePolling(w http.ResponseWriter, r *http.Request, sid string) {
@@ -109,7 +121,7 @@ func (s *Server) watchPolling(c *Conn) {
 		// session stays registered a while; the Handler hears of the close
 		// at once (a reconnecting client's recovery state must be saved).
 		c.mu.Lock()
-		wait := c.reason == ReasonClientClose && !c.noopSent
+		wait := c.reason == ReasonClientClose && !c.poll.noopSent
 		c.mu.Unlock()
 		if !wait {
 			s.finish(c)
@@ -118,13 +130,13 @@ func (s *Server) watchPolling(c *Conn) {
 		s.end(c)
 		t := time.NewTimer(closeGrace)
 		select {
-		case <-c.noopDone:
+		case <-c.poll.noopDone:
 		case <-t.C:
 		}
 		t.Stop()
 		s.unregister(c)
 		s.wg.Done()
-	case <-c.upgraded:
+	case <-c.poll.upgraded:
 	}
 }
 
@@ -137,16 +149,16 @@ func writePayload(w http.ResponseWriter, ps []Packet) {
 // poll answers a GET with what is queued, waiting for it if need be.
 func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.mu.Lock()
-	if c.ws != nil || c.upgradedLocked() {
+	if c.w.ws != nil || c.upgradedLocked() {
 		c.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeBadRequest, "session moved to WebSocket")
 		return
 	}
-	if c.closed {
-		last := c.reason == ReasonClientClose && !c.noopSent
+	if c.w.closed {
+		last := c.reason == ReasonClientClose && !c.poll.noopSent
 		if last {
-			c.noopSent = true
-			close(c.noopDone)
+			c.poll.noopSent = true
+			close(c.poll.noopDone)
 		}
 		c.mu.Unlock()
 		if last {
@@ -156,26 +168,26 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
 		writeError(w, http.StatusBadRequest, codeUnknownSID, "")
 		return
 	}
-	if c.polling {
+	if c.poll.waiting {
 		c.mu.Unlock()
 		c.closeWith(ReasonTransportErr)
 		writeError(w, http.StatusBadRequest, codeBadRequest, "overlapping polling requests")
 		return
 	}
-	c.polling = true
-	for len(c.queue) == 0 && !c.closed && !c.pollNoop {
+	c.poll.waiting = true
+	for len(c.w.queue) == 0 && !c.w.closed && !c.poll.noop {
 		c.mu.Unlock()
 		select {
-		case <-c.pollWake:
+		case <-c.w.wake:
 		case <-c.done:
-		case <-c.upgraded:
+		case <-c.poll.upgraded:
 		case <-r.Context().Done():
 		}
 		c.mu.Lock()
-		if r.Context().Err() != nil || c.ws != nil {
-			c.polling = false
+		if r.Context().Err() != nil || c.w.ws != nil {
+			c.poll.waiting = false
 			c.mu.Unlock()
-			if c.ws != nil {
+			if c.w.ws != nil {
 				writeError(w, http.StatusBadRequest, codeBadRequest, "session moved to WebSocket")
 			}
 			return
@@ -183,22 +195,22 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
 	}
 	var ps []Packet
 	switch {
-	case c.closed && c.reason == ReasonClientClose:
+	case c.w.closed && c.reason == ReasonClientClose:
 		ps = []Packet{{Type: Noop}}
-		if !c.noopSent {
-			c.noopSent = true
-			close(c.noopDone)
+		if !c.poll.noopSent {
+			c.poll.noopSent = true
+			close(c.poll.noopDone)
 		}
-	case c.pollNoop && len(c.queue) == 0:
+	case c.poll.noop && len(c.w.queue) == 0:
 		ps = []Packet{{Type: Noop}}
-	case c.closed:
+	case c.w.closed:
 		ps = []Packet{{Type: Close}}
 	default:
-		ps = c.takePollLocked(s.cfg.MaxPollPackets)
+		ps = c.w.takePollLocked(s.cfg.MaxPollPackets)
 	}
-	c.pollNoop = false
-	c.polling = false
-	closeAfter, why := c.closeAfter && !c.closed && len(c.queue) == 0, c.afterWhy
+	c.poll.noop = false
+	c.poll.waiting = false
+	closeAfter, why := c.w.closeAfter && !c.w.closed && len(c.w.queue) == 0, c.w.afterWhy
 	c.mu.Unlock()
 	writePayload(w, ps)
 	if closeAfter {
@@ -208,23 +220,23 @@ func (s *Server) poll(w http.ResponseWriter, r *http.Request, c *Conn) {
 
 // takePollLocked takes up to limit packets from the head of the queue for a
 // GET response; the rest stay queued, in order, for the next GET (which
-// then answers at once). c.mu must be held.
-func (c *Conn) takePollLocked(limit int) []Packet {
-	n := min(len(c.queue), limit)
+// then answers at once). w.mu must be held.
+func (w *writer) takePollLocked(limit int) []Packet {
+	n := min(len(w.queue), limit)
 	ps := make([]Packet, n)
-	for i, m := range c.queue[:n] {
+	for i, m := range w.queue[:n] {
 		ps[i] = m.pkt
-		c.queued -= m.Size()
+		w.queued -= m.Size()
 	}
-	rest := copy(c.queue, c.queue[n:])
-	clear(c.queue[rest:])
-	c.queue = c.queue[:rest]
+	rest := copy(w.queue, w.queue[n:])
+	clear(w.queue[rest:])
+	w.queue = w.queue[:rest]
 	return ps
 }
 
 func (c *Conn) upgradedLocked() bool {
 	select {
-	case <-c.upgraded:
+	case <-c.poll.upgraded:
 		return true
 	default:
 		return false
@@ -234,22 +246,22 @@ func (c *Conn) upgradedLocked() bool {
 // post takes the client's packets.
 func (s *Server) post(w http.ResponseWriter, r *http.Request, c *Conn) {
 	c.mu.Lock()
-	if c.closed || c.upgradedLocked() {
+	if c.w.closed || c.upgradedLocked() {
 		c.mu.Unlock()
 		writeError(w, http.StatusBadRequest, codeUnknownSID, "")
 		return
 	}
-	if c.posting {
+	if c.poll.posting {
 		c.mu.Unlock()
 		c.closeWith(ReasonTransportErr)
 		writeError(w, http.StatusBadRequest, codeBadRequest, "overlapping POST requests")
 		return
 	}
-	c.posting = true
+	c.poll.posting = true
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.posting = false
+		c.poll.posting = false
 		c.mu.Unlock()
 	}()
 
@@ -319,9 +331,9 @@ func (s *Server) upgradeSession(w http.ResponseWriter, r *http.Request, sid stri
 		return
 	}
 	c.mu.Lock()
-	busy := c.ws != nil || c.upgrading || c.closed
+	busy := c.w.ws != nil || c.poll.upgrading || c.w.closed
 	if !busy {
-		c.upgrading = true
+		c.poll.upgrading = true
 	}
 	c.mu.Unlock()
 	if busy {
@@ -334,7 +346,7 @@ func (s *Server) upgradeSession(w http.ResponseWriter, r *http.Request, sid stri
 	nc, err := s.upgrade(w, r)
 	if err != nil {
 		c.mu.Lock()
-		c.upgrading = false
+		c.poll.upgrading = false
 		c.mu.Unlock()
 		return
 	}
@@ -342,12 +354,12 @@ func (s *Server) upgradeSession(w http.ResponseWriter, r *http.Request, sid stri
 	if !s.probe(c, nc, rd) {
 		nc.Close()
 		c.mu.Lock()
-		c.upgrading = false
+		c.poll.upgrading = false
 		c.mu.Unlock()
 		return
 	}
 	s.attachWS(c, nc)
-	close(c.upgraded)
+	close(c.poll.upgraded)
 	go s.readWS(c, rd)
 }
 
@@ -375,9 +387,9 @@ func (s *Server) probe(c *Conn, nc net.Conn, rd *wsReader) bool {
 			// that is waiting when the upgrade completes gets 400.
 			noop := time.AfterFunc(noopDelay, func() {
 				c.mu.Lock()
-				if c.ws == nil {
-					c.pollNoop = true
-					c.kickLocked()
+				if c.w.ws == nil {
+					c.poll.noop = true
+					c.w.kickLocked()
 				}
 				c.mu.Unlock()
 			})

@@ -123,16 +123,16 @@ type Server struct {
 
 	slow atomic.Uint64 // connections closed as slow consumers
 
-	writeQ  chan *Conn     // hands a connection to an idle writer goroutine
+	writeQ  chan *writer   // hands a connection's writer to an idle writer goroutine
 	stop    chan struct{}  // closed by Close: idle writers exit
 	writers sync.WaitGroup // writer goroutines
 
 	// The linger list (linger.go); lock order: Conn.mu, then lmu.
-	epoch       time.Time // Conn.lastWrite counts from here (monotonic)
+	epoch       time.Time // writer.lastWrite counts from here (monotonic)
 	lingerBytes int       // a queue this full is written at once
 	lmu         sync.Mutex
-	lingering   []*Conn     // connections whose broadcasts wait for the next flush
-	lspare      []*Conn     // the list flushed last, for reuse
+	lingering   []*writer   // writers whose broadcasts wait for the next flush
+	lspare      []*writer   // the list flushed last, for reuse
 	ltimer      *time.Timer // fires the flush; armed while lingering is not empty
 	lstopped    bool        // set by Close
 	lflush      sync.Mutex  // held by a running flush
@@ -143,25 +143,27 @@ type Server struct {
 // starts no goroutine; an idle server keeps none.
 const writerIdle = time.Second
 
-// startWriter runs c.writeLoop on an idle writer goroutine, or a new one.
-func (s *Server) startWriter(c *Conn) {
+// startWriter runs w.loop on an idle writer goroutine, or a new one.
+func (s *Server) startWriter(w *writer) {
 	select {
-	case s.writeQ <- c:
+	case s.writeQ <- w:
 	default:
 		s.writers.Add(1)
-		go s.writer(c)
+		go s.runWriter(w)
 	}
 }
 
-func (s *Server) writer(c *Conn) {
+// runWriter is a writer goroutine: it runs w.loop, then that of the next
+// writer handed over, until it has been idle for writerIdle.
+func (s *Server) runWriter(w *writer) {
 	defer s.writers.Done()
 	idle := time.NewTimer(writerIdle)
 	defer idle.Stop()
 	for {
-		c.writeLoop()
+		w.loop()
 		idle.Reset(writerIdle)
 		select {
-		case c = <-s.writeQ:
+		case w = <-s.writeQ:
 		case <-idle.C:
 			return
 		case <-s.stop:
@@ -174,7 +176,7 @@ func (s *Server) writer(c *Conn) {
 func NewServer(cfg Config, h Handler) *Server {
 	cfg.setDefaults()
 	s := &Server{cfg: cfg, h: h, epoch: time.Now(), sessions: make(map[string]*Conn), perIP: make(map[string]int),
-		writeQ: make(chan *Conn), stop: make(chan struct{}),
+		writeQ: make(chan *writer), stop: make(chan struct{}),
 		lingerBytes: min(maxLingerBytes, cfg.MaxQueueBytes/4)}
 	s.upgrader = websocket.Upgrader{
 		// gorilla answers the handshake only (see upgrade): it takes no
@@ -429,8 +431,10 @@ func (s *Server) openPacket(sid string, upgrades []string) *Prepared {
 }
 
 func (s *Server) newConn(r *http.Request) *Conn {
-	return &Conn{id: newSID(), srv: s, req: r.Clone(context.Background()), done: make(chan struct{}),
-		pollWake: make(chan struct{}, 1), upgraded: make(chan struct{}), noopDone: make(chan struct{})}
+	c := &Conn{id: newSID(), srv: s, req: r.Clone(context.Background()), done: make(chan struct{}),
+		poll: pollState{upgraded: make(chan struct{}), noopDone: make(chan struct{})}}
+	c.w.init(&c.mu, s, c)
+	return c
 }
 
 // finish ends a session: closed, forgotten, and the Handler told once,

@@ -46,7 +46,7 @@ func (s *Server) newReader(c *Conn, nc net.Conn) *wsReader {
 	return newWSReader(nc, s.cfg.MaxPayload+1, func(p []byte) { // +1: the packet type byte
 		pong := controlFrame(opPong, p)
 		c.mu.Lock()
-		attached := c.ws == nc
+		attached := c.w.ws == nc
 		c.mu.Unlock()
 		if attached {
 			c.SendPrepared(pong)
@@ -60,8 +60,7 @@ func (s *Server) newReader(c *Conn, nc net.Conn) *wsReader {
 // attachWS makes nc the session's transport.
 func (s *Server) attachWS(c *Conn, nc net.Conn) {
 	c.mu.Lock()
-	c.ws = nc
-	c.kickLocked()
+	c.w.attachLocked(nc)
 	c.mu.Unlock()
 }
 
@@ -75,7 +74,7 @@ func (s *Server) readWS(c *Conn, rd *wsReader) {
 	defer s.finish(c)
 	deadline := s.cfg.PingInterval + s.cfg.PingTimeout + 5*time.Second
 	for {
-		c.ws.SetReadDeadline(time.Now().Add(deadline))
+		c.w.ws.SetReadDeadline(time.Now().Add(deadline))
 		op, data, err := rd.next()
 		if err != nil {
 			rd.drop()
@@ -103,7 +102,7 @@ func (s *Server) readFailed(c *Conn, err error) {
 	switch {
 	case errors.As(err, &fe):
 		code := binary.BigEndian.AppendUint16(nil, uint16(fe.code))
-		c.closeAfterFlush(ReasonParseError, controlFrame(opClose, code))
+		c.w.closeAfterFlush(ReasonParseError, controlFrame(opClose, code))
 		<-c.done // the writer closes it, within WriteTimeout
 	case errors.Is(err, errCloseFrame):
 		c.mu.Lock()
