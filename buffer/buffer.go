@@ -196,7 +196,8 @@ func classify(err error) error {
 	case redis.HasErrorPrefix(err, "NOTLEASE"): // our scripts' own error
 		return ErrLeaseLost
 	case redis.IsLoadingError(err), redis.IsClusterDownError(err), redis.IsTryAgainError(err),
-		redis.IsMasterDownError(err), redis.IsMaxClientsError(err):
+		redis.IsMasterDownError(err), redis.IsMaxClientsError(err),
+		isNoScript(err): // a restarted Redis still loading: the scripts could not be loaded again yet
 		return fmt.Errorf("%w: %v", ErrUnavailable, err)
 	case errors.As(err, &rerr):
 		return err
