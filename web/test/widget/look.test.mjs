@@ -1,0 +1,77 @@
+// How the widget looks and what it weighs: screenshots of one thread in
+// both themes and in English, Korean and Spanish (written to WIDGET_OUT,
+// for a person to look at), the Korean page's strings and dates, and the
+// size of /embed.js as served, gzipped, against the stock socket.io-client
+// bundle.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { browserTest, unique } from '../browser/browser.mjs';
+import { FEATURES, OUT, URL, client, host, send, thread, token } from './widget.mjs';
+
+/** EMBED_MAX_GZIP is the budget of embed.js, client included, gzipped (issue 16). */
+const EMBED_MAX_GZIP = 30 * 1024;
+
+async function seed() {
+  const postId = unique('look');
+  const ann = await client(token({ sub: 'ann', name: 'Ann Lee' }));
+  const min = await client(token({ sub: 'minji', name: '김민지' }));
+  const first = await send(ann, { postId, content: '**Welcome** to the thread! Docs: https://example.com/docs and `npm ci`.' });
+  await send(min, { postId, content: '> 좋은 글 감사합니다\n\n한국어 댓글도 잘 보이나요? *기울임*과 **굵게**.' });
+  if (FEATURES.replies) await send(min, { postId, parentId: first._id, content: 'A reply, nested under its parent.' });
+  if (FEATURES.reactions) {
+    for (const s of [ann, min]) await s.timeout(5000).emitWithAck('react', { postId, commentId: first._id, reaction: '👍', on: true });
+  }
+  await send(ann, { postId, content: 'A list:\n- one\n- two with a [link](https://example.com) that stays text\n\n```\ncode block\n```' });
+  ann.close();
+  min.close();
+  return postId;
+}
+
+browserTest('screenshots of the thread: light and dark, English, Korean and Spanish', async () => {
+  const postId = await seed();
+  const shots = [];
+  for (const [lang, theme] of [['en', 'light'], ['en', 'dark'], ['ko', 'light'], ['ko', 'dark'], ['es', 'light']]) {
+    const p = await host(`${lang}-${theme}`, { post: postId, lang, theme });
+    await p.page.setViewportSize({ width: 760, height: 900 });
+    const path = join(OUT, `thread-${lang}-${theme}.png`);
+    await p.page.locator('commentd-thread').screenshot({ path });
+    shots.push(path);
+    if (lang === 'ko') {
+      assert.match(await thread(p, 'h2').textContent(), /^댓글 \d+개$/, 'Korean header');
+      assert.equal(await thread(p, '.root > form.compose button.send').textContent(), '등록');
+      assert.match(await thread(p, 'time.when').first().textContent(), /(오전|오후)/, 'a Korean date');
+      assert.equal(await thread(p, '.root').getAttribute('lang'), 'ko');
+    }
+    if (theme === 'dark') {
+      const bg = await thread(p, '.root').evaluate((e) => getComputedStyle(e).backgroundColor);
+      assert.equal(bg, 'rgb(22, 24, 29)', 'dark background');
+    }
+  }
+  console.log(`screenshots:\n${shots.join('\n')}`);
+});
+
+browserTest('embed.js gzipped, as served, is within 30 KB; the stock socket.io-client for comparison', async () => {
+  const res = await fetch(`${URL}/embed.js`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('cache-control'), /max-age=300/);
+  const link = /<([^>]+)>/.exec(res.headers.get('link') || '')?.[1];
+  assert.match(link, /^\/embed\.[0-9a-f]{12}\.js$/, 'the content-hashed path');
+  const body = Buffer.from(await res.arrayBuffer());
+  const hashed = await fetch(URL + link);
+  assert.match(hashed.headers.get('cache-control'), /immutable/);
+  assert.deepEqual(Buffer.from(await hashed.arrayBuffer()), body, 'the same script');
+
+  const require = createRequire(import.meta.url);
+  const stock = readFileSync(join(require.resolve('socket.io-client/package.json'), '..', 'dist', 'socket.io.min.js'));
+  const gz = (b) => gzipSync(b, { level: 9 }).length;
+  const report = [
+    `embed.js (widget + its own client): ${body.length} bytes, ${gz(body)} gzipped`,
+    `socket.io-client ${require('socket.io-client/package.json').version} dist/socket.io.min.js: ${stock.length} bytes, ${gz(stock)} gzipped`,
+  ].join('\n');
+  console.log(report);
+  writeFileSync(join(OUT, 'sizes.txt'), report + '\n');
+  assert.ok(gz(body) <= EMBED_MAX_GZIP, `embed.js is ${gz(body)} bytes gzipped, over ${EMBED_MAX_GZIP}`);
+});
