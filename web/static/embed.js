@@ -388,7 +388,7 @@
 
   // ---- looks: light and dark, contrast at least 4.5:1 (WCAG AA) ----
   const CSS = `
-:host{all:initial;display:block;contain:content;font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans","Noto Sans CJK KR",sans-serif,"Noto Color Emoji";
+:host{all:initial;display:block;contain:content;font:15px/1.5 system-ui,-apple-system,"Segoe UI","Noto Sans","Noto Sans CJK KR",sans-serif;
 --bg:#fff;--fg:#1b1b1f;--muted:#57575f;--line:#d4d4da;--soft:#f3f4f6;--accent:#0b57d0;--on-accent:#fff;--warn:#8a4b00;--ok:#1e6b34;--err:#a3161a;--err-bg:#fdecec;--mark:#fff7d6}
 :host([hidden]){display:none}
 :host([theme=dark]){--bg:#16181d;--fg:#e9eaee;--muted:#a9adb8;--line:#3a3e48;--soft:#22252c;--accent:#8ab4f8;--on-accent:#0b1a33;--warn:#f3b664;--ok:#7fd19a;--err:#ffb4ab;--err-bg:#3b1a1a;--mark:#3a3520}
@@ -434,6 +434,7 @@ button:disabled{opacity:.6;cursor:default}
 .deleted{font-style:italic;color:var(--muted)}
 .actions{display:flex;gap:.2rem;flex-wrap:wrap;align-items:center;margin-top:.2rem}
 .react{font-size:.85rem;padding:.05rem .45rem;border-radius:999px}
+.emoji{font-family:"Apple Color Emoji","Segoe UI Emoji","Noto Color Emoji",sans-serif}
 .react[aria-pressed=true]{border-color:var(--accent);color:var(--fg);background:var(--bg);box-shadow:inset 0 0 0 1px var(--accent)}
 .pill{position:sticky;top:0;display:block;margin:.5rem auto;z-index:1}
 .pill.primary{padding:.25rem .9rem}
@@ -490,7 +491,7 @@ button:disabled{opacity:.6;cursor:default}
       this.mine = new Set(JSON.parse(sessionStorage.getItem("commentd:mine") || "[]"));
       this.reacted = new Set(JSON.parse(store.get("reacted") || "[]"));
       this.unseen = 0;
-      this.more = null; // older comments: null unknown, true or a cursor, false none
+      this.more = null; // are there older comments: null not known yet
     }
     get server() { return (this.getAttribute("server") || defaultServer).replace(/\/+$/, ""); }
     get post() { return this.getAttribute("post") || ""; }
@@ -586,7 +587,7 @@ button:disabled{opacity:.6;cursor:default}
       c.on("load_comments", (cs) => {
         const first = !this.items.size;
         cs.forEach((x) => this.add(x, { quiet: true }));
-        if (first && this.more === null) this.more = cs.length > 0;
+        if (first && this.more === null && cs.length) this.probeOlder();
         this.loaded = true;
         this.updateHeader();
         if (first) this.toEdge();
@@ -663,7 +664,8 @@ button:disabled{opacity:.6;cursor:default}
       this.list = list;
       this.form = this.composer(null);
       this.form.hidden = true;
-      root.append(head, this.bannerEl, this.form, this.pill, list, this.olderBtn, this.live);
+      root.append(head, this.bannerEl, this.form, this.pill, list, this.live);
+      this.placeOlder();
       this.shadowRoot.replaceChildren(...style, root);
       this.updateHeader();
     }
@@ -845,8 +847,14 @@ button:disabled{opacity:.6;cursor:default}
       this.items.delete(id);
       this.updateHeader();
     }
+    // placeOlder puts "Load older" where older comments go: above the list
+    // when oldest come first, below it when newest do.
+    placeOlder() {
+      this.order === "oldest" ? this.list.before(this.olderBtn) : this.list.after(this.olderBtn);
+    }
     resort() {
       this.sortSel.value = this.order;
+      this.placeOlder();
       const top = [...this.list.children].sort((a, b) => (a.dataset.id < b.dataset.id) === (this.order === "oldest") ? -1 : 1);
       this.list.append(...top);
       this.toEdge();
@@ -908,7 +916,8 @@ button:disabled{opacity:.6;cursor:default}
         for (const r of allowed.length ? allowed : REACTIONS) if (!(r in reactions)) reactions[r] = 0;
         for (const [r, n] of Object.entries(reactions)) {
           const on = this.reacted.has(c._id + r);
-          const b = act(n ? `${r} ${this.nums.format(n)}` : r, () => this.react(c, r, !on), "react");
+          const b = act("", () => this.react(c, r, !on), "react");
+          b.append(el("span", "emoji", r), n ? " " + this.nums.format(n) : "");
           b.setAttribute("aria-pressed", String(on));
           b.setAttribute("aria-label", s.react(r, this.nums.format(n)));
           b.dataset.reaction = r;
@@ -985,17 +994,26 @@ button:disabled{opacity:.6;cursor:default}
       if (!oldest) return;
       this.olderBtn.disabled = true;
       try {
-        const res = await this.client.call("load_more", { postId: this.post, before: this.more && typeof this.more === "string" ? this.more : oldest, limit: 50 });
+        const res = await this.client.call("load_more", { postId: this.post, before: oldest, limit: 50 });
         if (res && res.ok) {
           const l = this.list;
           const fromBottom = l.scrollHeight - l.scrollTop;
           res.comments.forEach((x) => this.add(x, { quiet: true }));
           if (this.order === "oldest") l.scrollTop = l.scrollHeight - fromBottom; // keep the reader's place
-          this.more = res.next || (res.comments.length >= 50 ? true : false);
+          this.more = !!res.next || res.comments.length >= 50;
           this.updateHeader();
         } else this.flashError(res);
       } catch (e) { this.flashError({ error: { message: e.message } }); }
       this.olderBtn.disabled = false;
+    }
+    // probeOlder asks for one comment before the oldest shown, to offer
+    // "Load older" only when there is something to load.
+    async probeOlder() {
+      const oldest = [...this.items.values()].filter((x) => !x.c.parentId).map((x) => x.c._id).sort()[0];
+      if (!oldest) return;
+      const res = await this.client.call("load_more", { postId: this.post, before: oldest, limit: 1 }).catch(() => null);
+      this.more = !!(res && res.ok && res.comments.length);
+      this.updateHeader();
     }
     async loadReplies(it) {
       try {

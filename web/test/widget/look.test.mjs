@@ -30,7 +30,37 @@ async function seed() {
   return postId;
 }
 
-browserTest('screenshots of the thread: light and dark, English, Korean and Spanish', async () => {
+/**
+ * contrastBelowAA runs in the page: every text-bearing element of the widget
+ * whose colour against its background (the nearest opaque one) is below
+ * 4.5:1, as "selector ratio".
+ */
+function contrastBelowAA() {
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (x) => ((x /= 255) <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bgOf = (e) => {
+    for (; e; e = e.parentElement || e.getRootNode().host) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || c[3] > 0.9) return c;
+    }
+    return [255, 255, 255];
+  };
+  const root = document.querySelector('commentd-thread').shadowRoot;
+  const out = [];
+  for (const e of root.querySelectorAll('h2, label, .meta, .who, .when, .text p, .text a, .text code, .text blockquote p, button, .muted, .status, .saved')) {
+    if (!e.textContent.trim() || !e.checkVisibility()) continue;
+    const a = lum(rgb(getComputedStyle(e).color));
+    const b = lum(bgOf(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) out.push(`${e.tagName.toLowerCase()}.${e.className} ${ratio.toFixed(2)}`);
+  }
+  return out;
+}
+
+browserTest('screenshots of the thread: light and dark, English, Korean and Spanish; contrast AA', async () => {
   const postId = await seed();
   const shots = [];
   for (const [lang, theme] of [['en', 'light'], ['en', 'dark'], ['ko', 'light'], ['ko', 'dark'], ['es', 'light']]) {
@@ -45,6 +75,8 @@ browserTest('screenshots of the thread: light and dark, English, Korean and Span
       assert.match(await thread(p, 'time.when').first().textContent(), /(오전|오후)/, 'a Korean date');
       assert.equal(await thread(p, '.root').getAttribute('lang'), 'ko');
     }
+    const low = await p.page.evaluate(contrastBelowAA);
+    assert.deepEqual(low, [], `${lang} ${theme}: text below WCAG AA contrast`);
     if (theme === 'dark') {
       const bg = await thread(p, '.root').evaluate((e) => getComputedStyle(e).backgroundColor);
       assert.equal(bg, 'rgb(22, 24, 29)', 'dark background');

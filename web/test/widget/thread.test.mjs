@@ -90,6 +90,7 @@ browserTest('the host page\'s aggressive CSS does not leak into the widget', asy
   const p = await host('evil', { post: postId, css: 'evil' });
   const text = unique('styled by the widget');
   const id = await post(p, text, 'ann');
+  await item(p, id).locator('.saved').first().waitFor(); // drawn again once saved: measure after
   const st = await item(p, id).locator('.text').first().evaluate((e) => {
     const s = getComputedStyle(e);
     return { color: s.color, size: parseFloat(s.fontSize), display: s.display };

@@ -104,7 +104,9 @@ browserTest(`an XSS corpus of ${PLAIN.length + MARKDOWN.length} payloads as comm
     want.set(await post(live, typed, 'typist'), { text: typed, name: 'typist', payload: typed });
   }
   const late = await host('history', { post: postId });
-  // History sends the latest 20 (history.limit): the rest by "Load older".
+  // History sends the latest 20 (history.limit): the rest by "Load older",
+  // once the widget found there are older ones.
+  await waitPage(late, 'older comments known', () => document.querySelector('commentd-thread').more !== null);
   for (let i = 0; i < 5 && await thread(late, 'button.older').isVisible(); i++) {
     const n = await thread(late, '.list > li.c').count();
     await thread(late, 'button.older').click();
