@@ -60,6 +60,17 @@ type Config struct {
 	// Viewers, if set, counts the readers of each post: post_info then
 	// carries viewers, and changes of it reach the post's room.
 	Viewers Viewers
+	// ReactionsPushRate is comment_reactions per comment per second at
+	// most; 4.
+	ReactionsPushRate float64
+	// Banned, if set, is told of each ban once it is applied (the
+	// webhooks' user.banned).
+	Banned BanNotifier
+}
+
+// BanNotifier is told of a ban once it holds.
+type BanNotifier interface {
+	Banned(ctx context.Context, b comment.Ban) error
 }
 
 // Comments serves the live-comment events on a namespace.
@@ -76,6 +87,7 @@ type Comments struct {
 	streams  streams       // SSE clients of this node
 	infos    postInfos     // what this node's readers were told of each post
 	closing  chan struct{} // closed by Close: streams end
+	pushes   reactionPushes
 	once     sync.Once
 }
 
@@ -119,6 +131,8 @@ func Bind(nsp *socketio.Namespace, svc *comment.Service, feed Feed, cfg Config) 
 	nsp.On("ban_user", a.banUser)
 	nsp.On("unban_user", a.unbanUser)
 	nsp.On("lock_post", a.lockPost)
+	nsp.On("react", a.onReact)
+	nsp.On("load_replies", a.loadReplies)
 	nsp.OnDisconnecting(a.disconnecting)
 	return a, nil
 }

@@ -81,7 +81,14 @@ func (a *Comments) ban(ctx context.Context, id identity, req banRequest) (commen
 	if err != nil {
 		return comment.Ban{}, err
 	}
-	return a.svc.BanUser(ctx, id.actor(), dreq)
+	b, err := a.svc.BanUser(ctx, id.actor(), dreq)
+	if err == nil && a.cfg.Banned != nil {
+		// The ban holds: a failed notice is logged, not the request's error.
+		if nerr := a.cfg.Banned.Banned(ctx, b); nerr != nil {
+			a.log.Warn("ban not notified", "user", b.UserID, "err", nerr)
+		}
+	}
+	return b, err
 }
 
 func (a *Comments) unbanUser(s *socketio.Socket, ev *socketio.Event) {

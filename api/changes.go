@@ -28,11 +28,8 @@ type changeRequest struct {
 
 func parseChange(args []json.RawMessage, usage string) (changeRequest, error) {
 	var req changeRequest
-	raw, ok := objectArg(args)
-	if !ok || json.Unmarshal(raw, &req) != nil {
-		return req, comment.Errorf(comment.CodeInvalidPayload, usage)
-	}
-	return req, nil
+	err := decodeArg(args, &req, usage)
+	return req, err
 }
 
 // actorOf returns who acts: a moderator's identity (admin token or role);

@@ -30,6 +30,7 @@ func (a *Comments) HandleComment(postID, id string, payload []byte) {
 	}
 	a.nsp.EmitToRaw(Room(postID), nil, "comment_added", a.args(id, json.RawMessage(payload))...)
 	a.streams.deliver(postID, streamEvent{id: id, event: "comment_added", payload: payload})
+	a.countChanged(postID)
 }
 
 // HandleChange tells the post's room of a change: comment_updated with the
@@ -38,6 +39,13 @@ func (a *Comments) HandleComment(postID, id string, payload []byte) {
 // are neither its author nor moderators); an approved comment is
 // comment_added for those who did not see it held (viewEvent).
 func (a *Comments) HandleChange(postID string, ch comment.Change, _ []byte) {
+	if ch.Delta != 0 {
+		a.countChanged(postID)
+	}
+	if ch.Op == comment.OpReact || ch.Op == comment.OpUnreact {
+		a.pushReactions(postID, ch.State)
+		return
+	}
 	offset := ch.ID
 	if offset == "" {
 		offset = comment.IDFloor(time.Now()) // a catch-up's: no record id
@@ -53,9 +61,9 @@ func (a *Comments) emitUpdate(postID, offset string, u comment.Update) {
 	state := json.RawMessage(st.JSON())
 	removed := removedJSON(postID, st.ID)
 	switch {
-	case st.Deleted && u.Op != comment.OpReject:
+	case st.Deleted && !st.Tombstone() && u.Op != comment.OpReject:
 		a.nsp.EmitToRaw(room, nil, "comment_removed", a.args(offset, removed)...)
-	case st.Visible() && !u.Created && u.Op != comment.OpApprove:
+	case (st.Visible() || st.Tombstone()) && !u.Created && u.Op != comment.OpApprove:
 		a.nsp.EmitToRaw(room, nil, "comment_updated", a.args(offset, state)...)
 	default:
 		for _, e := range []struct {

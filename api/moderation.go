@@ -95,6 +95,8 @@ func viewEvent(viewer comment.Actor, u comment.Update) (string, json.RawMessage)
 		return "comment_added", json.RawMessage(c.JSON())
 	case u.Op == comment.OpReject && !sawHeld:
 		return "", nil
+	case (u.Op == comment.OpReplies || u.Op == comment.OpReact || u.Op == comment.OpUnreact) && !viewer.MaySee(c) && !c.Deleted:
+		return "", nil // a count of one they cannot see
 	case viewer.MaySee(c):
 		return "comment_updated", json.RawMessage(c.JSON())
 	default:

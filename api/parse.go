@@ -44,6 +44,8 @@ func decodePlain(b []byte, req *newCommentRequest) bool {
 			out.UserID = val
 		case "clientId":
 			out.ClientID = val
+		case "parentId":
+			out.ParentID = val
 		default:
 			return false // encoding/json matches keys without case, and skips unknown ones
 		}

@@ -34,6 +34,8 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/comments/{id}", a.restChange(""))
 	mux.HandleFunc("GET /api/moderation/queue", a.getQueue)
 	mux.HandleFunc("GET /api/users/{userId}/comments", a.getUserComments)
+	mux.HandleFunc("POST /api/posts/{postId}/comments/{id}/reactions", a.postReaction)
+	mux.HandleFunc("GET /api/counts", a.getCounts)
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/lock", a.moderation(a.postLock))
 	mux.HandleFunc("GET /api/moderation/bans", a.moderation(a.getBans))
 	mux.HandleFunc("POST /api/moderation/bans", a.moderation(a.postBan))
@@ -123,7 +125,12 @@ func (a *Comments) getComments(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	page, err := a.svc.History(ctx, id.actor(), r.PathValue("postId"), r.URL.Query().Get("before"), limit)
+	var page comment.Page
+	if parent := r.URL.Query().Get("parent"); parent != "" {
+		page, err = a.svc.Replies(ctx, id.actor(), r.PathValue("postId"), parent, r.URL.Query().Get("before"), limit)
+	} else {
+		page, err = a.svc.Sorted(ctx, id.actor(), r.PathValue("postId"), r.URL.Query().Get("sort"), r.URL.Query().Get("before"), limit)
+	}
 	if err != nil {
 		a.writeError(w, err)
 		return
@@ -178,6 +185,23 @@ func (a *Comments) postComment(w http.ResponseWriter, r *http.Request) {
 // route (op "": the body's action). The actor is the token's: a user's
 // bearer token or cookie with auth.mode jwt, or the admin token; without
 // auth, the userId of the body or the query, as for posting.
+// actingIdentity is who acts on a REST change: the admin token, a valid
+// token with auth.mode jwt, or nobody yet (auth.mode none: the userId).
+func (a *Comments) actingIdentity(r *http.Request) (identity, error) {
+	tok := a.auth.requestToken(r, nil)
+	switch {
+	case a.auth.isAdmin(tok):
+		return adminIdentity, nil
+	case a.auth.on():
+		id, err := a.auth.verify(tok)
+		if err != nil {
+			return identity{}, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to change comments")
+		}
+		return id, nil
+	}
+	return identity{}, nil
+}
+
 func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		op := route
@@ -201,16 +225,10 @@ func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 		if req.UserID == "" {
 			req.UserID = r.URL.Query().Get("userId")
 		}
-		tok := a.auth.requestToken(r, nil)
-		var id identity
-		switch {
-		case a.auth.isAdmin(tok):
-			id = adminIdentity
-		case a.auth.on():
-			if id, err = a.auth.verify(tok); err != nil {
-				a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to change comments"))
-				return
-			}
+		id, err := a.actingIdentity(r)
+		if err != nil {
+			a.writeError(w, err)
+			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 		defer cancel()

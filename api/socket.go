@@ -141,6 +141,7 @@ type newCommentRequest struct {
 	Content  string `json:"content"`
 	UserID   string `json:"userId"`
 	ClientID string `json:"clientId"`
+	ParentID string `json:"parentId"` // a reply to this comment
 	UserName string `json:"userName"` // without a token: the name shown (a guest's, or auth.mode none's)
 }
 
@@ -254,14 +255,15 @@ func (a *Comments) postAsync(ctx context.Context, args []json.RawMessage, pathPo
 		return
 	}
 	a.svc.PostAsync(ctx, comment.Input{PostID: req.PostID, UserID: who.user, UserName: who.name, Avatar: who.avatar,
-		Content: req.Content, ClientID: req.ClientID, Moderator: id.moderator}, finish)
+		Content: req.Content, ClientID: req.ClientID, ParentID: req.ParentID, Moderator: id.moderator}, finish)
 }
 
 // loadMoreRequest is load_more's argument.
 type loadMoreRequest struct {
 	PostID string `json:"postId"`
-	Before string `json:"before"`
+	Before string `json:"before"` // the cursor: the last page's next
 	Limit  int    `json:"limit"`
+	Sort   string `json:"sort"` // "" (newest pages, oldest first in each), newest, oldest, top
 }
 
 // loadMore answers a page of older comments by ack:
@@ -277,7 +279,7 @@ func (a *Comments) loadMore(s *socketio.Socket, ev *socketio.Event) {
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	page, err := a.svc.History(ctx, sessionOf(s).id().actor(), req.PostID, req.Before, req.Limit)
+	page, err := a.svc.Sorted(ctx, sessionOf(s).id().actor(), req.PostID, req.Sort, req.Before, req.Limit)
 	if err != nil {
 		a.fail(s, ev, "Failed to load comments", err)
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"sync"
+	"time"
 
 	"github.com/commentd/commentd/comment"
 )
@@ -27,6 +28,9 @@ type postState struct {
 	locked    bool
 	lockKnown bool // locked was read (join) or told (lock change)
 	viewers   *int // last total known, nil before the first
+	count     *int // comments a reader may see, last known
+	countAt   time.Time
+	counting  bool // a count is scheduled (countChanged)
 }
 
 // viewerJoined counts a socket that joined the post's room.
@@ -82,6 +86,9 @@ func (a *Comments) joinInfo(ctx context.Context, info comment.PostInfo) comment.
 			st.locked, st.lockKnown = info.Locked, true
 		}
 		st.viewers = &n
+		if info.Count != nil && st.count == nil {
+			st.count = info.Count
+		}
 	}
 	return info
 }
@@ -93,7 +100,7 @@ func (a *Comments) HandlePostInfo(postID string, info comment.PostInfo) {
 	defer a.infos.mu.Unlock()
 	if st := a.infos.m[postID]; st != nil {
 		st.locked, st.lockKnown = info.Locked, true
-		info.Viewers = st.viewers
+		info.Viewers, info.Count = st.viewers, st.count
 	}
 	a.emitPostInfoLocked(postID, info)
 }
@@ -110,7 +117,53 @@ func (a *Comments) HandleViewers(postID string, viewers int) {
 	if !st.lockKnown {
 		return // the first join is still reading it, and sends both
 	}
-	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Locked: st.locked})
+	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Count: st.count, Locked: st.locked})
+}
+
+// countInterval is the least time between two post_info of a post for its
+// count: a busy post's readers hear it at most once a second.
+const countInterval = time.Second
+
+// countChanged notes that a post's count changed (a comment became visible
+// or stopped being); its readers on this node get post_info with the new
+// count once the interval since the last one has passed. Without readers
+// here, nothing.
+func (a *Comments) countChanged(postID string) {
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	st := a.infos.m[postID]
+	if st == nil || st.counting {
+		return
+	}
+	st.counting = true
+	wait := max(countInterval-time.Since(st.countAt), 0)
+	time.AfterFunc(wait, func() { a.sendCount(postID) })
+}
+
+// sendCount reads a post's count and tells its readers here.
+func (a *Comments) sendCount(postID string) {
+	ctx, cancel := a.ctx()
+	defer cancel()
+	counts, err := a.svc.Counts(ctx, []string{postID})
+	a.infos.mu.Lock()
+	defer a.infos.mu.Unlock()
+	st := a.infos.m[postID]
+	if st == nil {
+		return
+	}
+	st.counting, st.countAt = false, time.Now()
+	if err != nil {
+		a.log.Warn("post_info: count failed", "post", postID, "err", err)
+		return
+	}
+	n := counts[postID]
+	if st.count != nil && *st.count == n {
+		return
+	}
+	st.count = &n
+	if st.lockKnown {
+		a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: st.viewers, Count: &n, Locked: st.locked})
+	}
 }
 
 // emitPostInfoLocked queues post_info on the room's sockets (no I/O: each

@@ -26,6 +26,13 @@ type request struct {
 	base     int             // the version the change was decided on
 	buffered bool            // a change for the flusher (not write-through)
 	state    []byte          // the change's new state, JSON
+
+	delta  int              // what it does to the post's count of visible comments
+	parent *comment.Comment // the state of the parent whose replies it changes (delta != 0)
+	bumpID string           // the id of the record of that change, or of a reaction
+
+	reaction *comment.Reaction // a reaction rather than a comment or change
+	reacted  string            // the comment's state after it, JSON (the script's answer)
 }
 
 // Append buffers c, adds it to its post's recent history and publishes it on
@@ -54,7 +61,7 @@ func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) 
 		err error
 	}
 	ch := make(chan result, 1)
-	b.AppendOnceAsync(ctx, c, key, func(stored comment.Comment, dup bool, err error) { ch <- result{stored, dup, err} })
+	b.AppendOnceAsync(ctx, c, key, nil, func(stored comment.Comment, dup bool, err error) { ch <- result{stored, dup, err} })
 	select {
 	case r := <-ch:
 		return r.c, r.dup, r.err
@@ -68,7 +75,7 @@ func (b *Buffer) AppendOnce(ctx context.Context, c comment.Comment, key string) 
 // are appended in the order of its calls, and done gets the outcome on
 // another goroutine (on the caller's if c could not be queued). The
 // outcomes of one round trip are told in order on one goroutine.
-func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, done comment.AppendCallback) {
+func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key string, parent *comment.Comment, done comment.AppendCallback) {
 	r := &request{
 		shard:   b.Shard(c.PostID),
 		postID:  c.PostID,
@@ -77,6 +84,11 @@ func (b *Buffer) AppendOnceAsync(ctx context.Context, c comment.Comment, key str
 		c:       c,
 		then:    done,
 	}
+	if c.Status == "" {
+		r.delta = 1
+		r.parent = parent
+	}
+	r.bumpIfParent(c.CreatedAt)
 	if err := b.enqueue(ctx, r); err != nil {
 		done(c, false, err)
 	}
@@ -100,8 +112,11 @@ func (b *Buffer) Apply(ctx context.Context, ch comment.Change, base int, buffere
 		base:     base,
 		buffered: buffered,
 		state:    ch.State.JSON(),
+		delta:    ch.Delta,
+		parent:   ch.Parent,
 		then:     func(_ comment.Comment, _ bool, err error) { errc <- err },
 	}
+	r.bumpIfParent(ch.At)
 	if err := b.enqueue(ctx, r); err != nil {
 		return err
 	}
@@ -110,6 +125,53 @@ func (b *Buffer) Apply(ctx context.Context, ch comment.Change, base int, buffere
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// bumpIfParent names the record of the change to r's parent, if r changes
+// its replies.
+func (r *request) bumpIfParent(at time.Time) {
+	if r.delta == 0 || r.parent == nil || r.parent.ID == "" {
+		r.parent = nil
+		return
+	}
+	r.bumpID = comment.NewID(at)
+}
+
+// React applies a reaction to a comment: once per user and reaction, in
+// one step with the comment's count and the post's order (see
+// comment.Buffer.React). It returns the comment's state after it.
+func (b *Buffer) React(ctx context.Context, re comment.Reaction) (comment.Comment, error) {
+	type result struct {
+		state string
+		err   error
+	}
+	res := make(chan result, 1)
+	r := &request{
+		shard:    b.Shard(re.PostID),
+		postID:   re.PostID,
+		c:        re.State,
+		state:    re.State.JSON(),
+		base:     re.State.Version(),
+		reaction: &re,
+		bumpID:   comment.NewID(re.At),
+	}
+	r.then = func(_ comment.Comment, _ bool, err error) { res <- result{r.reacted, err} }
+	if err := b.enqueue(ctx, r); err != nil {
+		return comment.Comment{}, err
+	}
+	select {
+	case out := <-res:
+		if out.err != nil {
+			return comment.Comment{}, out.err
+		}
+		var c comment.Comment
+		if err := c.UnmarshalJSON([]byte(out.state)); err != nil {
+			return comment.Comment{}, fmt.Errorf("buffer: decode a reacted comment: %w", err)
+		}
+		return c, nil
+	case <-ctx.Done():
+		return comment.Comment{}, ctx.Err()
 	}
 }
 
@@ -230,11 +292,17 @@ func (b *Buffer) commit(batch []*request) {
 						r.err = ErrStale
 					case -2:
 						r.err = ErrLocked
+					case -3:
+						r.err = comment.ErrUnknownReactor
 					default:
 						r.err = ErrBusy
 					}
 				case string:
-					r.first = v
+					if r.reaction != nil {
+						r.reacted = v
+					} else {
+						r.first = v
+					}
 				default:
 					r.err = fmt.Errorf("buffer: append script returned %T", v)
 				}
@@ -243,6 +311,16 @@ func (b *Buffer) commit(batch []*request) {
 		done = append(done, rs...)
 	}
 	go b.tell(done) // the next round trip need not wait for the callbacks
+}
+
+// appendTail appends the item's arguments after its ninth: its count
+// delta, its parent's change if any, and the (empty) reaction's.
+func (r *request) appendTail(args []any, at time.Time) []any {
+	pid, pstate, pbase := "", "", 0
+	if p := r.parent; p != nil {
+		pid, pstate, pbase = p.ID, string(p.JSON()), p.Version()
+	}
+	return append(args, r.delta, pid, pstate, pbase, r.bumpID, at.UTC().Format(comment.TimeLayout), "", "", "", "")
 }
 
 // commitKeyTTL is how long a commit's results stay in Redis, for a resent
@@ -260,15 +338,29 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 			keys[0], keys[1], keys[2], keys[3], keys[4] = b.key(shard, "buf"), b.key(shard, "inflight"),
 				b.key(shard, "commit:"+token), b.key(shard, "queue"), b.key(shard, "audit")
 			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
-			args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8] = b.shardMax, b.cfg.RecentLen, ttl,
+			args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9] = b.shardMax, b.cfg.RecentLen, ttl,
 				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen,
-				b.ModerationChannel(), b.cfg.AuditLen
+				b.ModerationChannel(), b.cfg.AuditLen, CountTTL.Milliseconds()
 			for _, r := range rs {
 				item := len(keys)
+				rx := b.key(shard, "norx")
+				if r.reaction != nil {
+					rx = b.postKey(shard, "rx", r.reaction.CommentID)
+				}
 				keys = append(keys, b.recentKey(shard, r.postID), b.key(shard, "nodedupe"),
 					b.postKey(shard, "chg", r.postID), b.postKey(shard, "chgt", r.postID), b.postKey(shard, "ver", r.postID),
-					b.postKey(shard, "log", r.postID), b.postKey(shard, "lock", r.postID), b.postKey(shard, "pinned", r.postID))
+					b.postKey(shard, "log", r.postID), b.postKey(shard, "lock", r.postID), b.postKey(shard, "pinned", r.postID),
+					b.postKey(shard, "count", r.postID), rx)
 				channel := b.key(shard, "post:"+r.postID)
+				if re := r.reaction; re != nil {
+					on := "0"
+					if re.On {
+						on = "1"
+					}
+					args = append(args, "r", "", channel, re.CommentID, r.base, r.state, re.At.UnixMilli(), "0", "",
+						"0", "", "", 0, r.bumpID, re.At.UTC().Format(comment.TimeLayout), re.Reaction, re.UserID, on, re.Seed)
+					continue
+				}
 				if ch := r.change; ch != nil {
 					kind, lockable := "x", "0"
 					if !r.buffered {
@@ -281,13 +373,15 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 						audit = string(ch.Audit.JSON())
 					}
 					args = append(args, kind, r.payload, channel, ch.CommentID, r.base, r.state, ch.At.UnixMilli(), lockable, audit)
+					args = r.appendTail(args, ch.At)
 					continue
 				}
 				has := "0"
 				if r.dedupe != "" {
 					keys[item+1], has = b.key(shard, "dedupe:"+r.dedupe), "1"
 				}
-				args = append(args, "c", r.payload, channel, has, "", "", "", "1", "")
+				args = append(args, "c", r.payload, channel, has, "", "", r.c.CreatedAt.UnixMilli(), "1", "")
+				args = r.appendTail(args, r.c.CreatedAt)
 			}
 			cmds[shard] = appendScript.EvalSha(ctx, p, keys, args...)
 		}

@@ -58,6 +58,9 @@ func TestAuditLogWrittenWithTheAction(t *testing.T) {
 		require.NoError(t, b.Apply(ctx, hide, 1, true))
 		require.ErrorIs(t, b.Apply(ctx, hide, 1, true), comment.ErrStale, "stale: not applied, not logged")
 		want = append(want, "hide")
+		// Entries of one millisecond in different streams are ordered by
+		// stream, not by time: the test's order needs distinct milliseconds.
+		time.Sleep(2 * time.Millisecond)
 		changed, err := b.SetLocked(ctx, post, true, "mod", "closed", time.Now())
 		require.NoError(t, err)
 		require.True(t, changed)
@@ -65,6 +68,7 @@ func TestAuditLogWrittenWithTheAction(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, changed)
 		want = append(want, "lock")
+		time.Sleep(2 * time.Millisecond)
 		require.NoError(t, bans.Put(ctx, comment.Ban{UserID: fmt.Sprint("u", i), Reason: "spam", By: "mod", At: time.Now()}))
 		_, found, err := bans.Lift(ctx, fmt.Sprint("u", i), "mod2", time.Now())
 		require.NoError(t, err)
@@ -73,6 +77,7 @@ func TestAuditLogWrittenWithTheAction(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, found)
 		want = append(want, "ban", "unban")
+		time.Sleep(2 * time.Millisecond)
 	}
 
 	full := auditAll(t, b, 1000)

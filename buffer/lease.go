@@ -137,7 +137,7 @@ func (b *Buffer) Ack(ctx context.Context, shard int, token string, dead []commen
 		args = append(args, string(p))
 	}
 	err := ackScript.Run(ctx, b.rdb,
-		[]string{b.key(shard, "inflight"), b.key(shard, "lease"), b.key(shard, "dead")}, args...).Err()
+		[]string{b.key(shard, "inflight"), b.key(shard, "lease"), b.key(shard, "dead"), b.key(shard, "acks")}, args...).Err()
 	if err != nil {
 		return fmt.Errorf("ack shard %d: %w", shard, classify(err))
 	}

@@ -39,7 +39,20 @@ var (
 	lockLua string
 	//go:embed lua/ban.lua
 	banLua string
+	//go:embed lua/counts.lua
+	countsLua string
 )
+
+// countsScript seeds the counts of a shard's posts Redis does not count
+// yet (Buffer.Counts), if no batch was acked since ARGV[1] and none is in
+// flight; else it returns nil and changes nothing.
+//
+//	KEYS[1] buf, KEYS[2] inflight, KEYS[3] acks, KEYS[3+i] count:<post i>
+//	ARGV[1] acks as read before the database was asked, ARGV[2] TTL (ms),
+//	ARGV[1+2i] post i, ARGV[2+2i] its count in the database
+//
+// It returns the count of every post, seeded or not.
+var countsScript = redis.NewScript(countsLua)
 
 // appendScript appends the new comments and changes of one shard, in order.
 //
@@ -82,9 +95,9 @@ var appendScript = redis.NewScript(appendLua)
 // and APER must equal them.
 const (
 	appendKeysHead = 5
-	appendKeysPer  = 8
-	appendArgsHead = 9
-	appendArgsPer  = 9
+	appendKeysPer  = 10
+	appendArgsHead = 10
+	appendArgsPer  = 19
 )
 
 // stateScript returns a comment's state if Redis holds it.
@@ -137,8 +150,9 @@ var claimScript = redis.NewScript(claimLua)
 
 // ackScript ends a batch: dead letters are kept, the in-flight list goes.
 //
-//	KEYS[1] inflight, KEYS[2] lease, KEYS[3] dead; ARGV[1] token,
-//	ARGV[2..] dead letters
+//	KEYS[1] inflight, KEYS[2] lease, KEYS[3] dead, KEYS[4] acks (a
+//	counter of batches ended, see CountPosts); ARGV[1] token, ARGV[2..]
+//	dead letters
 var ackScript = redis.NewScript(ackLua)
 
 // lockScript locks or unlocks a post and, if that changed anything,

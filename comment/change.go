@@ -51,6 +51,10 @@ type Change struct {
 	// Reaction is the reaction of OpReact and OpUnreact.
 	Reaction string
 	State    Comment
+	// Parent is the state of the comment a reply answers, when the change
+	// makes the reply visible or not (Delta != 0): the buffer changes the
+	// parent's replies in the same step. Not part of the record.
+	Parent *Comment
 	// Audit, if set, is the change's entry in the audit log (a moderation
 	// action), which the buffer writes with it. Not part of the record.
 	Audit *Audit
@@ -60,6 +64,19 @@ type Change struct {
 func CreateOf(c Comment) Change {
 	return Change{Op: OpCreate, ID: c.ID, PostID: c.PostID, CommentID: c.ID, By: c.UserID, At: c.CreatedAt,
 		V: c.Version(), State: c}
+}
+
+// Reaction is a user's reaction to a comment, for the buffer to apply:
+// once per user and reaction, counted in the comment's Reactions.
+type Reaction struct {
+	PostID    string
+	CommentID string
+	UserID    string
+	Reaction  string
+	On        bool      // give it, or take it back
+	State     Comment   // the comment's state as last read, at its version
+	Seed      string    // after ErrUnknownReactor: "1" if the database holds the user's reaction, "0" if not
+	At        time.Time // UTC milliseconds
 }
 
 // changePrefix starts a change record's JSON; a comment's starts with
@@ -162,11 +179,11 @@ type Actor struct {
 }
 
 // MaySee reports whether the actor may see c: everyone sees a visible
-// comment; its author and moderators see it pending or hidden. Nobody is
-// shown a tombstone (until replies keep one).
+// comment, and a tombstone with replies; its author and moderators see it
+// pending or hidden.
 func (a Actor) MaySee(c Comment) bool {
 	if c.Deleted {
-		return false
+		return c.Replies > 0
 	}
 	if c.Status == "" {
 		return true
@@ -277,5 +294,5 @@ func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rul
 		next.Pinned = false
 	}
 	return Change{Op: req.Op, ID: NewID(now), PostID: state.PostID, CommentID: state.ID, By: actor.UserID,
-		At: now, V: next.V, State: next}, nil
+		At: now, V: next.V, Delta: next.visibility() - state.visibility(), State: next}, nil
 }

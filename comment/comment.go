@@ -61,8 +61,21 @@ func (c Comment) Version() int {
 	return c.V
 }
 
-// Visible reports whether every reader may see c.
+// Visible reports whether every reader may see c, and counts it.
 func (c Comment) Visible() bool { return !c.Deleted && c.Status == "" }
+
+// Tombstone reports whether c is deleted but kept, shown without content
+// or author, because readers may see replies to it.
+func (c Comment) Tombstone() bool { return c.Deleted && c.Replies > 0 }
+
+// visibility is 1 for a comment every reader may see, else 0: a change's
+// Delta is the difference.
+func (c Comment) visibility() int {
+	if c.Visible() {
+		return 1
+	}
+	return 0
+}
 
 type wireComment struct {
 	ID        string         `json:"_id"`

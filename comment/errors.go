@@ -25,6 +25,7 @@ const (
 	CodeBanned           Code = "BANNED"             // the user is banned from posting (ban_user)
 	CodePostLocked       Code = "POST_LOCKED"        // the post takes no new comments or edits (lock_post)
 	CodeRejected         Code = "REJECTED"           // refused by the site's filters: a listed word, or the moderation hook
+	CodeInvalidReaction  Code = "INVALID_REACTION"   // a reaction not in reactions.allowed
 )
 
 // Error is what a client is told: a stable code and a short message. Internal
@@ -50,4 +51,7 @@ var (
 	// ErrLocked means a new comment or an edit was not appended: its post
 	// is locked.
 	ErrLocked = errors.New("post locked")
+	// ErrUnknownReactor means a reaction was not applied: Redis does not
+	// know whether the user gave it before; the database must say (Seed).
+	ErrUnknownReactor = errors.New("reactor unknown")
 )

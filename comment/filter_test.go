@@ -13,7 +13,7 @@ import (
 // appendingBuffer appends at once: done gets the comment as given.
 type appendingBuffer struct{ coldBuffer }
 
-func (appendingBuffer) AppendOnceAsync(_ context.Context, c Comment, _ string, done AppendCallback) {
+func (appendingBuffer) AppendOnceAsync(_ context.Context, c Comment, _ string, _ *Comment, done AppendCallback) {
 	done(c, false, nil)
 }
 

@@ -102,6 +102,7 @@ type Locks interface {
 // the node that sends it (nil: not counted, and left out).
 type PostInfo struct {
 	PostID  string `json:"postId"`
+	Count   *int   `json:"count,omitempty"` // comments a reader may see (Counts); nil: not known
 	Viewers *int   `json:"viewers,omitempty"`
 	Locked  bool   `json:"locked"`
 }
@@ -233,6 +234,14 @@ func (s *Service) PostInfo(ctx context.Context, postID string) (PostInfo, error)
 		return PostInfo{}, err
 	}
 	info := PostInfo{PostID: postID}
+	if s.counter != nil {
+		if counts, err := s.counter.Counts(ctx, []string{postID}); err != nil {
+			s.cfg.Logger.Warn("post_info: count failed", "post", postID, "err", err)
+		} else {
+			n := counts[postID]
+			info.Count = &n
+		}
+	}
 	if s.cfg.Locks == nil {
 		return info, nil
 	}

@@ -27,8 +27,14 @@ type Buffer interface {
 	// order of its calls); done gets the outcome, on another goroutine
 	// unless c could not be queued. With a key, a second comment under the
 	// same key within the buffer's window is not appended: done gets the
-	// first one, with dup true.
-	AppendOnceAsync(ctx context.Context, c Comment, key string, done AppendCallback)
+	// first one, with dup true. parent is the state of the comment c
+	// replies to, nil for a top-level one.
+	AppendOnceAsync(ctx context.Context, c Comment, key string, parent *Comment, done AppendCallback)
+	// React applies a reaction and returns the comment's state after it
+	// (unchanged if the user's reaction was already so). It fails with
+	// ErrStale if the comment changed in a way that needs a new decision
+	// (deleted), ErrUnknownReactor if the database must be asked.
+	React(ctx context.Context, r Reaction) (Comment, error)
 	// Recent returns up to n of the post's latest comments, oldest first,
 	// and whether they are known to be all the post has.
 	Recent(ctx context.Context, postID string, n int) (cs []Comment, complete bool, err error)
@@ -85,6 +91,11 @@ type Store interface {
 	// ByUser returns up to limit stored comments of a user older than
 	// before, newest first, in whatever state.
 	ByUser(ctx context.Context, userID, before string, limit int) ([]Comment, error)
+	// Replies returns up to limit direct replies to parentID older than
+	// before, newest first; with all, the hidden and held ones too.
+	Replies(ctx context.Context, postID, parentID, before string, limit int, all bool) ([]Comment, error)
+	// Reacted reports whether a user's reaction to a comment is stored.
+	Reacted(ctx context.Context, commentID, userID, reaction string) (bool, error)
 }
 
 // ServiceConfig configures a Service. Zero fields take the defaults noted.
@@ -102,6 +113,8 @@ type ServiceConfig struct {
 	Hook         Hook             // the moderation hook; nil: none
 	HookFailure  Verdict          // what a failed hook call means: VerdictHold (default) or VerdictAllow
 	HookInFlight int              // hook calls at once, more are failures; DefaultHookInFlight
+	MaxDepth     int              // deepest reply; DefaultMaxDepth
+	Reactions    []string         // the reactions allowed; DefaultReactions
 	Now          func() time.Time // time.Now
 	Logger       *slog.Logger     // slog.Default()
 }
@@ -116,6 +129,7 @@ type Service struct {
 	mu      sync.Mutex
 	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
 	trusted map[string]bool         // users known trusted (ModerateFirst): trust is never withdrawn
+	counter Counter
 
 	hk hooks
 }
@@ -155,6 +169,12 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	}
 	if cfg.HookInFlight <= 0 {
 		cfg.HookInFlight = DefaultHookInFlight
+	}
+	if cfg.MaxDepth <= 0 {
+		cfg.MaxDepth = DefaultMaxDepth
+	}
+	if len(cfg.Reactions) == 0 {
+		cfg.Reactions = DefaultReactions
 	}
 	s := &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, trusted: map[string]bool{}}
 	s.hk.sem = make(chan struct{}, cfg.HookInFlight)
@@ -211,6 +231,15 @@ func (s *Service) append(ctx context.Context, c Comment, in Input, done PostCall
 	if held {
 		c.Status = StatusPending
 	}
+	var parent *Comment
+	if in.ParentID != "" {
+		p, err := s.parentOf(ctx, c.PostID, in.ParentID)
+		if err != nil {
+			done(Comment{}, err)
+			return
+		}
+		c.ParentID, parent = p.ID, &p
+	}
 	if s.cfg.WriteThrough {
 		// The naive design: one insert per comment, concurrent like the
 		// handlers of a Node.js server.
@@ -227,7 +256,31 @@ func (s *Service) append(ctx context.Context, c Comment, in Input, done PostCall
 	if in.ClientID != "" {
 		key = in.UserID + ":" + in.ClientID
 	}
-	s.buf.AppendOnceAsync(ctx, c, key, func(stored Comment, _ bool, err error) {
+	s.appendReply(ctx, c, key, parent, done, 3)
+}
+
+// appendReply buffers c; if its parent changed meanwhile in a way Redis
+// cannot follow (ErrStale), it reads the parent again and retries.
+func (s *Service) appendReply(ctx context.Context, c Comment, key string, parent *Comment, done PostCallback, tries int) {
+	s.buf.AppendOnceAsync(ctx, c, key, parent, func(stored Comment, _ bool, err error) {
+		if errors.Is(err, ErrStale) && parent != nil && tries > 1 {
+			p, perr := s.parentOf(ctx, c.PostID, parent.ID)
+			if perr != nil {
+				done(Comment{}, perr)
+				return
+			}
+			c.ParentID = p.ID
+			s.appendReply(ctx, c, key, &p, done, tries-1)
+			return
+		}
+		if errors.Is(err, ErrStale) {
+			err = Errorf(CodeConflict, "the comment replied to keeps changing, try again")
+		}
+		var e *Error
+		if errors.As(err, &e) {
+			done(Comment{}, e)
+			return
+		}
 		if err != nil {
 			done(Comment{}, s.clientError(err))
 			return
@@ -527,6 +580,16 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 		if err != nil {
 			return Change{}, err
 		}
+		if ch.Delta != 0 && state.ParentID != "" {
+			// The reply's parent counts it: its state goes with the change.
+			p, found, err := s.state(ctx, req.PostID, state.ParentID)
+			if err != nil {
+				return Change{}, err
+			}
+			if found {
+				ch.Parent = &p
+			}
+		}
 		if audited(actor, req.Op, state) {
 			ch.Audit = &Audit{At: ch.At, By: actor.UserID, Action: string(req.Op), PostID: ch.PostID,
 				CommentID: ch.CommentID, UserID: state.UserID, Reason: CleanReason(req.Reason)}
@@ -652,6 +715,20 @@ const MaxPageLimit = 500
 // recent list in the Buffer) are merged by id, so a page has no duplicate
 // and, page after page, no gap.
 func (s *Service) History(ctx context.Context, viewer Actor, postID, before string, limit int) (Page, error) {
+	return s.page(ctx, viewer, postID, "", before, limit)
+}
+
+// Replies returns a page of the direct replies to parentID, as History
+// pages a post: just older than before, at most limit, oldest first.
+func (s *Service) Replies(ctx context.Context, viewer Actor, postID, parentID, before string, limit int) (Page, error) {
+	if !ValidID(parentID) {
+		return Page{}, Errorf(CodeInvalidPayload, "parentId must be a comment id")
+	}
+	return s.page(ctx, viewer, postID, parentID, before, limit)
+}
+
+// page is History, of the replies to parentID if it is not "".
+func (s *Service) page(ctx context.Context, viewer Actor, postID, parentID, before string, limit int) (Page, error) {
 	if err := ValidatePostID(postID); err != nil {
 		return Page{}, err
 	}
@@ -667,11 +744,18 @@ func (s *Service) History(ctx context.Context, viewer Actor, postID, before stri
 	if err != nil {
 		return Page{}, s.clientError(err)
 	}
+	if parentID != "" {
+		recent = slices.DeleteFunc(recent, func(c Comment) bool { return c.ParentID != parentID })
+	}
 	var stored []Comment
 	more := false
 	if s.store != nil {
 		// One more than asked tells whether an older page exists.
-		stored, err = s.storeHistory(ctx, viewer, postID, before, limit+1)
+		if parentID != "" {
+			stored, err = s.store.Replies(ctx, postID, parentID, before, limit+1, viewer.Moderator)
+		} else {
+			stored, err = s.storeHistory(ctx, viewer, postID, before, limit+1)
+		}
 		if err != nil {
 			s.cfg.Logger.Warn("history from the database failed", "post", postID, "err", err)
 			return Page{}, Errorf(CodeUnavailable, "history is unavailable, try again")
@@ -721,6 +805,9 @@ func (s *Service) History(ctx context.Context, viewer Actor, postID, before stri
 	}
 	slices.Reverse(merged)
 	page.Comments = merged
+	if parentID != "" {
+		return page, nil
+	}
 	// Pinned comments come first on the first page, and not again later.
 	if pins, err := s.buf.Pinned(ctx, postID); err != nil {
 		s.cfg.Logger.Warn("pinned comments failed", "post", postID, "err", err)

@@ -12,7 +12,7 @@ import (
 // coldBuffer holds nothing for any post and never becomes complete.
 type coldBuffer struct{}
 
-func (coldBuffer) AppendOnceAsync(context.Context, Comment, string, AppendCallback) {}
+func (coldBuffer) AppendOnceAsync(context.Context, Comment, string, *Comment, AppendCallback) {}
 func (coldBuffer) Recent(context.Context, string, int) ([]Comment, bool, error) {
 	return nil, false, nil
 }
@@ -34,6 +34,7 @@ func (coldBuffer) Pinned(context.Context, string) ([]Comment, error) { return ni
 func (coldBuffer) Queue(context.Context, int) ([]Comment, error)     { return nil, nil }
 func (coldBuffer) Trusted(context.Context, string) (bool, error)     { return false, nil }
 func (coldBuffer) Trust(context.Context, string) error               { return nil }
+func (coldBuffer) React(context.Context, Reaction) (Comment, error)  { return Comment{}, ErrStale }
 
 // slowStore answers History slowly and counts the reads.
 type slowStore struct {
@@ -46,6 +47,10 @@ func (s *slowStore) Write(context.Context, []Change) ([]Rejected, error)       {
 func (s *slowStore) ByUser(context.Context, string, string, int) ([]Comment, error) {
 	return nil, nil
 }
+func (s *slowStore) Replies(context.Context, string, string, string, int, bool) ([]Comment, error) {
+	return nil, nil
+}
+func (s *slowStore) Reacted(context.Context, string, string, string) (bool, error) { return false, nil }
 func (s *slowStore) Get(context.Context, string) (Comment, bool, error) {
 	return Comment{}, false, nil
 }
@@ -112,7 +117,7 @@ type heldBuffer struct {
 	asked   atomic.Int32
 }
 
-func (b *heldBuffer) AppendOnceAsync(_ context.Context, c Comment, _ string, done AppendCallback) {
+func (b *heldBuffer) AppendOnceAsync(_ context.Context, c Comment, _ string, _ *Comment, done AppendCallback) {
 	done(c, false, nil)
 }
 func (b *heldBuffer) Trusted(_ context.Context, user string) (bool, error) {

@@ -28,6 +28,7 @@ type Input struct {
 	Avatar   string // picture URL; kept only if CleanAvatar accepts it
 	Content  string
 	ClientID string // optional idempotency key chosen by the client
+	ParentID string // the comment this one replies to, "" for none
 	// Moderator: the poster moderates; their comments are never held.
 	Moderator bool
 }
@@ -91,6 +92,9 @@ func New(in Input, now time.Time, maxRunes int) (Comment, error) {
 	}
 	if in.ClientID != "" && !validName(in.ClientID, MaxClientIDLen, "-_.:") {
 		return Comment{}, Errorf(CodeInvalidPayload, "clientId must be 1 to 64 letters, digits or -_.:")
+	}
+	if in.ParentID != "" && !ValidID(in.ParentID) {
+		return Comment{}, Errorf(CodeInvalidPayload, "parentId must be a comment id")
 	}
 	now = now.UTC().Truncate(time.Millisecond)
 	return Comment{

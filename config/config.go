@@ -30,6 +30,41 @@ type Config struct {
 	Comment  Comment  `mapstructure:"comment"`
 
 	Moderation Moderation `mapstructure:"moderation"`
+	Threads    Threads    `mapstructure:"threads"`
+	Reactions  Reactions  `mapstructure:"reactions"`
+	Webhooks   Webhooks   `mapstructure:"webhooks"`
+}
+
+// Threads configures replies.
+type Threads struct {
+	MaxDepth int `mapstructure:"max_depth"` // threads.max_depth; 3 (1..10): deeper replies attach to the deepest allowed ancestor
+}
+
+// Reactions configures reactions to comments.
+type Reactions struct {
+	Allowed  []string `mapstructure:"allowed"`   // reactions.allowed; 👍 ❤️ 😂 😮 😢
+	PushRate float64  `mapstructure:"push_rate"` // reactions.push_rate; 4 comment_reactions per comment per second
+}
+
+// Webhooks configures the outbound webhooks; read at start.
+type Webhooks struct {
+	Endpoints   []WebhookEndpoint `mapstructure:"endpoints"`    // webhooks.endpoints; none (off). In env and flags: a JSON array
+	BatchSize   int               `mapstructure:"batch_size"`   // webhooks.batch_size; 50 events per request (1..1000)
+	MaxAttempts int               `mapstructure:"max_attempts"` // webhooks.max_attempts; 10, then dead-letter
+	Timeout     time.Duration     `mapstructure:"timeout"`      // webhooks.timeout; 5s per request
+	MinBackoff  time.Duration     `mapstructure:"min_backoff"`  // webhooks.min_backoff; 1s after a first failure, doubling
+	MaxBackoff  time.Duration     `mapstructure:"max_backoff"`  // webhooks.max_backoff; 60s (>= min_backoff)
+	LeaseTTL    time.Duration     `mapstructure:"lease_ttl"`    // webhooks.lease_ttl; 10s (>= 100ms): another node takes a dead one's endpoints within this
+	MaxLen      int64             `mapstructure:"max_len"`      // webhooks.max_len; 1,000,000 events kept at most in the stream
+}
+
+// WebhookEndpoint is one receiver of webhooks.
+type WebhookEndpoint struct {
+	Name       string   `mapstructure:"name" json:"name"`             // unique, [A-Za-z0-9_.-]
+	URL        string   `mapstructure:"url" json:"url"`               // http or https
+	Secret     string   `mapstructure:"secret" json:"secret"`         // "whsec_" + base64, or any other string used as is
+	Events     []string `mapstructure:"events" json:"events"`         // event types; none = all
+	Moderation bool     `mapstructure:"moderation" json:"moderation"` // may get pending and hidden comments
 }
 
 // Moderation configures pre-moderation, the content filters and the
@@ -220,5 +255,9 @@ func Default() *Config {
 		Log:        Log{Level: "info", Format: "text"},
 		Comment:    Comment{DedupeWindow: 10 * time.Minute, EditWindow: 15 * time.Minute},
 		Moderation: Moderation{Mode: "off", WordsAction: ActionHold, HookTimeout: 2 * time.Second, HookFailure: ActionHold, AuditLen: 100_000},
+		Threads:    Threads{MaxDepth: 3},
+		Reactions:  Reactions{Allowed: []string{"👍", "❤️", "😂", "😮", "😢"}, PushRate: 4},
+		Webhooks: Webhooks{BatchSize: 50, MaxAttempts: 10, Timeout: 5 * time.Second, MinBackoff: time.Second,
+			MaxBackoff: time.Minute, LeaseTTL: 10 * time.Second, MaxLen: 1_000_000},
 	}
 }

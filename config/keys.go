@@ -61,6 +61,9 @@ var usage = map[string]string{
 	"comment.dedupe_window":      "a new_comment repeating a clientId within this returns the first comment",
 	"comment.edit_window":        "an author may edit or delete a comment within this of posting (0 = no limit)",
 	"moderation.mode":            "which new comments wait for a moderator's approval: off, all, guests, or first (until one of the user's is approved)",
+	"threads.max_depth":          "deepest reply (1..10); a reply to one at this depth attaches to its parent",
+	"reactions.allowed":          "the reactions readers may give, comma-separated (at most 20, each at most 16 bytes)",
+	"reactions.push_rate":        "comment_reactions sent per comment per second at most (coalesced)",
 	"moderation.audit_len":       "entries kept in each audit log stream (one per shard, one for bans), approximately; the oldest go",
 	"moderation.words":           "words and phrases (comma-separated) that hold or reject a comment; whole words, any case",
 	"moderation.words_file":      "file of more words and phrases, one per line, # comments; re-read on reload",
@@ -76,6 +79,14 @@ var usage = map[string]string{
 	"auth.guests":                "with jwt: a client without a token may post as guest:<userName>",
 	"admin.token":                "bearer token (REST, or socket auth token) that acts as a moderator; empty = off",
 	"admin.addr":                 "listen address of the admin server with pprof; empty = off",
+	"webhooks.endpoints":         `webhook receivers: a list of {name, url, secret, events, moderation}; in env and flags a JSON array`,
+	"webhooks.batch_size":        "events per webhook request (1..1000)",
+	"webhooks.max_attempts":      "attempts of a webhook batch before it is dead-lettered",
+	"webhooks.timeout":           "a webhook receiver must answer within this",
+	"webhooks.min_backoff":       "wait after a failed webhook request, doubling with each failure",
+	"webhooks.max_backoff":       "longest wait between attempts of a webhook batch",
+	"webhooks.lease_ttl":         "another node delivers a dead node's webhook endpoints within this",
+	"webhooks.max_len":           "events kept at most in the webhooks' Redis stream, delivered or not",
 }
 
 // field is one key of Config and the value it is stored in.
@@ -146,6 +157,8 @@ func RegisterFlags(fs *pflag.FlagSet) {
 			fs.Float64(f.key, v, help)
 		case time.Duration:
 			fs.Duration(f.key, v, help)
+		case []WebhookEndpoint:
+			fs.String(f.key, "", help) // JSON, decoded as env is
 		default:
 			panic(fmt.Sprintf("config: no flag type for %s (%T)", f.key, v))
 		}

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -119,6 +120,9 @@ func (l *Loader) load(path string, required bool) (*Config, error) {
 		if list, ok := f.v.Interface().([]string); ok {
 			f.v.Set(reflect.ValueOf(splitList(strings.Join(list, ","))))
 		}
+		if eps, ok := f.v.Interface().([]WebhookEndpoint); ok && len(eps) == 0 {
+			f.v.Set(reflect.Zero(endpointsType))
+		}
 	}
 	c.File = path
 	if err := c.Validate(); err != nil {
@@ -187,6 +191,16 @@ func decodeHook(from, to reflect.Type, data any) (any, error) {
 	}
 	s := strings.TrimSpace(reflect.ValueOf(data).String())
 	switch {
+	case to == endpointsType:
+		// From env or a flag: a JSON array (the file gives a YAML list).
+		if s == "" {
+			return []WebhookEndpoint(nil), nil
+		}
+		var eps []WebhookEndpoint
+		if err := json.Unmarshal([]byte(s), &eps); err != nil {
+			return nil, errors.New(`want a JSON array such as [{"name":"search","url":"https://…","secret":"whsec_…"}]`)
+		}
+		return eps, nil
 	case to.Kind() == reflect.Slice && to.Elem().Kind() == reflect.String:
 		return splitList(s), nil
 	case to.Kind() == reflect.Bool:
@@ -222,6 +236,8 @@ func splitList(s string) []string {
 	}
 	return out
 }
+
+var endpointsType = reflect.TypeFor[[]WebhookEndpoint]()
 
 func isInt(k reflect.Kind) bool {
 	return slices.Contains([]reflect.Kind{reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64}, k)

@@ -88,6 +88,9 @@ var keyCases = []keyCase{
 	{key: "comment.dedupe_window", value: "1m", want: time.Minute, get: func(c *Config) any { return c.Comment.DedupeWindow }},
 	{key: "comment.edit_window", value: "1h", want: time.Hour, get: func(c *Config) any { return c.Comment.EditWindow }},
 	{key: "moderation.mode", value: "first", want: "first", get: func(c *Config) any { return c.Moderation.Mode }},
+	{key: "threads.max_depth", value: "5", want: 5, get: func(c *Config) any { return c.Threads.MaxDepth }},
+	{key: "reactions.allowed", value: "+1,heart", yaml: `["+1", "heart"]`, want: []string{"+1", "heart"}, get: func(c *Config) any { return c.Reactions.Allowed }},
+	{key: "reactions.push_rate", value: "2.5", want: 2.5, get: func(c *Config) any { return c.Reactions.PushRate }},
 	{key: "moderation.audit_len", value: "5000", want: int64(5000), get: func(c *Config) any { return c.Moderation.AuditLen }},
 	{key: "moderation.words", value: "spam, buy now", yaml: `["spam", "buy now"]`,
 		want: []string{"spam", "buy now"}, get: func(c *Config) any { return c.Moderation.Words }},
@@ -106,6 +109,18 @@ var keyCases = []keyCase{
 	{key: "auth.guests", value: "true", want: true, get: func(c *Config) any { return c.Auth.Guests }},
 	{key: "admin.token", value: "s3cret", want: "s3cret", get: func(c *Config) any { return c.Admin.Token }},
 	{key: "admin.addr", value: "127.0.0.1:6060", want: "127.0.0.1:6060", get: func(c *Config) any { return c.Admin.Addr }},
+	{key: "webhooks.endpoints", value: `[{"name":"search","url":"https://search.example/hook","secret":"whsec_c2VjcmV0","events":["comment.created"],"moderation":true}]`,
+		yaml: `[{name: search, url: "https://search.example/hook", secret: whsec_c2VjcmV0, events: [comment.created], moderation: true}]`,
+		want: []WebhookEndpoint{{Name: "search", URL: "https://search.example/hook", Secret: "whsec_c2VjcmV0",
+			Events: []string{"comment.created"}, Moderation: true}},
+		get: func(c *Config) any { return c.Webhooks.Endpoints }},
+	{key: "webhooks.batch_size", value: "10", want: 10, get: func(c *Config) any { return c.Webhooks.BatchSize }},
+	{key: "webhooks.max_attempts", value: "3", want: 3, get: func(c *Config) any { return c.Webhooks.MaxAttempts }},
+	{key: "webhooks.timeout", value: "2s", want: 2 * time.Second, get: func(c *Config) any { return c.Webhooks.Timeout }},
+	{key: "webhooks.min_backoff", value: "100ms", want: 100 * time.Millisecond, get: func(c *Config) any { return c.Webhooks.MinBackoff }},
+	{key: "webhooks.max_backoff", value: "5s", want: 5 * time.Second, get: func(c *Config) any { return c.Webhooks.MaxBackoff }},
+	{key: "webhooks.lease_ttl", value: "1s", want: time.Second, get: func(c *Config) any { return c.Webhooks.LeaseTTL }},
+	{key: "webhooks.max_len", value: "5000", want: int64(5000), get: func(c *Config) any { return c.Webhooks.MaxLen }},
 }
 
 // keys returns every key of Config.
@@ -422,4 +437,33 @@ func TestRegisterFlags(t *testing.T) {
 	}
 	require.Equal(t, "1000", fs.Lookup("flush.batch_size").DefValue)
 	require.Equal(t, "1s", fs.Lookup("flush.interval").DefValue)
+}
+
+// Endpoints as config.example.yaml shows them: a block list of maps.
+func TestWebhookEndpointsBlockYAML(t *testing.T) {
+	dir := isolate(t)
+	path := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(`webhooks:
+  endpoints:
+    - name: search
+      url: https://search.example/commentd
+      secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+      events: [comment.created, comment.removed]
+    - name: moderators
+      url: http://mod.example/hooks
+      secret: another-secret
+      moderation: true
+`), 0o600))
+	c, err := loadArgs(t, "--config", path)
+	require.NoError(t, err)
+	require.Equal(t, []WebhookEndpoint{
+		{Name: "search", URL: "https://search.example/commentd", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+			Events: []string{"comment.created", "comment.removed"}},
+		{Name: "moderators", URL: "http://mod.example/hooks", Secret: "another-secret", Moderation: true},
+	}, c.Webhooks.Endpoints)
+
+	t.Setenv("COMMENTD_WEBHOOKS_ENDPOINTS", `not json`)
+	_, err = loadArgs(t, "--config", path)
+	require.Equal(t, []string{"webhooks.endpoints"}, errorKeys(err))
+	require.NotContains(t, err.Error(), "another-secret", "secrets stay out of errors")
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // KeyError is a bad value of one key. Load and Validate return one per bad
@@ -142,6 +144,13 @@ func (c *Config) Validate() error {
 		"needs flush.mode write-behind (the moderation queue is kept by the buffer)")
 	check(c.Moderation.AuditLen >= 1, "moderation.audit_len", c.Moderation.AuditLen, "must be at least 1")
 	c.validateModeration(check, oneOf)
+	check(c.Threads.MaxDepth >= 1 && c.Threads.MaxDepth <= 10, "threads.max_depth", c.Threads.MaxDepth, "must be 1 to 10")
+	check(len(c.Reactions.Allowed) >= 1 && len(c.Reactions.Allowed) <= 20, "reactions.allowed", c.Reactions.Allowed, "must list 1 to 20 reactions")
+	for _, r := range c.Reactions.Allowed {
+		check(r != "" && len(r) <= 16 && utf8.ValidString(r) && !strings.ContainsAny(r, "\n\"\\"), "reactions.allowed", r, "each must be 1 to 16 bytes of UTF-8, without quotes or newlines")
+	}
+	check(c.Reactions.PushRate > 0 && c.Reactions.PushRate <= 100, "reactions.push_rate", c.Reactions.PushRate, "must be above 0 and at most 100")
+	c.validateWebhooks(check, between, positive)
 	check(c.Comment.EditWindow >= 0, "comment.edit_window", c.Comment.EditWindow, "must not be negative (0 = no limit)")
 	if c.Admin.Addr != "" {
 		check(validAddr(c.Admin.Addr), "admin.addr", c.Admin.Addr, `must be host:port, such as "127.0.0.1:6060", or empty`)
@@ -164,11 +173,7 @@ func (c *Config) validateModeration(check func(ok bool, key string, value any, r
 		check(m.HookSecret != "", "moderation.hook_secret", nil, "must be set with moderation.hook_url (it signs the requests)")
 	}
 	if rest, ok := strings.CutPrefix(m.HookSecret, "whsec_"); ok {
-		_, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			_, err = base64.RawStdEncoding.DecodeString(rest)
-		}
-		check(err == nil && rest != "", "moderation.hook_secret", nil, "must be base64 after whsec_")
+		check(validBase64(rest), "moderation.hook_secret", nil, "must be base64 after whsec_")
 	}
 	if c.Flush.Mode != ModeWriteBehind {
 		// Held comments wait in the moderation queue, which the buffer keeps.
@@ -177,6 +182,70 @@ func (c *Config) validateModeration(check func(ok bool, key string, value any, r
 		check(m.MaxLinks == 0, "moderation.max_links", m.MaxLinks, reason)
 		check(m.HookURL == "", "moderation.hook_url", shown("moderation.hook_url", m.HookURL), reason)
 	}
+}
+
+// webhookEvents are the event types an endpoint's events may list (the
+// webhook package's Types).
+var webhookEvents = []string{"comment.created", "comment.updated", "comment.removed", "comment.approved", "user.banned"}
+
+// maxWebhookTimeout bounds webhooks.timeout: a request holds its endpoint's
+// lease while it waits.
+const maxWebhookTimeout = time.Minute
+
+// validateWebhooks checks the endpoints and the delivery settings.
+func (c *Config) validateWebhooks(check func(ok bool, key string, value any, reason string),
+	between func(key string, n, lo, hi int64), positive func(key string, d time.Duration)) {
+	w := c.Webhooks
+	between("webhooks.batch_size", int64(w.BatchSize), 1, 1000)
+	check(w.MaxAttempts >= 1, "webhooks.max_attempts", w.MaxAttempts, "must be at least 1")
+	check(w.Timeout > 0 && w.Timeout <= maxWebhookTimeout, "webhooks.timeout", w.Timeout,
+		"must be positive and at most "+maxWebhookTimeout.String())
+	positive("webhooks.min_backoff", w.MinBackoff)
+	check(w.MaxBackoff >= w.MinBackoff, "webhooks.max_backoff", w.MaxBackoff, "must be at least webhooks.min_backoff")
+	check(w.LeaseTTL >= minLeaseTTL, "webhooks.lease_ttl", w.LeaseTTL, "must be at least "+minLeaseTTL.String())
+	check(w.MaxLen >= 1, "webhooks.max_len", w.MaxLen, "must be at least 1")
+	if len(w.Endpoints) > 0 {
+		check(c.Flush.Mode == ModeWriteBehind, "webhooks.endpoints", nil,
+			"need flush.mode write-behind (the flusher publishes the events once they are stored)")
+	}
+	names := map[string]bool{}
+	for i, ep := range w.Endpoints {
+		key := fmt.Sprintf("webhooks.endpoints[%d]", i)
+		check(validName(ep.Name) && !names[ep.Name], key+".name", ep.Name,
+			"must be set, unique, and of letters, digits, '_', '-' and '.' (at most 64)")
+		names[ep.Name] = true
+		check(validHTTPURL(ep.URL), key+".url", redactURI(ep.URL), `must be an http or https URL, such as "https://search.example/commentd"`)
+		check(ep.Secret != "", key+".secret", nil, "must be set (it signs the requests): whsec_ + base64, or any string")
+		if rest, ok := strings.CutPrefix(ep.Secret, "whsec_"); ok {
+			check(validBase64(rest), key+".secret", nil, "must be base64 after whsec_")
+		}
+		for _, e := range ep.Events {
+			check(slices.Contains(webhookEvents, e), key+".events", e, "must be one of "+strings.Join(webhookEvents, ", "))
+		}
+	}
+}
+
+// validName reports whether s names a webhook endpoint: it goes in Redis
+// keys and metric labels.
+func validName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// validBase64 reports whether s is non-empty base64, padded or not.
+func validBase64(s string) bool {
+	_, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		_, err = base64.RawStdEncoding.DecodeString(s)
+	}
+	return err == nil && s != ""
 }
 
 // validAddr reports whether a is host:port with a port (host may be empty).
@@ -219,7 +288,7 @@ func validMongoURI(s string) bool {
 // shown is what an error may show of key's value: nothing of a secret.
 func shown(key string, value any) any {
 	switch key {
-	case "redis.password", "auth.jwt_secret", "moderation.hook_secret":
+	case "redis.password", "auth.jwt_secret", "moderation.hook_secret", "webhooks.endpoints":
 		return nil
 	case "mongo.uri", "auth.jwks_url", "moderation.hook_url":
 		if s, ok := value.(string); ok {

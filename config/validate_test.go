@@ -89,6 +89,47 @@ func TestValidate(t *testing.T) {
 		{"zero moderation.hook_timeout", func(c *Config) { c.Moderation.HookTimeout = 0 }, "moderation.hook_timeout"},
 		{"long moderation.hook_timeout", func(c *Config) { c.Moderation.HookTimeout = time.Minute }, "moderation.hook_timeout"},
 		{"bad moderation.hook_failure", func(c *Config) { c.Moderation.HookFailure = "reject" }, "moderation.hook_failure"},
+		{"webhook endpoint", func(c *Config) { c.Webhooks.Endpoints = []WebhookEndpoint{testEndpoint()} }, ""},
+		{"webhook endpoint plain secret", func(c *Config) {
+			ep := testEndpoint()
+			ep.Secret = "plain string"
+			c.Webhooks.Endpoints = []WebhookEndpoint{ep}
+		}, ""},
+		{"webhook endpoint not http", func(c *Config) {
+			ep := testEndpoint()
+			ep.URL = "ftp://x.example"
+			c.Webhooks.Endpoints = []WebhookEndpoint{ep}
+		}, "webhooks.endpoints[0].url"},
+		{"webhook endpoint without secret", func(c *Config) {
+			ep := testEndpoint()
+			ep.Secret = ""
+			c.Webhooks.Endpoints = []WebhookEndpoint{ep}
+		}, "webhooks.endpoints[0].secret"},
+		{"webhook endpoint whsec_ not base64", func(c *Config) {
+			ep := testEndpoint()
+			ep.Secret = "whsec_!!"
+			c.Webhooks.Endpoints = []WebhookEndpoint{ep}
+		}, "webhooks.endpoints[0].secret"},
+		{"webhook endpoint unknown event", func(c *Config) {
+			ep := testEndpoint()
+			ep.Events = []string{"comment.liked"}
+			c.Webhooks.Endpoints = []WebhookEndpoint{ep}
+		}, "webhooks.endpoints[0].events"},
+		{"webhook endpoints same name", func(c *Config) { c.Webhooks.Endpoints = []WebhookEndpoint{testEndpoint(), testEndpoint()} },
+			"webhooks.endpoints[1].name"},
+		{"webhook endpoint bad name", func(c *Config) {
+			ep := testEndpoint()
+			ep.Name = "a b"
+			c.Webhooks.Endpoints = []WebhookEndpoint{ep}
+		}, "webhooks.endpoints[0].name"},
+		{"webhooks write-through", func(c *Config) {
+			c.Flush.Mode, c.Webhooks.Endpoints = ModeWriteThrough, []WebhookEndpoint{testEndpoint()}
+		}, "webhooks.endpoints"},
+		{"zero webhooks.batch_size", func(c *Config) { c.Webhooks.BatchSize = 0 }, "webhooks.batch_size"},
+		{"zero webhooks.max_attempts", func(c *Config) { c.Webhooks.MaxAttempts = 0 }, "webhooks.max_attempts"},
+		{"zero webhooks.timeout", func(c *Config) { c.Webhooks.Timeout = 0 }, "webhooks.timeout"},
+		{"webhooks.max_backoff below min", func(c *Config) { c.Webhooks.MaxBackoff = time.Millisecond }, "webhooks.max_backoff"},
+		{"short webhooks.lease_ttl", func(c *Config) { c.Webhooks.LeaseTTL = time.Millisecond }, "webhooks.lease_ttl"},
 		{"words hold write-through", func(c *Config) {
 			c.Flush.Mode, c.Moderation.Words = ModeWriteThrough, []string{"spam"}
 		}, "moderation.words_action"},
@@ -125,4 +166,8 @@ func TestValidateMessage(t *testing.T) {
 	require.Equal(t, []string{"mongo.uri", "flush.batch_size", "log.level"}, errorKeys(err), "all errors, in key order")
 	require.ErrorContains(t, err, `config: log.level: must be one of debug, info, warn, error, got "loud"`)
 	require.NotContains(t, err.Error(), "hunter2", "passwords stay out of errors")
+}
+
+func testEndpoint() WebhookEndpoint {
+	return WebhookEndpoint{Name: "search", URL: "https://search.example/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
 }

@@ -144,12 +144,22 @@ func (d doc) comment() comment.Comment {
 	return c
 }
 
-// visible is the filter of what every reader may see: no tombstones, no
-// pending or hidden comments.
+// visible is the filter of what every reader may see and counts: no
+// tombstones, no pending or hidden comments.
 var visible = bson.D{
 	{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}},
 	{Key: "status", Value: bson.D{{Key: "$nin", Value: bson.A{comment.StatusHidden, comment.StatusPending}}}},
 }
+
+// shown is the filter of what history shows: comments that are not
+// deleted, and tombstones that replies keep (comment.Tombstone).
+var shown = bson.E{Key: "$or", Value: bson.A{
+	bson.D{{Key: "deleted", Value: bson.D{{Key: "$ne", Value: true}}}},
+	bson.D{{Key: "replies", Value: bson.D{{Key: "$gt", Value: 0}}}},
+}}
+
+// notHeld is the filter of comments neither pending nor hidden.
+var notHeld = bson.E{Key: "status", Value: bson.D{{Key: "$nin", Value: bson.A{comment.StatusHidden, comment.StatusPending}}}}
 
 // InsertMany inserts cs with one unordered insert command. It is idempotent:
 // a comment whose _id is already stored counts as inserted, so a retried
@@ -214,13 +224,23 @@ func (s *Store) Import(ctx context.Context, cs []comment.Comment) (duplicates in
 // with id before (all if before is ""), newest first: those every reader
 // may see.
 func (s *Store) History(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
-	return s.history(ctx, append(bson.D{{Key: "postId", Value: postID}}, visible...), before, limit)
+	return s.history(ctx, bson.D{{Key: "postId", Value: postID}, shown, notHeld}, before, limit)
 }
 
-// HistoryAll is History with the hidden and held comments too (not the
-// tombstones): what a moderator may see.
+// HistoryAll is History with the hidden and held comments too: what a
+// moderator may see.
 func (s *Store) HistoryAll(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
-	return s.history(ctx, bson.D{{Key: "postId", Value: postID}, visible[0]}, before, limit)
+	return s.history(ctx, bson.D{{Key: "postId", Value: postID}, shown}, before, limit)
+}
+
+// Replies returns up to limit direct replies to parentID older than
+// before, newest first; with all, the hidden and held ones too.
+func (s *Store) Replies(ctx context.Context, postID, parentID, before string, limit int, all bool) ([]comment.Comment, error) {
+	filter := bson.D{{Key: "postId", Value: postID}, {Key: "parentId", Value: parentID}, shown}
+	if !all {
+		filter = append(filter, notHeld)
+	}
+	return s.history(ctx, filter, before, limit)
 }
 
 func (s *Store) history(ctx context.Context, filter bson.D, before string, limit int) ([]comment.Comment, error) {

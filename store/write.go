@@ -25,6 +25,11 @@ import (
 // returns the writes MongoDB refused for other reasons (for the caller to
 // retry or dead-letter), or an error when the batch as a whole failed.
 func (s *Store) Write(ctx context.Context, chs []comment.Change) ([]comment.Rejected, error) {
+	// Who reacted goes first: a comment's counts are never stored ahead of
+	// the reactors that make them.
+	if err := s.reactors(ctx, chs); err != nil {
+		return nil, err
+	}
 	writes := Collapse(chs)
 	models := make([]mongo.WriteModel, 0, len(writes))
 	idx := make([]int, 0, len(writes)) // models[i] is writes[idx[i]]
@@ -247,7 +252,7 @@ func Collapse(chs []comment.Change) []Write1 {
 func (w Write1) model() (mongo.WriteModel, error) {
 	st := w.Last.State
 	if w.Created {
-		if st.Deleted {
+		if st.Deleted && st.Replies == 0 {
 			return nil, nil
 		}
 		d, err := toDoc(st)
@@ -276,6 +281,8 @@ func (w Write1) model() (mongo.WriteModel, error) {
 	opt("deleted", st.Deleted, true)
 	opt("status", st.Status != "", st.Status)
 	opt("pinned", st.Pinned, true)
+	opt("reactions", len(st.Reactions) > 0, st.Reactions)
+	opt("replies", st.Replies > 0, st.Replies)
 	update := bson.D{{Key: "$set", Value: set}}
 	if len(unset) > 0 {
 		update = append(update, bson.E{Key: "$unset", Value: unset})

@@ -13,8 +13,9 @@ local changedLen = tonumber(ARGV[6])
 local logLen = tonumber(ARGV[7])
 local modChannel = ARGV[8]
 local auditLen = ARGV[9]
-local KH, AH = 5, 9
-local KPER, APER = 8, 9
+local countTTL = ARGV[10]
+local KH, AH = 5, 10
+local KPER, APER = 10, 19
 local n = (#KEYS - KH) / KPER
 local len = redis.call('LLEN', KEYS[1]) + redis.call('LLEN', KEYS[2])
 local res = {}
@@ -90,6 +91,179 @@ local function queue(id, state, p)
     redis.call('PUBLISH', modChannel, p)
   end
 end
+-- setState makes state (JSON) the comment's at version v: its version,
+-- its place among the changed and the recent comments, the moderation
+-- queue and the pinned ones; logs audit, publishes the record p and, if
+-- buffered, queues it for the flusher.
+local parents = {} -- parents' states decoded by bumpable, by id
+local function setState(k, a, rk, id, v, state, at, p, buffered, audit)
+  parents[id] = nil
+  local chg, chgt, ver = KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
+  redis.call('HSET', ver, id, v)
+  redis.call('PEXPIRE', ver, ttl)
+  keepChanged(chg, chgt, id, state, at, false)
+  local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
+  replaceRecent(rk, post, id, state)
+  queue(id, state, p)
+  -- Pinned comments are kept apart, without expiry (a few per post):
+  -- joins and history put them first, however old.
+  if string.find(state, '"pinned":true', 1, true) and not string.find(state, '"deleted":true', 1, true) then
+    redis.call('HSET', KEYS[k + 8], id, state)
+  else
+    redis.call('HDEL', KEYS[k + 8], id)
+  end
+  -- A moderator's action is logged in the same step as it applies.
+  if audit ~= '' then
+    redis.call('XADD', KEYS[5], 'MAXLEN', '~', auditLen, '*', 'entry', audit)
+  end
+  post.pub[#post.pub + 1] = p
+  if buffered then
+    buf[#buf + 1] = p
+    len = len + 1
+  end
+end
+-- count adds delta to the post's number of visible comments, if Redis
+-- counts it (CountPosts seeds it).
+local function count(k, delta)
+  if delta ~= '0' and delta ~= '' and redis.call('EXISTS', KEYS[k + 9]) == 1 then
+    redis.call('INCRBY', KEYS[k + 9], delta)
+    redis.call('PEXPIRE', KEYS[k + 9], countTTL)
+  end
+end
+-- current returns a comment's current state, decoded, and its version:
+-- the caller's (fallback, at version base) unless Redis holds a newer
+-- version, whose state is then among the changed ones; nil if it is not.
+local function current(k, id, fallback, base)
+  local cur = redis.call('HGET', KEYS[k + 5], id)
+  if not cur or tonumber(cur) == base then
+    if fallback == '' then
+      return nil
+    end
+    return cjson.decode(fallback), base
+  end
+  local s = redis.call('HGET', KEYS[k + 3], id)
+  if s then
+    local st = cjson.decode(s)
+    if (st.v or 1) == tonumber(cur) then
+      return st, tonumber(cur)
+    end
+  end
+  return nil
+end
+-- record returns the change record of op on comment st (decoded) at
+-- version v: by "" (the change of a comment's replies), or a reaction's.
+local function record(op, rid, at, st, by, reaction)
+  local extra = ''
+  if reaction ~= '' then
+    extra = ',"reaction":' .. cjson.encode(reaction)
+  end
+  return '{"op":"' .. op .. '","id":"' .. rid .. '","postId":' .. cjson.encode(st.postId) ..
+    ',"commentId":"' .. st._id .. '","by":' .. cjson.encode(by) .. ',"at":"' .. at ..
+    '","v":' .. st.v .. extra .. ',"fields":' .. cjson.encode(st) .. '}'
+end
+-- A reply that becomes visible (delta 1) or stops being (-1) changes its
+-- parent's replies: a change of the parent ("replies") in the same step.
+-- bumpable reports whether the parent's state is known (else the item is
+-- refused as stale, for the caller to decide again).
+local function bumpable(k, a)
+  local pid, delta = ARGV[a + 11], ARGV[a + 10]
+  if pid == '' or delta == '0' or delta == '' then
+    return true
+  end
+  if parents[pid] then
+    return true
+  end
+  local st, v = current(k, pid, ARGV[a + 12], tonumber(ARGV[a + 13]))
+  if not st then
+    return false
+  end
+  st.v = v
+  parents[pid] = st
+  return true
+end
+local function bumpParent(k, a, rk)
+  local pid, delta = ARGV[a + 11], tonumber(ARGV[a + 10])
+  if pid == '' or not delta or delta == 0 then
+    return
+  end
+  local st = parents[pid]
+  local n = (st.replies or 0) + delta
+  if n > 0 then
+    st.replies = n
+  else
+    st.replies = nil
+  end
+  st.v = st.v + 1
+  local state = cjson.encode(st)
+  local p = record('replies', ARGV[a + 14], ARGV[a + 15], st, '', '')
+  setState(k, a, rk, pid, st.v, state, ARGV[a + 7], p, true, '')
+  parents[pid] = st
+end
+-- react applies a reaction ('r'): once per user and reaction. The
+-- reactors known are in rx:<comment> (field reaction\nuser: "1" or "0",
+-- and #reaction: how many "1"); when fewer are known than the comment
+-- counts, an unknown user's is asked of the caller (seed, from the
+-- database). Returns the new state, or the current one if nothing changed;
+-- -1 stale (deleted meanwhile, or state unknown), -3 seed needed.
+local function react(k, a, rk)
+  local id, base, at = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 7]
+  local reaction, user, on, seed = ARGV[a + 16], ARGV[a + 17], ARGV[a + 18] == '1', ARGV[a + 19]
+  local st, v = current(k, id, ARGV[a + 6], base)
+  if not st or st.deleted then
+    return -1
+  end
+  st.v = v
+  local rx = KEYS[k + 10]
+  local field = reaction .. '\n' .. user
+  local counts = st.reactions or {}
+  local n = tonumber(counts[reaction] or 0)
+  local m = redis.call('HGET', rx, field)
+  if not m then
+    local known = tonumber(redis.call('HGET', rx, '#' .. reaction) or '0')
+    if known >= n then
+      m = '0'
+    elseif seed ~= '' then
+      m = seed
+      if seed == '1' then
+        redis.call('HINCRBY', rx, '#' .. reaction, 1)
+      end
+      redis.call('HSET', rx, field, seed)
+    else
+      return -3
+    end
+  end
+  if (m == '1') == on then
+    return cjson.encode(st)
+  end
+  if on then
+    n = n + 1
+    redis.call('HSET', rx, field, '1')
+    redis.call('HINCRBY', rx, '#' .. reaction, 1)
+  else
+    n = math.max(n - 1, 0)
+    redis.call('HSET', rx, field, '0')
+    redis.call('HINCRBY', rx, '#' .. reaction, -1)
+  end
+  redis.call('PEXPIRE', rx, countTTL)
+  if n > 0 then
+    counts[reaction] = n
+  else
+    counts[reaction] = nil
+  end
+  if next(counts) then
+    st.reactions = counts
+  else
+    st.reactions = nil
+  end
+  st.v = v + 1
+  local state = cjson.encode(st)
+  local op = 'unreact'
+  if on then
+    op = 'react'
+  end
+  setState(k, a, rk, id, st.v, state, ARGV[a + 7], record(op, ARGV[a + 14], ARGV[a + 15], st, user, reaction), true, '')
+  return state
+end
 for i = 1, n do
   local k = KH + KPER * (i - 1)
   local a = AH + APER * (i - 1)
@@ -111,6 +285,8 @@ for i = 1, n do
       res[i] = -2
     elseif len >= limit then
       res[i] = 0
+    elseif not bumpable(k, a) then
+      res[i] = -1
     else
       buf[#buf + 1] = p
       local post = postOf(rk, ARGV[a + 3], KEYS[k + 3], KEYS[k + 4], KEYS[k + 6])
@@ -123,42 +299,32 @@ for i = 1, n do
         queue(string.match(p, '"_id":"(%x+)"'), p, p)
       end
       len = len + 1
+      count(k, ARGV[a + 10])
+      bumpParent(k, a, rk)
       res[i] = 1
+    end
+  elseif kind == 'r' then
+    if len >= limit then
+      res[i] = 0
+    else
+      res[i] = react(k, a, rk)
     end
   else
     -- A change ('x'), or one already in the database ('w': write-through).
     local id, base, state, at = ARGV[a + 4], tonumber(ARGV[a + 5]), ARGV[a + 6], ARGV[a + 7]
-    local chg, chgt, ver = KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
-    local cur = redis.call('HGET', ver, id)
+    local cur = redis.call('HGET', KEYS[k + 5], id)
     if kind == 'x' and len >= limit then
       res[i] = 0
     elseif cur and tonumber(cur) ~= base then
       res[i] = -1
     elseif locked then
       res[i] = -2
+    elseif not bumpable(k, a) then
+      res[i] = -1
     else
-      redis.call('HSET', ver, id, base + 1)
-      redis.call('PEXPIRE', ver, ttl)
-      keepChanged(chg, chgt, id, state, at, false)
-      local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
-      replaceRecent(rk, post, id, state)
-      queue(id, state, p)
-      -- Pinned comments are kept apart, without expiry (a few per post):
-      -- joins and history put them first, however old.
-      if string.find(state, '"pinned":true', 1, true) and not string.find(state, '"deleted":true', 1, true) then
-        redis.call('HSET', KEYS[k + 8], id, state)
-      else
-        redis.call('HDEL', KEYS[k + 8], id)
-      end
-      -- A moderator's action is logged in the same step as it applies.
-      if ARGV[a + 9] ~= '' then
-        redis.call('XADD', KEYS[5], 'MAXLEN', '~', auditLen, '*', 'entry', ARGV[a + 9])
-      end
-      post.pub[#post.pub + 1] = p
-      if kind == 'x' then
-        buf[#buf + 1] = p
-        len = len + 1
-      end
+      setState(k, a, rk, id, base + 1, state, at, p, kind == 'x', ARGV[a + 9])
+      count(k, ARGV[a + 10])
+      bumpParent(k, a, rk)
       res[i] = 1
     end
   end

@@ -23,6 +23,7 @@ import (
 	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/commentd/commentd/store"
 	"github.com/commentd/commentd/web"
+	"github.com/commentd/commentd/webhook"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 )
@@ -39,6 +40,9 @@ var (
 	_ comment.Locks     = (*buffer.Buffer)(nil)
 	_ comment.AuditLog  = (*buffer.Buffer)(nil)
 	_ comment.Hook      = (*hook.Client)(nil)
+	_ flusher.Sink      = (*webhook.Sink)(nil)
+	_ api.BanNotifier   = (*webhook.Publisher)(nil)
+	_ webhook.Observer  = (*metrics)(nil)
 )
 
 // App is one commentd process: its components, built from a Config, run
@@ -55,7 +59,9 @@ type App struct {
 	views *buffer.Viewers
 	bans  *buffer.BanList
 	svc   *comment.Service
-	hook  *hook.Client // nil without moderation.hook_url
+	hook  *hook.Client        // nil without moderation.hook_url
+	wh    *webhook.Dispatcher // nil without webhooks.endpoints
+	whPub *webhook.Publisher  // nil without webhooks.endpoints
 
 	filterMu    sync.Mutex
 	filterWords []string // the entries of the filters in force, to log a change
@@ -86,8 +92,14 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 	}
 	a.store = st
 	a.buf = newBuffer(cfg, a.rdb, log)
+	sink, pub := webhookSink(cfg, a.rdb, a.store)
+	a.whPub = pub
 	if cfg.Flush.Enabled && cfg.Flush.Mode == config.ModeWriteBehind {
-		a.fl = newFlusher(cfg, a.buf, a.store, log, a.metrics)
+		a.fl = newFlusher(cfg, a.buf, sink, log, a.metrics)
+	}
+	if a.wh, err = newDispatcher(cfg, a.rdb, log, a.metrics); err != nil {
+		a.closeClients()
+		return nil, err
 	}
 	// The bans are loaded before the first request: a restarted node
 	// refuses a banned user from its first comment on.
@@ -123,8 +135,11 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Filters:      f,
 		Hook:         hk,
 		HookFailure:  comment.Verdict(cfg.Moderation.HookFailure),
+		MaxDepth:     cfg.Threads.MaxDepth,
+		Reactions:    cfg.Reactions.Allowed,
 		Logger:       log,
 	})
+	svc.SetCounter(counter{buf: a.buf, store: a.store, direct: cfg.Flush.Mode == config.ModeWriteThrough})
 	a.svc = svc
 	dir := &directory{rdb: a.rdb, prefix: cfg.Redis.Prefix}
 	a.sio = newSocketIO(cfg, log, dir)
@@ -149,12 +164,14 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 			Guests:        cfg.Auth.Guests,
 			AdminToken:    cfg.Admin.Token,
 		},
-		Limits:          rateLimits(cfg),
-		RoomsPerSocket:  cfg.Limits.RoomsPerSocket,
-		MaxStreamsPerIP: cfg.Limits.ConnectionsPerIP,
-		SocketsFrom:     a.sio.ConnsFrom,
-		Stats:           newAppStats(a),
-		Viewers:         a.views,
+		Limits:            rateLimits(cfg),
+		RoomsPerSocket:    cfg.Limits.RoomsPerSocket,
+		MaxStreamsPerIP:   cfg.Limits.ConnectionsPerIP,
+		SocketsFrom:       a.sio.ConnsFrom,
+		Stats:             newAppStats(a),
+		Viewers:           a.views,
+		ReactionsPushRate: cfg.Reactions.PushRate,
+		Banned:            banNotifier(a.whPub),
 	})
 	if err != nil {
 		a.closeClients()
@@ -241,6 +258,12 @@ func (a *App) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.ensureIndexes(ctx)
 	}()
+	// Webhooks are delivered until the end: the drain publishes events too.
+	whCtx, stopWebhooks := context.WithCancel(context.Background())
+	defer stopWebhooks()
+	if a.wh != nil {
+		wg.Go(func() { a.wh.Run(whCtx) })
+	}
 	// Moderators on this node hear of held comments of every post.
 	stopModeration := a.buf.WatchModeration(a.comments.HandleModeration)
 	go a.views.Run()
@@ -276,6 +299,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.feed.Close()
 	a.buf.Close()
 	stopFlush()
+	stopWebhooks()
 	wg.Wait()
 	if flushErr != nil {
 		a.log.Error("drain incomplete: the rest stays in Redis for the next flusher", "err", flushErr)
@@ -403,7 +427,32 @@ func rateLimits(cfg *config.Config) api.Limits {
 	return api.Limits{PerSecond: cfg.Limits.CommentsPerSecond, Burst: cfg.Limits.CommentsBurst}
 }
 
+// banNotifier returns pub as the api's BanNotifier, nil (not a nil
+// pointer in an interface) without webhooks.
+func banNotifier(pub *webhook.Publisher) api.BanNotifier {
+	if pub == nil {
+		return nil
+	}
+	return pub
+}
+
 // isLeaseLost maps the buffer's lease error for the flusher.
 func isLeaseLost(err error) bool {
 	return errors.Is(err, buffer.ErrLeaseLost) || errors.Is(err, flusher.ErrLeaseLost)
+}
+
+// counter counts posts' visible comments: Redis's counts, seeded from
+// MongoDB's. In write-through mode, where Redis does not count, MongoDB's
+// alone.
+type counter struct {
+	buf    *buffer.Buffer
+	store  *store.Store
+	direct bool
+}
+
+func (c counter) Counts(ctx context.Context, posts []string) (map[string]int, error) {
+	if c.direct {
+		return c.store.CountVisible(ctx, posts)
+	}
+	return c.buf.Counts(ctx, posts, c.store.CountVisible)
 }

@@ -70,7 +70,8 @@ func flush(ctx context.Context, loader *config.Loader, once bool, timeout time.D
 	}
 	buf := newBuffer(cfg, rdb, log)
 	defer buf.Close()
-	fl := newFlusher(cfg, buf, st, log, nil)
+	sink, _ := webhookSink(cfg, rdb, st)
+	fl := newFlusher(cfg, buf, sink, log, nil)
 	if !once {
 		log.Info("commentd flush worker running", "shards", cfg.Buffer.Shards)
 		return fl.Run(ctx)

@@ -15,6 +15,7 @@ import (
 	"github.com/commentd/commentd/realtime/engineio"
 	"github.com/commentd/commentd/realtime/socketio"
 	"github.com/commentd/commentd/store"
+	"github.com/commentd/commentd/webhook"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -135,4 +136,39 @@ func openStore(cfg *config.Config) (*store.Store, error) {
 		return nil, fmt.Errorf("mongodb: %w", err)
 	}
 	return st, nil
+}
+
+// webhookSink wraps sink so that each stored batch publishes its webhook
+// events, when webhooks.endpoints has any; else it returns sink.
+func webhookSink(cfg *config.Config, rdb redis.UniversalClient, sink flusher.Sink) (flusher.Sink, *webhook.Publisher) {
+	if len(cfg.Webhooks.Endpoints) == 0 {
+		return sink, nil
+	}
+	pub := webhook.NewPublisher(rdb, cfg.Redis.Prefix, cfg.Webhooks.MaxLen)
+	return webhook.NewSink(sink, pub), pub
+}
+
+// newDispatcher returns the webhook deliverer of the webhooks.* keys; nil
+// without endpoints. obs may be nil.
+func newDispatcher(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, obs webhook.Observer) (*webhook.Dispatcher, error) {
+	w := cfg.Webhooks
+	if len(w.Endpoints) == 0 {
+		return nil, nil
+	}
+	eps := make([]webhook.Endpoint, len(w.Endpoints))
+	for i, ep := range w.Endpoints {
+		eps[i] = webhook.Endpoint{Name: ep.Name, URL: ep.URL, Secret: ep.Secret, Events: ep.Events, Moderation: ep.Moderation}
+	}
+	return webhook.NewDispatcher(rdb, webhook.Config{
+		Prefix:      cfg.Redis.Prefix,
+		Endpoints:   eps,
+		BatchSize:   w.BatchSize,
+		MaxAttempts: w.MaxAttempts,
+		Timeout:     w.Timeout,
+		MinBackoff:  w.MinBackoff,
+		MaxBackoff:  w.MaxBackoff,
+		LeaseTTL:    w.LeaseTTL,
+		Observer:    obs,
+		Logger:      log,
+	})
 }

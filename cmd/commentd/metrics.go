@@ -23,6 +23,9 @@ type metrics struct {
 	flushed      prometheus.Counter
 	deadLetters  prometheus.Counter
 	mongoErrors  prometheus.Counter
+	whDelivered  *prometheus.CounterVec
+	whFailed     *prometheus.CounterVec
+	whDead       *prometheus.CounterVec
 	scrapeBudget time.Duration
 }
 
@@ -45,9 +48,16 @@ func newMetrics() *metrics {
 			Name: "commentd_dead_letters_total", Help: "Comments MongoDB kept refusing, moved to the dead-letter list."}),
 		mongoErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "commentd_mongo_errors_total", Help: "Failed MongoDB inserts of a batch (retried)."}),
+		whDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commentd_webhook_delivered_events_total", Help: "Webhook events delivered (2xx), by endpoint."}, []string{"endpoint"}),
+		whFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commentd_webhook_failed_requests_total", Help: "Webhook requests that failed (non-2xx, timeout, network), by endpoint."}, []string{"endpoint"}),
+		whDead: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "commentd_webhook_dead_events_total", Help: "Webhook events given up after webhooks.max_attempts, by endpoint."}, []string{"endpoint"}),
 		scrapeBudget: 2 * time.Second,
 	}
 	m.reg.MustRegister(m.accepted, m.rejected, m.batchSize, m.flushTime, m.flushed, m.deadLetters, m.mongoErrors,
+		m.whDelivered, m.whFailed, m.whDead,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -71,12 +81,23 @@ func (m *metrics) onFlush(_ int, stored []comment.Change, dead []comment.Rejecte
 
 func (m *metrics) onInsertError(int, error) { m.mongoErrors.Inc() }
 
+// Delivered, Failed and Dead count webhook deliveries (webhook.Observer).
+func (m *metrics) Delivered(endpoint string, events int) {
+	m.whDelivered.WithLabelValues(endpoint).Add(float64(events))
+}
+
+func (m *metrics) Failed(endpoint string) { m.whFailed.WithLabelValues(endpoint).Inc() }
+
+func (m *metrics) Dead(endpoint string, events int) {
+	m.whDead.WithLabelValues(endpoint).Add(float64(events))
+}
+
 // appCollector reads the App's gauges at scrape time.
 type appCollector struct {
 	a *App
 	m *metrics
 
-	conns, rooms, depth, age, leases, deliveries, slow *prometheus.Desc
+	conns, rooms, depth, age, leases, deliveries, slow, whLag *prometheus.Desc
 }
 
 func (m *metrics) register(a *App) {
@@ -88,11 +109,12 @@ func (m *metrics) register(a *App) {
 		leases:     prometheus.NewDesc("commentd_leases_held", "Shard leases this node's flusher holds.", nil, nil),
 		deliveries: prometheus.NewDesc("commentd_fanout_deliveries_total", "Broadcast packets queued to sockets, one per receiver.", nil, nil),
 		slow:       prometheus.NewDesc("commentd_slow_consumer_disconnects_total", "Connections closed because they did not read fast enough.", nil, nil),
+		whLag:      prometheus.NewDesc("commentd_webhook_lag_seconds", "Age of the oldest webhook event not yet delivered, by endpoint.", []string{"endpoint"}, nil),
 	})
 }
 
 func (c *appCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.conns, c.rooms, c.depth, c.age, c.leases, c.deliveries, c.slow} {
+	for _, d := range []*prometheus.Desc{c.conns, c.rooms, c.depth, c.age, c.leases, c.deliveries, c.slow, c.whLag} {
 		ch <- d
 	}
 }
@@ -111,6 +133,13 @@ func (c *appCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.leases, prometheus.GaugeValue, float64(held))
 	ctx, cancel := context.WithTimeout(context.Background(), c.m.scrapeBudget)
 	defer cancel()
+	if c.a.wh != nil {
+		if lag, err := c.a.wh.Lag(ctx); err == nil {
+			for name, d := range lag {
+				ch <- prometheus.MustNewConstMetric(c.whLag, prometheus.GaugeValue, d.Seconds(), name)
+			}
+		}
+	}
 	now := time.Now()
 	for shard := range c.a.buf.Shards() {
 		n, oldest, err := c.a.buf.Depth(ctx, shard)

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/store"
 	"github.com/gorilla/websocket"
 	"github.com/stretchr/testify/require"
 )
@@ -439,8 +440,10 @@ type rrProxy struct {
 	conns  map[net.Conn]struct{} // client connections, hijacked ones included
 	// restart starts node n again as a new process (set by the test).
 	restart func(n int) (*node, error)
-	bySID   map[string][]int // polling/ws requests of a session: the node of each, in order
-	wsLog   []int            // node of each WebSocket upgrade, in order
+	// store is the nodes' MongoDB, for GET /stored (set by the test).
+	store *store.Store
+	bySID map[string][]int // polling/ws requests of a session: the node of each, in order
+	wsLog []int            // node of each WebSocket upgrade, in order
 }
 
 func startProxy(t *testing.T, nodes []*node) *rrProxy {
@@ -532,6 +535,7 @@ func (p *rrProxy) drop() int {
 //	POST /kill/N     SIGTERM node N (taken out of the rotation first), wait for its exit
 //	GET  /nodes      {"proxy": url, "nodes": [url, ...]}
 //	GET  /stats      {"bySid": {sid: [node, ...]}, "ws": [node, ...], "dead": [...]}
+//	GET  /stored/ID  {"found": bool, "comment": the comment as MongoDB holds it, "reactors": {reaction: users}}
 func (p *rrProxy) control(t *testing.T) string {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -552,6 +556,18 @@ func (p *rrProxy) control(t *testing.T) string {
 			p.mu.Lock()
 			defer p.mu.Unlock()
 			reply(map[string]any{"bySid": p.bySID, "ws": p.wsLog, "dead": p.dead})
+		case r.Method == http.MethodGet && op == "stored" && p.store != nil:
+			c, found, err := p.store.Get(r.Context(), arg)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			reactors, err := p.store.Reactors(r.Context(), arg)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusInternalServerError)
+				return
+			}
+			reply(map[string]any{"found": found, "comment": c, "reactors": reactors})
 		case r.Method == http.MethodPost && op == "sticky" && n < len(p.nodes):
 			p.mu.Lock()
 			p.sticky = n
@@ -632,6 +648,7 @@ func TestMultinodeSocketIOClient(t *testing.T) {
 	proxy.restart = func(int) (*node, error) {
 		return restartNode(bin, nodeArgs, &restarted)
 	}
+	proxy.store = e.store
 	runNodeTests(t, nodeBin, dir, files, nodes, 3*time.Minute,
 		"COMMENTD_URL="+proxy.url,
 		"COMMENTD_CONTROL="+proxy.control(t),

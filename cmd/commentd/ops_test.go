@@ -193,7 +193,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				if strings.Contains(url, "{commentId}") {
 					url = strings.ReplaceAll(url, "{commentId}", commentID(t))
 				}
-				body := `{"userId":"u","content":"x","action":"pin","locked":false}` // unlocked: the others still post
+				body := `{"userId":"u","content":"x","action":"pin","locked":false,"reaction":"👍"}` // unlocked: the others still post
+				if path == "/api/counts" {
+					url += "?posts=openapi"
+				}
 				if strings.HasPrefix(path, "/api/moderation/bans") {
 					// Ban someone else than the poster of the other
 					// operations, and have a ban to lift.

@@ -26,8 +26,10 @@ var allowed = map[string][]string{
 	"buffer":               {"comment", "github.com/redis/go-redis/v9"},
 	"store":                {"comment", "go.mongodb.org/mongo-driver"},
 	"flusher":              {"comment"},
-	"transfer":             {"comment"}, // import and export: parsers, batching; store and buffer behind its interfaces
-	"hook":                 {"comment"}, // the moderation hook: signed HTTP calls (Standard Webhooks)
+	"transfer":             {"comment"},                                                             // import and export: parsers, batching; store and buffer behind its interfaces
+	"hook":                 {"comment"},                                                             // the moderation hook: signed HTTP calls (Standard Webhooks)
+	"webhook":              {"comment", "hook", "internal/jsonenc", "github.com/redis/go-redis/v9"}, // outbound webhooks: a Redis stream, delivered per endpoint
+	"webhook/webhooktest":  {"hook"},                                                                // a receiver for tests
 	"web":                  {},
 	"internal/testsvc":     {"internal/proc"},
 	"internal/archtest":    {},
@@ -46,6 +48,7 @@ var forbidden = map[string][]string{
 	"flusher":   {"github.com/redis/", "go.mongodb.org/"},
 	"transfer":  {"github.com/redis/", "go.mongodb.org/"},
 	"comment":   {"github.com/", "go.mongodb.org/"},
+	"webhook":   {"go.mongodb.org/", mod + "/store", mod + "/buffer"},
 }
 
 type pkg struct {
