@@ -54,7 +54,8 @@ func TestWidget(t *testing.T) {
 
 // hostPage is a site that embeds the widget; the query sets it up:
 // server, post, lang, theme, sort, token, css=evil (hostile page styles),
-// maxh (the list's height), counts (posts of <commentd-count> elements).
+// maxh (the list's height), counts (posts of <commentd-count> elements),
+// live (those counts stay live).
 var hostPage = template.Must(template.New("host").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>host page</title>
 <script>window.__canary = 0;</script>
@@ -67,7 +68,7 @@ button { display: none !important; }
 </style>{{end}}
 {{if .MaxH}}<style>commentd-thread { --commentd-max-height: {{.MaxH}}; }</style>{{end}}
 </head><body>
-{{range .Counts}}<p>{{.}}: <commentd-count post="{{.}}" server="{{$.Server}}"></commentd-count></p>{{end}}
+{{range .Counts}}<p>{{.}}: <commentd-count post="{{.}}" server="{{$.Server}}"{{if $.Live}} live{{end}}></commentd-count></p>{{end}}
 {{if .Post}}<commentd-thread server="{{.Server}}" post="{{.Post}}" lang="{{.Lang}}" theme="{{.Theme}}" sort="{{.Sort}}"{{if .Token}} token="{{.Token}}"{{end}}></commentd-thread>{{end}}
 <script src="{{.Server}}/embed.js"></script>
 </body></html>`))
@@ -86,7 +87,7 @@ func hostPages(t *testing.T, hostname string) string {
 		_ = hostPage.Execute(w, map[string]any{
 			"Server": q.Get("server"), "Post": q.Get("post"), "Lang": cmp.Or(q.Get("lang"), "en"),
 			"Theme": cmp.Or(q.Get("theme"), "light"), "Sort": q.Get("sort"), "Token": q.Get("token"),
-			"Evil": q.Get("css") == "evil", "MaxH": q.Get("maxh"), "Counts": counts,
+			"Evil": q.Get("css") == "evil", "MaxH": q.Get("maxh"), "Counts": counts, "Live": q.Get("live") != "",
 		})
 	}))
 	t.Cleanup(srv.Close)

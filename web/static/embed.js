@@ -16,19 +16,19 @@
   // ---- strings: one table per language ----
   const STRINGS = {
     en: {
-      comments: "Comments", count: (n) => (n === 1 ? "1 comment" : `${n} comments`),
+      comments: "Comments", count: (n) => (+n === 1 ? "1 comment" : `${n} comments`),
       reading: (n) => `${n} reading`, name: "Your name", comment: "Your comment", post: "Post",
       reply: "Reply", replyTo: (n) => `Reply to ${n}`, edit: "Edit", del: "Delete", save: "Save", cancel: "Cancel",
       saved: "saved", pending: "awaiting approval", hidden: "hidden", edited: "edited", pinned: "pinned",
-      deleted: "This comment was deleted.", newer: (n) => (n === 1 ? "1 new comment" : `${n} new comments`),
-      older: "Load older comments", replies: (n) => (n === 1 ? "View 1 reply" : `View ${n} replies`),
+      deleted: "This comment was deleted.", newer: (n) => (+n === 1 ? "1 new comment" : `${n} new comments`),
+      older: "Load older comments", replies: (n) => (+n === 1 ? "View 1 reply" : `View ${n} replies`),
       offline: "Connection lost. Reconnecting…", online: "Back online.",
       forbidden: (o) => `This site (${o}) may not load these comments: the comment server's cors.origins does not list it.`,
       unreachable: "Cannot reach the comment server. Retrying…", refused: (m) => `The comment server refused the connection: ${m}`,
       hide: "Hide", restore: "Restore", approve: "Approve", reject: "Reject", pin: "Pin", unpin: "Unpin",
       react: (r, n) => `React ${r} (${n})`, sort: "Order", oldest: "Oldest first", newest: "Newest first",
       locked: "Comments are closed.", empty: "No comments yet. Be the first.", loading: "Loading comments…",
-      newFrom: (n) => `New comment from ${n}`, error: "Could not do that", guest: "guest",
+      newFrom: (n) => `New comment from ${n}`, error: "Could not do that", guest: "guest", needName: "Enter your name first.",
     },
     ko: {
       comments: "댓글", count: (n) => `댓글 ${n}개`,
@@ -43,22 +43,22 @@
       hide: "숨기기", restore: "복원", approve: "승인", reject: "거부", pin: "고정", unpin: "고정 해제",
       react: (r, n) => `${r} 반응 (${n})`, sort: "정렬", oldest: "오래된 순", newest: "최신 순",
       locked: "댓글이 닫혔습니다.", empty: "아직 댓글이 없습니다. 첫 댓글을 남겨 보세요.", loading: "댓글을 불러오는 중…",
-      newFrom: (n) => `${n}님의 새 댓글`, error: "처리하지 못했습니다", guest: "손님",
+      newFrom: (n) => `${n}님의 새 댓글`, error: "처리하지 못했습니다", guest: "guest", needName: "먼저 이름을 입력하세요.",
     },
     es: {
-      comments: "Comentarios", count: (n) => (n === 1 ? "1 comentario" : `${n} comentarios`),
+      comments: "Comentarios", count: (n) => (+n === 1 ? "1 comentario" : `${n} comentarios`),
       reading: (n) => `${n} leyendo`, name: "Tu nombre", comment: "Tu comentario", post: "Publicar",
       reply: "Responder", replyTo: (n) => `Responder a ${n}`, edit: "Editar", del: "Borrar", save: "Guardar", cancel: "Cancelar",
       saved: "guardado", pending: "pendiente de aprobación", hidden: "oculto", edited: "editado", pinned: "fijado",
-      deleted: "Este comentario fue borrado.", newer: (n) => (n === 1 ? "1 comentario nuevo" : `${n} comentarios nuevos`),
-      older: "Cargar comentarios anteriores", replies: (n) => (n === 1 ? "Ver 1 respuesta" : `Ver ${n} respuestas`),
+      deleted: "Este comentario fue borrado.", newer: (n) => (+n === 1 ? "1 comentario nuevo" : `${n} comentarios nuevos`),
+      older: "Cargar comentarios anteriores", replies: (n) => (+n === 1 ? "Ver 1 respuesta" : `Ver ${n} respuestas`),
       offline: "Conexión perdida. Reconectando…", online: "Conectado de nuevo.",
       forbidden: (o) => `Este sitio (${o}) no puede cargar estos comentarios: cors.origins del servidor no lo incluye.`,
       unreachable: "No se puede contactar con el servidor de comentarios. Reintentando…", refused: (m) => `El servidor rechazó la conexión: ${m}`,
       hide: "Ocultar", restore: "Restaurar", approve: "Aprobar", reject: "Rechazar", pin: "Fijar", unpin: "Desfijar",
       react: (r, n) => `Reaccionar ${r} (${n})`, sort: "Orden", oldest: "Más antiguos", newest: "Más recientes",
       locked: "Los comentarios están cerrados.", empty: "Aún no hay comentarios.", loading: "Cargando comentarios…",
-      newFrom: (n) => `Nuevo comentario de ${n}`, error: "No se pudo hacer", guest: "invitado",
+      newFrom: (n) => `Nuevo comentario de ${n}`, error: "No se pudo hacer", guest: "guest", needName: "Primero escribe tu nombre.",
     },
   };
   function pickLang(el) {
@@ -812,10 +812,7 @@ button:disabled{opacity:.6;cursor:default}
       } else if (parent) {
         this.insert(parent.kids, li, c._id, "oldest");
         parent.kids.hidden = false;
-        if (!quiet && !own && !parent.c.repliesLoaded) {
-          parent.c.replies = (parent.c.replies || 0) + 1;
-          this.draw(parent);
-        }
+        this.draw(parent); // its "View N replies" counts the ones shown
       } else {
         const edge = this.atEdge();
         this.insert(this.list, li, c._id, this.order);
@@ -940,11 +937,19 @@ button:disabled{opacity:.6;cursor:default}
       if (c.replies > shown && !c.repliesLoaded) act(s.replies(this.nums.format(c.replies)), () => this.loadReplies(it), "link more-replies");
       it.body.replaceChildren(meta, text, actions);
     }
+    // change sends a change of a comment; a guest (no token) names itself
+    // as it posted, guest:<name>. It resolves with the ack, or null.
     async change(event, payload) {
+      const msg = Object.assign({ postId: this.post }, payload);
+      if (!this.tokenKind && this.me().length) msg.userId = this.me()[0];
       try {
-        const res = await this.client.call(event, Object.assign({ postId: this.post }, payload));
+        const res = await this.client.call(event, msg);
         if (res && !res.ok) this.flashError(res);
-      } catch (e) { this.flashError({ error: { message: e.message } }); }
+        return res && res.ok ? res : null;
+      } catch (e) {
+        this.flashError({ error: { message: e.message } });
+        return null;
+      }
     }
     flashError(res) {
       const e = (res && res.error) || {};
@@ -954,11 +959,25 @@ button:disabled{opacity:.6;cursor:default}
     }
     moderate(c, action) { this.change("moderate", { commentId: c._id, action }); }
     react(c, reaction, on) {
-      on ? this.reacted.add(c._id + reaction) : this.reacted.delete(c._id + reaction);
-      store.set("reacted", JSON.stringify([...this.reacted].slice(-500)));
-      const it = this.items.get(c._id);
-      it && this.draw(it);
-      this.change("react", { commentId: c._id, reaction, on });
+      if (!this.tokenKind && !this.me().length) return this.needName();
+      const mark = (yes) => {
+        yes ? this.reacted.add(c._id + reaction) : this.reacted.delete(c._id + reaction);
+        store.set("reacted", JSON.stringify([...this.reacted].slice(-500)));
+        const it = this.items.get(c._id);
+        it && this.draw(it);
+      };
+      mark(on);
+      this.change("react", { commentId: c._id, reaction, on }).then((res) => {
+        if (!res) mark(!on);
+        else if (res.comment) this.add(res.comment); // the counts now, before the room hears
+      });
+    }
+    // needName asks a guest for the name it acts under.
+    needName() {
+      const err = this.form.querySelector(".err");
+      err.textContent = this.s.needName;
+      err.hidden = false;
+      this.nameInput.focus();
     }
     replyTo(it) {
       const open = it.body.querySelector("form.compose");

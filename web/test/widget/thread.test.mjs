@@ -69,6 +69,11 @@ browserTest('reactions: a reaction on one page shows on the other', async () => 
   const id = await post(a, text, 'ann');
   await shown(b, text);
   const like = item(b, id).locator('> .body button.react[data-reaction="👍"]');
+  // A guest without a name is asked for one first.
+  await like.click();
+  assert.equal(await thread(b, '.root > form.compose .err').textContent(), 'Enter your name first.');
+  assert.equal(await like.getAttribute('aria-pressed'), 'false');
+  await thread(b, '.root > form.compose input.name').fill('bob');
   await like.click();
   assert.equal(await like.getAttribute('aria-pressed'), 'true');
   await waitPage(a, 'the reaction count', (i) => document.querySelector('commentd-thread').shadowRoot
@@ -221,7 +226,7 @@ browserTest('<commentd-count>: every count on the page in one request, live with
   await send(s, { postId: posts[0], content: 'one' });
   await send(s, { postId: posts[1], content: 'one' });
   await send(s, { postId: posts[1], content: 'two' });
-  const p = await host('counts', { counts: posts.join(',') }, {
+  const p = await host('counts', { counts: posts.join(','), live: '1' }, {
     wait: '',
     setup: async (context, rec) => {
       rec.counts = [];
@@ -233,5 +238,7 @@ browserTest('<commentd-count>: every count on the page in one request, live with
   }
   await until(() => p.counts.length >= 1, 'the counts request');
   assert.equal(p.counts.length, 1, `one request: ${p.counts.join(' ')}`);
-  s.close();
+  // live: post_info keeps them current.
+  await send(s, { postId: posts[2], content: 'first' });
+  await waitPage(p, 'the live count', (id) => document.querySelector(`commentd-count[post="${id}"]`).shadowRoot.textContent === '1 comment', posts[2]);
 }, { skip: skipUnless('counts') });
