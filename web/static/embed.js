@@ -1122,6 +1122,8 @@ button:disabled{opacity:.6;cursor:default}
 
   window.commentd = {
     Thread, Count, Client, markdown,
+    /** strings are the tables by language; a site may add or change one before the elements connect. */
+    strings: STRINGS,
     /** setToken gives every thread on the page a token (null: back to attributes) and reconnects them. */
     setToken(token) {
       globalToken = token;

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { browserTest, unique } from '../browser/browser.mjs';
-import { FEATURES, OUT, URL, client, host, send, thread, token } from './widget.mjs';
+import { FEATURES, OUT, URL, client, host, send, shown, thread, token } from './widget.mjs';
 
 /** EMBED_MAX_GZIP is the budget of embed.js, client included, gzipped (issue 16). */
 const EMBED_MAX_GZIP = 30 * 1024;
@@ -106,4 +106,45 @@ browserTest('embed.js gzipped, as served, is within 30 KB; the stock socket.io-c
   console.log(report);
   writeFileSync(join(OUT, 'sizes.txt'), report + '\n');
   assert.ok(gz(body) <= EMBED_MAX_GZIP, `embed.js is ${gz(body)} bytes gzipped, over ${EMBED_MAX_GZIP}`);
+});
+
+browserTest('accessible and complete: labelled controls, keyboard posting, every string in every language, auto theme, newest first', async () => {
+  const postId = await seed();
+  const p = await host('a11y', { post: postId, theme: 'auto' });
+  // Every control has a name a screen reader can say.
+  const unnamed = await p.page.evaluate(() => [...document.querySelector('commentd-thread').shadowRoot
+    .querySelectorAll('button, input, textarea, select')]
+    .filter((e) => e.checkVisibility())
+    .filter((e) => !(e.getAttribute('aria-label') || (e.labels && e.labels.length) || (e.tagName === 'BUTTON' && e.textContent.trim())))
+    .map((e) => e.outerHTML.slice(0, 80)));
+  assert.deepEqual(unnamed, [], 'controls without a label');
+  assert.equal(await thread(p, '[aria-live=polite]').count(), 1, 'one live region');
+
+  // Keyboard only: Tab reaches the form, Ctrl+Enter posts.
+  await thread(p, '.root > form.compose input.name').focus();
+  await p.page.keyboard.type('kim');
+  await p.page.keyboard.press('Tab');
+  const text = unique('typed with the keyboard');
+  await p.page.keyboard.type(text);
+  await p.page.keyboard.press('Control+Enter');
+  await shown(p, text);
+
+  // The same keys in every language's table.
+  const keys = await p.page.evaluate(() => Object.fromEntries(Object.entries(window.commentd.strings).map(([l, t]) => [l, Object.keys(t).sort()])));
+  assert.deepEqual(Object.keys(keys).sort(), ['en', 'es', 'ko']);
+  for (const l of ['ko', 'es']) assert.deepEqual(keys[l], keys.en, `${l} has every string`);
+
+  // theme auto follows the reader's system setting.
+  const bg = () => thread(p, '.root').evaluate((e) => getComputedStyle(e).backgroundColor);
+  await p.page.emulateMedia({ colorScheme: 'dark' });
+  assert.equal(await bg(), 'rgb(22, 24, 29)');
+  await p.page.emulateMedia({ colorScheme: 'light' });
+  assert.equal(await bg(), 'rgb(255, 255, 255)');
+
+  // Newest first: the order select reverses the list, Load older moves below it.
+  const ids = () => thread(p, '.list > li.c').evaluateAll((l) => l.map((x) => x.dataset.id));
+  const before = await ids();
+  await thread(p, 'select').selectOption('newest');
+  assert.deepEqual(await ids(), [...before].reverse());
+  assert.equal(await p.page.locator('commentd-thread').getAttribute('sort'), 'newest');
 });
