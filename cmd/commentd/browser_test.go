@@ -35,7 +35,7 @@ func TestBrowser(t *testing.T) {
 	t.Cleanup(stop)
 	runBrowserSuite(t, "browser/*.test.mjs", browserSuiteTimeout,
 		"COMMENTD_URL=http://"+app.Addr(),
-		"COMMENTD_ADMIN_TOKEN="+cfg.Admin.Token,
+		"COMMENTD_ADMIN_TOKEN="+cfg.Admin.Token, // changes.test.mjs, widget.test.mjs
 	)
 }
 

@@ -1,9 +1,12 @@
 // The demo page (/) embeds the widget (/embed.js), same origin. TestBrowser
 // runs the server with moderation.mode guests and auth none: a guest's
 // comment is held, shown to its author marked as awaiting approval, and not
-// to another reader. The widget's own suite is web/test/widget (TestWidget).
+// to another reader, a moderator approves it from the widget. The widget's
+// own suite is web/test/widget (TestWidget).
 import assert from 'node:assert/strict';
 import { browserTest, newPage, unique, URL, waitPage } from './browser.mjs';
+
+const ADMIN = process.env.COMMENTD_ADMIN_TOKEN;
 
 async function demo(name, post) {
   const p = await newPage(name);
@@ -15,7 +18,7 @@ async function demo(name, post) {
   return p;
 }
 
-browserTest('the demo page embeds the widget; a guest\'s held comment is marked for its author only', async () => {
+browserTest('the demo page embeds the widget; a guest\'s held comment is marked for its author only, until a moderator approves it', async () => {
   const post = unique('demo');
   const a = await demo('author', post);
   const b = await demo('reader', post);
@@ -36,4 +39,20 @@ browserTest('the demo page embeds the widget; a guest\'s held comment is marked 
   await t(b, '.root > form.compose button.send').click();
   await t(b, 'li.c').filter({ hasText: other }).waitFor();
   assert.equal(await t(b, 'li.c').filter({ hasText: text }).count(), 0, 'the reader does not see a held comment');
+
+  // A moderator (the admin token, through the JS API) sees it with
+  // Approve; approved, it reaches the reader and loses its mark.
+  const m = await demo('moderator', post);
+  await m.page.evaluate((tok) => window.commentd.setToken(tok), ADMIN);
+  await waitPage(m, 'signed in', () => {
+    const th = document.querySelector('commentd-thread');
+    return th.dataset.state === 'connected' && th.loaded && th.tokenKind === 'opaque';
+  });
+  const held = t(m, 'li.c').filter({ hasText: text });
+  await held.getByRole('button', { name: 'Approve' }).click();
+  await t(b, 'li.c').filter({ hasText: text }).waitFor();
+  await waitPage(a, 'the mark gone', (c) => {
+    const li = [...document.querySelector('commentd-thread').shadowRoot.querySelectorAll('li.c')].find((x) => x.textContent.includes(c));
+    return li && !li.querySelector('.status');
+  }, text);
 });
