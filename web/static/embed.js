@@ -563,6 +563,7 @@ button:disabled{opacity:.6;cursor:default}
       if (!this.post) return;
       const c = (this.client = new Client(this.server, () => this.authPayload()));
       c.on("connect", (recovered) => {
+        this.recovered = recovered; // the server kept this socket's rooms and replays what it missed
         this.banner("", false);
         if (this.wasDown) this.flash(this.s.online);
         this.wasDown = false;
@@ -907,7 +908,7 @@ button:disabled{opacity:.6;cursor:default}
         actions.append(b);
         return b;
       };
-      if (!c.deleted) {
+      if (!c.deleted && c.status !== "pending") {
         const reactions = Object.assign(Object.fromEntries(REACTIONS.slice(0, 1).map((r) => [r, 0])), c.reactions || {});
         const allowed = (this.getAttribute("reactions") || "").split(",").map((x) => x.trim()).filter(Boolean);
         for (const r of allowed.length ? allowed : REACTIONS) if (!(r in reactions)) reactions[r] = 0;
@@ -919,9 +920,9 @@ button:disabled{opacity:.6;cursor:default}
           b.setAttribute("aria-label", s.react(r, this.nums.format(n)));
           b.dataset.reaction = r;
         }
-        if (c.status !== "pending") act(s.reply, () => this.replyTo(it));
-        if (mine) act(s.edit, () => this.edit(it, text, actions));
+        act(s.reply, () => this.replyTo(it));
       }
+      if (!c.deleted && mine) act(s.edit, () => this.edit(it, text, actions));
       const mod = this.isModerator();
       if (!c.deleted && (mine || mod)) act(s.del, () => this.change("delete_comment", { commentId: c._id }));
       if (mod && !c.deleted) {

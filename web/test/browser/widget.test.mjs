@@ -4,6 +4,9 @@
 // to another reader, a moderator approves it from the widget. The widget's
 // own suite is web/test/widget (TestWidget).
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { browserTest, newPage, unique, URL, waitPage } from './browser.mjs';
 
 const ADMIN = process.env.COMMENTD_ADMIN_TOKEN;
@@ -51,6 +54,9 @@ browserTest('the demo page embeds the widget; a guest\'s held comment is marked 
   const held = t(m, 'li.c').filter({ hasText: text });
   await held.getByRole('button', { name: 'Approve' }).click();
   await t(b, 'li.c').filter({ hasText: text }).waitFor();
+  const dir = process.env.COMMENTD_SCREENSHOTS || mkdtempSync(join(tmpdir(), 'commentd-demo-'));
+  await m.page.screenshot({ path: join(dir, 'demo-moderator.png'), fullPage: true });
+  console.log(`screenshot: ${join(dir, 'demo-moderator.png')}`);
   await waitPage(a, 'the mark gone', (c) => {
     const li = [...document.querySelector('commentd-thread').shadowRoot.querySelectorAll('li.c')].find((x) => x.textContent.includes(c));
     return li && !li.querySelector('.status');

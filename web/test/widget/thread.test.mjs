@@ -146,8 +146,8 @@ browserTest('a dropped connection: offline banner, then resume without losing or
   await waitPage(a, 'back online', () => document.querySelector('commentd-thread').dataset.state === 'connected');
   const ids = await thread(a, '.list > li.c').evaluateAll((l) => l.map((x) => x.dataset.id));
   assert.equal(ids.length, 2, 'each comment once');
-  assert.equal(await a.page.evaluate(() => document.querySelector('commentd-thread').client.pid !== ''), true,
-    'the server offered connection state recovery');
+  assert.equal(await a.page.evaluate(() => document.querySelector('commentd-thread').recovered), true,
+    'the connection was recovered (pid and offset), not joined again');
 });
 
 browserTest('scrolled up, new comments show as "N new comments"; older ones load on demand', async () => {
