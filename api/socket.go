@@ -83,6 +83,9 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 	info = a.joinInfo(ctx, info)
 	s.Emit("load_comments", cs)
 	s.Emit("post_info", info)
+	if info.Count == nil {
+		a.countChanged(req.PostID) // counted once, then sent to the room
+	}
 	ev.Ack(map[string]any{"ok": true, "comments": cs})
 }
 

@@ -136,6 +136,24 @@ func (b *Buffer) seedCounts(ctx context.Context, cold map[int][]string, out map[
 	return nil
 }
 
+// CachedCounts returns the counts Redis keeps of posts; those it does not
+// count yet are left out.
+func (b *Buffer) CachedCounts(ctx context.Context, posts []string) (map[string]int, error) {
+	out := make(map[string]int, len(posts))
+	for _, p := range posts {
+		s, err := b.rdb.Get(ctx, b.postKey(b.Shard(p), "count", p)).Result()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("buffer: counts: %w", classify(err))
+		}
+		n, _ := strconv.Atoi(s)
+		out[p] = n
+	}
+	return out, nil
+}
+
 // DropCounts forgets the counts Redis keeps of posts: the next Counts
 // counts them in the database again.
 func (b *Buffer) DropCounts(ctx context.Context, posts []string) error {

@@ -182,7 +182,7 @@ type Actor struct {
 // comment, and a tombstone with replies; its author and moderators see it
 // pending or hidden.
 func (a Actor) MaySee(c Comment) bool {
-	if c.Deleted {
+	if c.Deleted && (c.Replies == 0 || c.Status == "") {
 		return c.Replies > 0
 	}
 	if c.Status == "" {
@@ -278,7 +278,9 @@ func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rul
 	case OpEdit:
 		next.Content, next.EditedAt = req.Content, now
 	case OpDelete:
-		next.Deleted, next.Content, next.UserID, next.Pinned = true, "", "", false
+		// A tombstone has no status: kept for its replies, it is shown to
+		// every reader, however it was held or hidden before.
+		next.Deleted, next.Content, next.UserID, next.Pinned, next.Status = true, "", "", false, ""
 		next.UserName, next.Avatar = "", ""
 	case OpReject:
 		// A tombstone that keeps its author, who is told it was removed.

@@ -66,7 +66,7 @@ func (c Comment) Visible() bool { return !c.Deleted && c.Status == "" }
 
 // Tombstone reports whether c is deleted but kept, shown without content
 // or author, because readers may see replies to it.
-func (c Comment) Tombstone() bool { return c.Deleted && c.Replies > 0 }
+func (c Comment) Tombstone() bool { return c.Deleted && c.Replies > 0 && c.Status == "" }
 
 // visibility is 1 for a comment every reader may see, else 0: a change's
 // Delta is the difference.

@@ -235,10 +235,11 @@ func (s *Service) PostInfo(ctx context.Context, postID string) (PostInfo, error)
 	}
 	info := PostInfo{PostID: postID}
 	if s.counter != nil {
-		if counts, err := s.counter.Counts(ctx, []string{postID}); err != nil {
+		// A join never waits for a database count: a post not counted yet
+		// gets its count in a later post_info.
+		if counts, err := s.counter.Cached(ctx, []string{postID}); err != nil {
 			s.cfg.Logger.Warn("post_info: count failed", "post", postID, "err", err)
-		} else {
-			n := counts[postID]
+		} else if n, ok := counts[postID]; ok {
 			info.Count = &n
 		}
 	}

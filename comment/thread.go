@@ -154,6 +154,9 @@ func (s *Service) Counts(ctx context.Context, posts []string) (map[string]int, e
 // counts over the Store's).
 type Counter interface {
 	Counts(ctx context.Context, posts []string) (map[string]int, error)
+	// Cached returns the counts known without a database read; posts not
+	// counted yet are left out.
+	Cached(ctx context.Context, posts []string) (map[string]int, error)
 }
 
 // SetCounter sets what Counts asks.

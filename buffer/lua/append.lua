@@ -170,16 +170,18 @@ local function bumpable(k, a)
   if pid == '' or delta == '0' or delta == '' then
     return true
   end
-  if parents[pid] then
-    return true
-  end
-  local st, v = current(k, pid, ARGV[a + 12], tonumber(ARGV[a + 13]))
+  local st = parents[pid]
   if not st then
-    return false
+    local v
+    st, v = current(k, pid, ARGV[a + 12], tonumber(ARGV[a + 13]))
+    if not st then
+      return false
+    end
+    st.v = v
+    parents[pid] = st
   end
-  st.v = v
-  parents[pid] = st
-  return true
+  -- A new reply to a comment deleted meanwhile is decided again (NOT_FOUND).
+  return not (ARGV[a + 1] == 'c' and st.deleted)
 end
 local function bumpParent(k, a, rk)
   local pid, delta = ARGV[a + 11], tonumber(ARGV[a + 10])

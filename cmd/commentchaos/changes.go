@@ -85,11 +85,11 @@ func (p *pool) pick(intn func(int) int) (commentRef, bool) {
 
 // changeRequest is one change to send.
 type changeRequest struct {
-	event   string // edit_comment, delete_comment, moderate
+	event   string // edit_comment, delete_comment, moderate, react
 	op      string
 	post    string
 	comment string
-	content string
+	content string // an edit's content; a react's reaction
 	v       int
 }
 
@@ -103,6 +103,8 @@ func (r changeRequest) body(user string) []byte {
 		}
 	case "moderate":
 		m["action"] = r.op
+	case "react":
+		m["reaction"], m["on"] = r.content, r.op == "react"
 	}
 	b, _ := json.Marshal(m)
 	return b
@@ -147,6 +149,27 @@ func (c *client) changeOwn(ctx context.Context, conn *sioConn, seq int) *sioConn
 		res.Code == "NOT_FOUND" || res.Code == "EDIT_WINDOW_CLOSED") {
 		c.own = append(c.own[:k], c.own[k+1:]...) // gone, or no longer the author's to change
 	}
+	return conn
+}
+
+// reactions are the reactions clients give: two of reactions.allowed.
+var reactions = []string{"👍", "❤️"}
+
+// react gives or takes back a reaction to a recent comment of anyone.
+// The same user reacting again changes nothing; the checker counts each
+// comment's reactions against the users who gave them.
+func (c *client) react(ctx context.Context, conn *sioConn) *sioConn {
+	target, ok := c.pool.pick(c.rng.IntN)
+	if !ok {
+		sleepCtx(ctx, 50*time.Millisecond)
+		return conn
+	}
+	req := changeRequest{event: "react", op: "react", post: target.post, comment: target.id,
+		content: reactions[c.rng.IntN(len(reactions))]}
+	if c.rng.Float64() < 0.3 {
+		req.op = "unreact"
+	}
+	conn, _ = c.sendChange(ctx, conn, req)
 	return conn
 }
 

@@ -28,7 +28,7 @@ func TestChaosShort(t *testing.T) {
 		Faults: allFaults, FaultGap: time.Second, MongoDown: 4 * time.Second,
 		AppendFsync: "everysec", Shards: 8, MaxLen: 2000, BatchSize: 500, FlushInterval: 200 * time.Millisecond,
 		LeaseTTL: 2 * time.Second, Seed: uint64(time.Now().UnixNano()),
-		ChangeShare: 0.25, Moderators: 2, ReadBack: 30 * time.Second,
+		ChangeShare: 0.25, ReactShare: 0.1, ReplyShare: 0.2, Moderators: 2, ReadBack: 30 * time.Second,
 		Devmongo: devmongo, RedisServer: "redis-server", Dir: t.TempDir(),
 	}
 	require.NoError(t, cfg.prepare())
@@ -52,6 +52,8 @@ func TestChaosShort(t *testing.T) {
 	}
 	require.Positive(t, rep.RetryCodes["BUSY"], "MongoDB outages fill the buffer past its high-water mark")
 	require.Positive(t, rep.Verdict.Deliveries)
+	require.Positive(t, rep.Verdict.Replies, "replies in the mix")
+	require.Positive(t, rep.Verdict.Reactions, "reactions in the mix")
 }
 
 func dumpLogs(t *testing.T, dir string) {

@@ -9,16 +9,19 @@ import (
 
 // stored is a comment as MongoDB holds it.
 type stored struct {
-	ID        string    `bson:"_id"`
-	PostID    string    `bson:"postId"`
-	UserID    string    `bson:"userId"`
-	Content   string    `bson:"content"`
-	CreatedAt time.Time `bson:"createdAt"`
-	EditedAt  time.Time `bson:"editedAt,omitempty"`
-	Deleted   bool      `bson:"deleted,omitempty"`
-	Status    string    `bson:"status,omitempty"`
-	Pinned    bool      `bson:"pinned,omitempty"`
-	V         int       `bson:"v,omitempty"`
+	ID        string         `bson:"_id"`
+	PostID    string         `bson:"postId"`
+	UserID    string         `bson:"userId"`
+	Content   string         `bson:"content"`
+	CreatedAt time.Time      `bson:"createdAt"`
+	EditedAt  time.Time      `bson:"editedAt,omitempty"`
+	Deleted   bool           `bson:"deleted,omitempty"`
+	Status    string         `bson:"status,omitempty"`
+	Pinned    bool           `bson:"pinned,omitempty"`
+	ParentID  string         `bson:"parentId,omitempty"`
+	Reactions map[string]int `bson:"reactions,omitempty"`
+	Replies   int            `bson:"replies,omitempty"`
+	V         int            `bson:"v,omitempty"`
 }
 
 func (d stored) state() state {
@@ -27,7 +30,7 @@ func (d stored) state() state {
 		v = 1
 	}
 	return state{PostID: d.PostID, UserID: d.UserID, Content: d.Content, EditedAt: wireTime(d.EditedAt),
-		Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, V: v}
+		Deleted: d.Deleted, Status: d.Status, Pinned: d.Pinned, Reactions: reactionsKey(d.Reactions), Replies: d.Replies, V: v}
 }
 
 // history is what the clients recorded.
@@ -37,6 +40,9 @@ type history struct {
 	clients []clientLog
 	told    *observed
 	after   []readback // joins and history pages after the run
+	// reactors is who gave which reaction, as MongoDB holds it: comment
+	// id → reaction → users (nil: not read, not checked).
+	reactors map[string]map[string][]string
 }
 
 // clientLog is one client's room events.
@@ -87,22 +93,26 @@ type Verdict struct {
 	ChangedComments int `json:"changedComments"` // comments with an applied or unknown change
 	Reachability    int `json:"reachability"`    // final states explained by unknown-outcome changes only
 
-	Lost               int `json:"lost"`       // confirmed, not stored
-	Duplicated         int `json:"duplicated"` // extra stored copies of one comment
-	Unexpected         int `json:"unexpected"` // stored, never sent (or not as confirmed)
-	WrongStates        int `json:"wrongStates"`
-	Resurrected        int `json:"resurrected"` // comments whose delete was confirmed or told, back anywhere
-	Phantoms           int `json:"phantoms"`    // broadcast, never stored
-	PhantomChanges     int `json:"phantomChanges"`
-	EarlyPersisted     int `json:"persistedNotStored"`
-	Forks              int `json:"forks"` // one version of a comment told as two states
-	Deliveries         int `json:"deliveries"`
-	RepeatedDeliveries int `json:"repeatedDeliveries"` // the same event twice to one client
-	OrderViolations    int `json:"orderViolations"`
-	VersionRegressions int `json:"versionRegressions"` // a lower v after a higher on one connection
-	HiddenLeaks        int `json:"hiddenLeaks"`        // a hidden comment shown to a reader who may not see it
-	HistoryShown       int `json:"historyShown"`
-	HistoryWrong       int `json:"historyWrong"` // after the run, a join or page disagreeing with MongoDB
+	Lost                int `json:"lost"`       // confirmed, not stored
+	Duplicated          int `json:"duplicated"` // extra stored copies of one comment
+	Unexpected          int `json:"unexpected"` // stored, never sent (or not as confirmed)
+	WrongStates         int `json:"wrongStates"`
+	Resurrected         int `json:"resurrected"` // comments whose delete was confirmed or told, back anywhere
+	Phantoms            int `json:"phantoms"`    // broadcast, never stored
+	PhantomChanges      int `json:"phantomChanges"`
+	EarlyPersisted      int `json:"persistedNotStored"`
+	Forks               int `json:"forks"` // one version of a comment told as two states
+	Deliveries          int `json:"deliveries"`
+	RepeatedDeliveries  int `json:"repeatedDeliveries"` // the same event twice to one client
+	OrderViolations     int `json:"orderViolations"`
+	VersionRegressions  int `json:"versionRegressions"` // a lower v after a higher on one connection
+	HiddenLeaks         int `json:"hiddenLeaks"`        // a hidden comment shown to a reader who may not see it
+	HistoryShown        int `json:"historyShown"`
+	HistoryWrong        int `json:"historyWrong"` // after the run, a join or page disagreeing with MongoDB
+	Replies             int `json:"replies"`      // stored comments that reply to another
+	ReplyCountsWrong    int `json:"replyCountsWrong"`
+	Reactions           int `json:"reactions"` // reactions stored (who gave which)
+	ReactionCountsWrong int `json:"reactionCountsWrong"`
 
 	Examples []string `json:"examples,omitempty"`
 }
@@ -111,7 +121,8 @@ type Verdict struct {
 func (v Verdict) OK() bool {
 	return v.Lost == 0 && v.Duplicated == 0 && v.Unexpected == 0 && v.WrongStates == 0 && v.Resurrected == 0 &&
 		v.Phantoms == 0 && v.PhantomChanges == 0 && v.EarlyPersisted == 0 && v.Forks == 0 &&
-		v.OrderViolations == 0 && v.VersionRegressions == 0 && v.HiddenLeaks == 0 && v.HistoryWrong == 0
+		v.OrderViolations == 0 && v.VersionRegressions == 0 && v.HiddenLeaks == 0 && v.HistoryWrong == 0 &&
+		v.ReplyCountsWrong == 0 && v.ReactionCountsWrong == 0
 }
 
 func (v *Verdict) example(format string, args ...any) {
@@ -135,6 +146,9 @@ type checker struct {
 
 	resurrected map[string]bool
 	wrong       map[string]bool
+	// repliesOf is, of each comment, the changes of its replies count its
+	// replies' creates and changes may have made ("replies+", "replies-").
+	repliesOf map[string][]change
 }
 
 // check compares the history with what MongoDB holds. New comments, as a
@@ -154,12 +168,13 @@ func check(h history, docs []stored) Verdict {
 	ck := &checker{h: h, docs: make(map[string]*stored, len(docs)), token: map[string]string{},
 		chs: map[string][]change{}, edits: map[string]outcome{},
 		maybeDeleted: map[string]bool{}, maybeHidden: map[string]bool{}, deleteV: map[string]int{},
-		toldDeleted: map[string]bool{}, resurrected: map[string]bool{}, wrong: map[string]bool{}}
+		toldDeleted: map[string]bool{}, resurrected: map[string]bool{}, wrong: map[string]bool{}, repliesOf: map[string][]change{}}
 	ck.index(docs, &v)
 	ck.queue(&v)
 	ck.deliveries(&v)
 	ck.registers(&v)
 	ck.readbacks(&v)
+	ck.conversation(&v)
 	v.Forks = h.told.nForks
 	for _, e := range h.told.forks {
 		v.example("%s", e)
@@ -202,6 +217,31 @@ func (ck *checker) index(docs []stored, v *Verdict) {
 	for _, t := range ck.h.told.comments {
 		if t.token != "" && ck.token[t.id] == "" {
 			ck.token[t.id] = t.token
+		}
+	}
+	parentOf := map[string]string{}
+	for _, d := range docs {
+		if d.ParentID != "" {
+			parentOf[d.ID] = d.ParentID
+		}
+	}
+	for _, o := range ck.h.ops {
+		if o.Parent == "" || o.Code != "" {
+			continue
+		}
+		if o.ID != "" {
+			parentOf[o.ID] = o.Parent
+		}
+		ck.repliesOf[o.Parent] = append(ck.repliesOf[o.Parent], change{Op: "replies+", Comment: o.Parent, Outcome: unknown})
+	}
+	for _, a := range ck.h.changes {
+		if p := parentOf[a.Comment]; p != "" && a.Outcome != refused {
+			switch a.Op {
+			case "delete", "hide":
+				ck.repliesOf[p] = append(ck.repliesOf[p], change{Op: "replies-", Comment: p, Outcome: unknown})
+			case "restore":
+				ck.repliesOf[p] = append(ck.repliesOf[p], change{Op: "replies+", Comment: p, Outcome: unknown})
+			}
 		}
 	}
 	for _, a := range ck.h.changes {
@@ -371,10 +411,10 @@ func (ck *checker) deliveries(v *Verdict) {
 						v.HiddenLeaks++
 						v.example("hidden leak: client %d (%s) got hidden %s v%d as %s", c.id, c.user, id, e.v, kindName(e.kind))
 					}
-					if dv, ok := ck.deleteV[id]; ok && int(e.v) >= dv {
+					if dv, ok := ck.deleteV[id]; ok && int(e.v) >= dv && e.flags&flagTombstone == 0 {
 						ck.resurrect(v, id, "client %d got %s v%d as %s, deleted at v%d", c.id, id, e.v, kindName(e.kind), dv)
 					}
-					if removed[cc] {
+					if removed[cc] && e.flags&flagTombstone == 0 {
 						ck.resurrect(v, id, "client %d got %s v%d as %s after its comment_removed (connection %d)",
 							c.id, id, e.v, kindName(e.kind), e.conn)
 					}
@@ -532,6 +572,10 @@ func (ck *checker) readbacks(v *Verdict) {
 			case d == nil:
 				v.HistoryWrong++
 				v.example("history: %s's %s of %s shows %s (%s), not in MongoDB", rb.Viewer, s.Via, rb.Post, s.ID, s.State)
+			case s.State.tombstone() && d.Deleted && s.State != d.state():
+				v.HistoryWrong++
+				v.example("history: %s's %s of %s shows tombstone %s as %s, MongoDB holds %s", rb.Viewer, s.Via, rb.Post, s.ID, s.State, d.state())
+			case s.State.tombstone() && d.Deleted:
 			case d.Deleted || ck.toldDeleted[s.ID] || s.State.Deleted:
 				ck.resurrect(v, s.ID, "%s's %s of %s shows %s (%s), deleted", rb.Viewer, s.Via, rb.Post, s.ID, s.State)
 			case s.State.Status != "" && !rb.Mod:
@@ -569,8 +613,92 @@ func (v Verdict) String() string {
 	fmt.Fprintf(&b, "deliveries %d: phantoms %d, phantom changes %d, repeated %d, order violations %d, version regressions %d, hidden leaks %d; persisted-but-not-stored %d\n",
 		v.Deliveries, v.Phantoms, v.PhantomChanges, v.RepeatedDeliveries, v.OrderViolations, v.VersionRegressions, v.HiddenLeaks, v.EarlyPersisted)
 	fmt.Fprintf(&b, "after the run: %d comments shown by joins and history pages, %d disagreeing with MongoDB\n", v.HistoryShown, v.HistoryWrong)
+	fmt.Fprintf(&b, "conversation: %d stored replies, %d reply counts wrong; %d stored reactions, %d reaction counts wrong\n",
+		v.Replies, v.ReplyCountsWrong, v.Reactions, v.ReactionCountsWrong)
 	for _, e := range v.Examples {
 		fmt.Fprintf(&b, "  %s\n", e)
 	}
 	return b.String()
+}
+
+// conversation checks replies and reactions after all faults: each stored
+// comment's replies is the number of stored replies to it a reader sees;
+// its reactions are the users MongoDB holds as giving each, and those are
+// between the users whose last answered react gave it and the users who
+// may have (a react of unknown outcome).
+func (ck *checker) conversation(v *Verdict) {
+	visible := map[string]int{}
+	for _, d := range ck.docs {
+		if d.ParentID != "" {
+			v.Replies++
+			if !d.Deleted && d.Status == "" {
+				visible[d.ParentID]++
+			}
+		}
+	}
+	for _, d := range ck.docs {
+		if d.Replies != visible[d.ID] {
+			v.ReplyCountsWrong++
+			v.example("reply count: MongoDB holds %s with %d replies, %d visible replies to it are stored", d.ID, d.Replies, visible[d.ID])
+		}
+	}
+	if ck.h.reactors == nil {
+		return
+	}
+	type key struct{ comment, reaction, user string }
+	last := map[key]change{} // the last answered send of each user's reaction
+	maybe := map[key]bool{}  // a react sent whose outcome is unknown, or applied
+	for _, a := range ck.h.changes {
+		if a.Op != "react" && a.Op != "unreact" {
+			continue
+		}
+		k := key{a.Comment, a.Content, a.User}
+		if a.Outcome == unknown || a.Outcome == applied && a.Op == "react" {
+			maybe[k] = true
+		}
+		if a.Outcome == applied {
+			if l, ok := last[k]; !ok || l.At < a.At {
+				last[k] = a
+			}
+		}
+	}
+	for _, d := range ck.docs {
+		counts := d.Reactions
+		held := ck.h.reactors[d.ID]
+		for r, users := range held {
+			v.Reactions += len(users)
+			if counts[r] != len(users) {
+				v.ReactionCountsWrong++
+				v.example("reactions: MongoDB holds %s with %d %s, and %d users who gave it", d.ID, counts[r], r, len(users))
+			}
+			for _, u := range users {
+				if !maybe[key{d.ID, r, u}] {
+					v.ReactionCountsWrong++
+					v.example("reactions: MongoDB holds %s's %s by %s, who never sent it", d.ID, r, u)
+				}
+			}
+		}
+		for r, n := range counts {
+			if len(held[r]) != n {
+				v.ReactionCountsWrong++
+				v.example("reactions: MongoDB holds %s with %d %s, and %d users who gave it", d.ID, n, r, len(held[r]))
+			}
+		}
+	}
+	for k, a := range last {
+		if a.Op != "react" || ck.docs[k.comment] == nil {
+			continue
+		}
+		// Confirmed, and not taken back by a later send that may have applied.
+		later := false
+		for _, b := range ck.h.changes {
+			if b.Op == "unreact" && b.Comment == k.comment && b.Content == k.reaction && b.User == k.user && b.At > a.At && b.Outcome != refused {
+				later = true
+			}
+		}
+		if !later && !slices.Contains(ck.h.reactors[k.comment][k.reaction], k.user) {
+			v.ReactionCountsWrong++
+			v.example("reactions: %s's %s by %s was confirmed, MongoDB does not hold it", k.comment, k.reaction, k.user)
+		}
+	}
 }

@@ -22,8 +22,9 @@ type op struct {
 	User      string `json:"user"`
 	Attempts  int    `json:"attempts"`
 	Confirmed bool   `json:"confirmed"`
-	ID        string `json:"id,omitempty"`   // the confirmed comment's _id
-	Code      string `json:"code,omitempty"` // a final rejection's code
+	ID        string `json:"id,omitempty"`     // the confirmed comment's _id
+	Parent    string `json:"parent,omitempty"` // the comment it replies to
+	Code      string `json:"code,omitempty"`   // a final rejection's code
 }
 
 // client is one reader-writer of the chaos run: joined to some posts on a
@@ -45,6 +46,8 @@ type client struct {
 	// elsewhere while the node still holds their first attempt.
 	ackTimeout  time.Duration
 	changeShare float64 // of an author's operations, the share that are changes
+	reactShare  float64 // of an author's operations, the share that are reactions
+	replyShare  float64 // of its new comments, the share that reply to a recent comment
 	rng         *rand.Rand
 	pool        *pool     // recently confirmed comments of every client
 	obs         *observed // every state any client was told
@@ -68,7 +71,7 @@ type client struct {
 
 func newClient(id int, nodes func() []string, posts []string, cfg Config, pool *pool, obs *observed, start time.Time) *client {
 	return &client{id: id, user: fmt.Sprintf("u%d", id), nodes: nodes, posts: posts, think: cfg.Think,
-		ackTimeout: cfg.AckTimeout, changeShare: cfg.ChangeShare, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(id))),
+		ackTimeout: cfg.AckTimeout, changeShare: cfg.ChangeShare, reactShare: cfg.ReactShare, replyShare: cfg.ReplyShare, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(id))),
 		pool: pool, obs: obs, start: start, events: map[string][]event{}, ownV: map[string]int{},
 		retryCodes: map[string]int{}, changeCodes: map[string]int{}}
 }
@@ -98,9 +101,16 @@ func (c *client) run(send, grace context.Context) {
 			conn = c.moderate(grace, conn)
 		case len(c.own) > 0 && c.rng.Float64() < c.changeShare:
 			conn = c.changeOwn(grace, conn, seq)
+		case c.rng.Float64() < c.reactShare:
+			conn = c.react(grace, conn)
 		default:
 			o := op{Token: fmt.Sprintf("chaos c%d-%d", c.id, seq), ClientID: fmt.Sprintf("c%d-%d", c.id, seq),
 				Post: c.posts[c.rng.IntN(len(c.posts))], User: c.user}
+			if c.rng.Float64() < c.replyShare {
+				if parent, ok := c.pool.pick(c.rng.IntN); ok {
+					o.Post, o.Parent = parent.post, parent.id
+				}
+			}
 			conn = c.post(grace, conn, &o)
 			c.ops = append(c.ops, o)
 		}
@@ -122,7 +132,11 @@ func (c *client) closeConn() {
 // post sends o until it is confirmed or finally rejected, or until ctx is
 // done (then o stays unconfirmed: indeterminate).
 func (c *client) post(ctx context.Context, conn *sioConn, o *op) *sioConn {
-	body, _ := json.Marshal(map[string]string{"postId": o.Post, "content": o.Token, "clientId": o.ClientID, "userId": o.User})
+	m := map[string]string{"postId": o.Post, "content": o.Token, "clientId": o.ClientID, "userId": o.User}
+	if o.Parent != "" {
+		m["parentId"] = o.Parent
+	}
+	body, _ := json.Marshal(m)
 	backoff := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		if conn == nil || conn.isDead() {
@@ -204,7 +218,10 @@ func (c *client) event(no uint16, name string, arg json.RawMessage) {
 		if name == "comment_added" {
 			e.kind = evAdded
 		}
-		if st.Deleted {
+		switch {
+		case st.tombstone():
+			e.flags |= flagTombstone
+		case st.Deleted:
 			e.flags |= flagDeleted
 		}
 		if st.Status != "" && !c.mod && st.UserID != c.user {
@@ -237,7 +254,7 @@ func (c *client) event(no uint16, name string, arg json.RawMessage) {
 				}
 				st := w.state()
 				c.obs.tell(w.ID, st, toldJoin)
-				if st.Deleted || st.Status != "" && !c.mod && st.UserID != c.user {
+				if st.Deleted && !st.tombstone() || st.Status != "" && !c.mod && st.UserID != c.user {
 					c.mu.Lock()
 					c.badJoins = append(c.badJoins, shown{ID: w.ID, Via: "join", State: st})
 					c.mu.Unlock()

@@ -54,6 +54,8 @@ type Config struct {
 	Seed          uint64
 
 	ChangeShare float64       // of an author's operations, the share that change a comment
+	ReactShare  float64       // of an author's operations, the share that react to a recent comment
+	ReplyShare  float64       // of new comments, the share that reply to a recent comment
 	Moderators  int           // clients that moderate with the admin token
 	AdminToken  string        // admin.token of the nodes
 	ReadBack    time.Duration // after the run, time to page through every post's history
@@ -93,6 +95,8 @@ func cli(ctx context.Context, args []string, out io.Writer) (int, error) {
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", 200*time.Millisecond, "flush.interval")
 	fs.DurationVar(&cfg.LeaseTTL, "lease-ttl", 2*time.Second, "flush.lease_ttl")
 	fs.Float64Var(&cfg.ChangeShare, "changes", 0.25, "share of an author's operations that edit or delete a comment instead of posting one (0: none)")
+	fs.Float64Var(&cfg.ReactShare, "reactions", 0.1, "share of an author's operations that react to a recent comment, or take a reaction back (0: none)")
+	fs.Float64Var(&cfg.ReplyShare, "replies", 0.2, "share of new comments that reply to a recent comment (0: none)")
 	fs.IntVar(&cfg.Moderators, "moderators", 2, "clients that hide, restore, pin, unpin and delete recent comments with the admin token")
 	fs.DurationVar(&cfg.ReadBack, "read-back", 3*time.Minute, "after the run, time for a reader and a moderator to page through every post's history")
 	fs.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "random seed (faults and clients)")
@@ -145,8 +149,9 @@ func (cfg *Config) prepare() error {
 	if cfg.MaxLen < 1 || cfg.Shards < 1 || cfg.BatchSize < 1 {
 		return errors.New("-max-len, -shards and -batch must be positive")
 	}
-	if cfg.ChangeShare < 0 || cfg.ChangeShare > 1 || cfg.Moderators < 0 || cfg.Moderators > 100 {
-		return errors.New("-changes in [0,1], -moderators in [0,100]")
+	if cfg.ReactShare < 0 || cfg.ReactShare > 1 || cfg.ReplyShare < 0 || cfg.ReplyShare > 1 ||
+		cfg.ChangeShare < 0 || cfg.ChangeShare > 1 || cfg.Moderators < 0 || cfg.Moderators > 100 {
+		return errors.New("-changes, -reactions and -replies in [0,1], -moderators in [0,100]")
 	}
 	if cfg.AdminToken == "" {
 		cfg.AdminToken = "chaos-admin"

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -19,7 +21,48 @@ type state struct {
 	Deleted  bool   `json:"deleted,omitempty"`
 	Status   string `json:"status,omitempty"`
 	Pinned   bool   `json:"pinned,omitempty"`
-	V        int    `json:"v"`
+	// Reactions is the reactions' counts as "👍3 ❤️1", sorted; "" for none.
+	Reactions string `json:"reactions,omitempty"`
+	Replies   int    `json:"replies,omitempty"`
+	V         int    `json:"v"`
+}
+
+// tombstone reports whether st is a deleted comment kept for its replies,
+// which readers are shown: no content, no author.
+func (st state) tombstone() bool {
+	return st.Deleted && st.Replies > 0 && st.Content == "" && st.UserID == ""
+}
+
+// reactionsKey is the canonical form of a comment's reactions.
+func reactionsKey(r map[string]int) string {
+	keys := make([]string, 0, len(r))
+	for k, n := range r {
+		if n > 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s%d", k, r[k])
+	}
+	return b.String()
+}
+
+// reactionCounts parses reactionsKey's form.
+func reactionCounts(s string) map[string]int {
+	out := map[string]int{}
+	for f := range strings.FieldsSeq(s) {
+		i := strings.IndexFunc(f, func(r rune) bool { return r >= '0' && r <= '9' })
+		if i > 0 {
+			n, _ := strconv.Atoi(f[i:])
+			out[f[:i]] = n
+		}
+	}
+	return out
 }
 
 func (s state) String() string {
@@ -40,20 +83,29 @@ func (s state) String() string {
 	if s.EditedAt != "" {
 		b.WriteString(" edited " + s.EditedAt)
 	}
+	if s.Reactions != "" {
+		b.WriteString(" reactions " + s.Reactions)
+	}
+	if s.Replies > 0 {
+		fmt.Fprintf(&b, " replies %d", s.Replies)
+	}
 	return b.String()
 }
 
 // wireComment is a comment as the server sends it.
 type wireComment struct {
-	ID       string `json:"_id"`
-	PostID   string `json:"postId"`
-	UserID   string `json:"userId"`
-	Content  string `json:"content"`
-	EditedAt string `json:"editedAt"`
-	Deleted  bool   `json:"deleted"`
-	Status   string `json:"status"`
-	Pinned   bool   `json:"pinned"`
-	V        int    `json:"v"`
+	ID        string         `json:"_id"`
+	PostID    string         `json:"postId"`
+	UserID    string         `json:"userId"`
+	Content   string         `json:"content"`
+	EditedAt  string         `json:"editedAt"`
+	Deleted   bool           `json:"deleted"`
+	Status    string         `json:"status"`
+	Pinned    bool           `json:"pinned"`
+	ParentID  string         `json:"parentId"`
+	Reactions map[string]int `json:"reactions"`
+	Replies   int            `json:"replies"`
+	V         int            `json:"v"`
 }
 
 func (w wireComment) state() state {
@@ -62,7 +114,7 @@ func (w wireComment) state() state {
 		v = 1 // a comment without v is at version 1
 	}
 	return state{PostID: w.PostID, UserID: w.UserID, Content: w.Content, EditedAt: w.EditedAt,
-		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, V: v}
+		Deleted: w.Deleted, Status: w.Status, Pinned: w.Pinned, Reactions: reactionsKey(w.Reactions), Replies: w.Replies, V: v}
 }
 
 // wireTime formats a stored time as the wire does (RFC 3339, UTC, ms).
@@ -212,8 +264,9 @@ const (
 	evUpdated = 'u'
 	evRemoved = 'r'
 
-	flagDeleted       = 1 // the state carried deleted:true (a tombstone shown)
+	flagDeleted       = 1 // the state carried deleted:true with content or author (a deleted comment shown)
 	flagHiddenForeign = 2 // a hidden comment of another user, to a reader who is no moderator
+	flagTombstone     = 4 // a tombstone kept for its replies: deleted, no content or author
 )
 
 // key identifies what an event tells across clients: the comment, the

@@ -85,6 +85,10 @@ func (ck *checker) checkAck(v *Verdict, a change) {
 	author := authorOf(ck.token[a.Comment])
 	ok := st.V >= 2 && (a.BaseV == 0 || st.V == a.BaseV+1)
 	switch a.Op {
+	case "react": // a second react changes nothing: any version
+		ok = !st.Deleted && reactionCounts(st.Reactions)[a.Content] >= 1
+	case "unreact":
+		ok = !st.Deleted
 	case "edit":
 		ok = ok && !a.Mod && a.User == author && st.Content == a.Content && !st.Deleted && st.EditedAt != ""
 	case "delete":
@@ -117,9 +121,13 @@ func (ck *checker) register(v *Verdict, id string) {
 			cands = append(cands, a)
 		}
 	}
+
 	if vc > 0 || len(cands) > 0 {
 		v.ChangedComments++
 	}
+	// Its replies' creates and changes may have changed its count: told to
+	// readers, never acked, so each may or may not be why it moved on.
+	cands = append(cands, ck.repliesOf[id]...)
 	d := ck.docs[id]
 	if d == nil {
 		return // not stored: lost, phantom or deleted in its first batch (queue and deliveries)
@@ -174,10 +182,33 @@ const unknownEditedAt = "?"
 // apply returns st after change a, as the server would decide it, and
 // whether a could apply to st at all.
 func apply(st state, a change) (state, bool) {
+	switch a.Op {
+	case "replies+", "replies-": // a reply to it became visible or stopped being (tombstones too)
+		if a.Op == "replies-" {
+			if st.Replies == 0 {
+				return st, false
+			}
+			st.Replies--
+		} else {
+			st.Replies++
+		}
+		st.V++
+		return st, true
+	}
 	if st.Deleted || a.BaseV > 0 && a.BaseV != st.V {
 		return st, false
 	}
 	switch a.Op {
+	case "react", "unreact":
+		counts := reactionCounts(st.Reactions)
+		if a.Op == "react" {
+			counts[a.Content]++
+		} else if counts[a.Content] == 0 {
+			return st, false
+		} else {
+			counts[a.Content]--
+		}
+		st.Reactions = reactionsKey(counts)
 	case "edit":
 		if a.Mod || a.User != st.UserID {
 			return st, false

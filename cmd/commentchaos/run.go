@@ -145,11 +145,11 @@ func run(ctx context.Context, cfg Config) (rep Report, err error) {
 	}
 
 	rep.FencedAcks = countLines(cfg.Dir, "commentd-*.log", `msg="flusher: lease lost"`)
-	docs, err := readStored(ctx, "mongodb://"+c.mongo.Addr)
+	docs, reactors, err := readStored(ctx, "mongodb://"+c.mongo.Addr)
 	if err != nil {
 		return rep, err
 	}
-	h := history{told: obs, after: rb}
+	h := history{told: obs, after: rb, reactors: reactors}
 	rep.RetryCodes, rep.ChangeCodes = map[string]int{}, map[string]int{}
 	for _, cl := range clients {
 		for code, n := range cl.retryCodes {
@@ -192,24 +192,45 @@ func countLines(dir, pattern, s string) int {
 	return n
 }
 
-// readStored reads every comment MongoDB holds.
-func readStored(ctx context.Context, uri string) ([]stored, error) {
+// readStored reads every comment MongoDB holds, and who gave which
+// reaction: comment id → reaction → users.
+func readStored(ctx context.Context, uri string) ([]stored, map[string]map[string][]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer client.Disconnect(context.Background())
-	cur, err := client.Database("commentd").Collection("comments").Find(ctx, bson.D{})
+	db := client.Database("commentd")
+	cur, err := db.Collection("comments").Find(ctx, bson.D{})
 	if err != nil {
-		return nil, fmt.Errorf("read MongoDB: %w", err)
+		return nil, nil, fmt.Errorf("read MongoDB: %w", err)
 	}
 	var docs []stored
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("read MongoDB: %w", err)
+		return nil, nil, fmt.Errorf("read MongoDB: %w", err)
 	}
-	return docs, nil
+	cur, err = db.Collection("comments_reactions").Find(ctx, bson.D{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("read MongoDB reactions: %w", err)
+	}
+	var rs []struct {
+		CommentID string `bson:"commentId"`
+		UserID    string `bson:"userId"`
+		Reaction  string `bson:"reaction"`
+	}
+	if err := cur.All(ctx, &rs); err != nil {
+		return nil, nil, fmt.Errorf("read MongoDB reactions: %w", err)
+	}
+	reactors := map[string]map[string][]string{}
+	for _, r := range rs {
+		if reactors[r.CommentID] == nil {
+			reactors[r.CommentID] = map[string][]string{}
+		}
+		reactors[r.CommentID][r.Reaction] = append(reactors[r.CommentID][r.Reaction], r.UserID)
+	}
+	return docs, reactors, nil
 }
 
 func (r Report) print(w io.Writer) {

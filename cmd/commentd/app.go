@@ -450,6 +450,13 @@ type counter struct {
 	direct bool
 }
 
+func (c counter) Cached(ctx context.Context, posts []string) (map[string]int, error) {
+	if c.direct {
+		return nil, nil
+	}
+	return c.buf.CachedCounts(ctx, posts)
+}
+
 func (c counter) Counts(ctx context.Context, posts []string) (map[string]int, error) {
 	if c.direct {
 		return c.store.CountVisible(ctx, posts)

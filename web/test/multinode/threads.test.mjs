@@ -56,11 +56,52 @@ for (const transport of ['websocket', 'polling']) {
     const loaded = await join(c, p);
     assert.equal(loaded.find((x) => x._id === parent._id)?.replies, 1, JSON.stringify(loaded));
 
+    // REST pages the replies too.
+    const rest = await (await fetch(`${nodes[1]}/api/posts/${p}/comments?parent=${parent._id}`)).json();
+    assert.deepEqual(rest.comments.map((x) => x._id), [reply._id], JSON.stringify(rest));
+
+    // The parent deleted stays as a tombstone while a reply shows: no
+    // content, no author, its replies; a joiner sees it too.
+    const del = await ack(a, 'delete_comment', { postId: p, commentId: parent._id, userId: 'alice' });
+    assert.equal(del.ok, true, JSON.stringify(del));
+    for (const [i, got] of updated.entries()) {
+      await until(() => got.some((e) => e.x._id === parent._id && e.x.deleted && e.x.replies === 1 && e.x.content === '' && !e.x.userId),
+        WAIT_MS, () => `reader ${i}: no tombstone: ${JSON.stringify(got)}`);
+    }
+    const [d] = sockets(t, [nodes[0]], transport);
+    await connected(d);
+    const after = await join(d, p);
+    const tomb = after.find((x) => x._id === parent._id);
+    assert.equal(tomb?.deleted, true, JSON.stringify(after));
+    assert.equal(tomb.content, '');
+
     // A reply to a comment of another post is NOT_FOUND.
     const other = postId('other');
     const res = await ack(a, 'new_comment', { postId: other, userId: 'alice', content: 'elsewhere', parentId: parent._id });
     assert.equal(res.ok, false);
     assert.equal(res.error?.code, 'NOT_FOUND', JSON.stringify(res));
+  });
+
+  test(`post_info.count on two nodes over ${transport}`, { timeout: 60_000 }, async (t) => {
+    const { nodes } = await control('GET', '/nodes');
+    const [a, b] = sockets(t, [nodes[0], nodes[1]], transport);
+    await Promise.all([a, b].map(connected));
+    const p = postId(`count-${transport}`);
+    const infos = [a, b].map((s) => record(s, 'post_info', p));
+    await join(a, p);
+    await until(() => infos[0].at(-1)?.x.count === 0, WAIT_MS, () => `post_info on join: ${JSON.stringify(infos[0])}`);
+    const first = await post(a, { postId: p, userId: 'alice', content: 'one' });
+    await post(a, { postId: p, userId: 'alice', content: 'two' });
+    await join(b, p);
+    for (const [i, got] of infos.entries()) {
+      await until(() => got.at(-1)?.x.count === 2, 3 * WAIT_MS, () => `reader ${i}: ${JSON.stringify(got)}`);
+    }
+    await ack(b, 'delete_comment', { postId: p, commentId: first._id, userId: 'alice' });
+    for (const [i, got] of infos.entries()) {
+      await until(() => got.at(-1)?.x.count === 1, 3 * WAIT_MS, () => `reader ${i}: ${JSON.stringify(got)}`);
+    }
+    const counts = await (await fetch(`${nodes[1]}/api/counts?posts=${p}`)).json();
+    assert.deepEqual(counts, { ok: true, counts: { [p]: 1 } });
   });
 
   test(`50 users react at once on two nodes over ${transport}`, { timeout: 90_000 }, async (t) => {
