@@ -1093,10 +1093,14 @@ button:disabled{opacity:.6;cursor:default}
     const posts = [...new Set(els.map((e) => e.post).filter(Boolean))];
     if (!posts.length) return;
     try {
-      const res = await fetch(`${server}/api/counts?posts=${posts.map(encodeURIComponent).join(",")}`, { cache: "no-store" });
-      const body = await res.json();
-      if (!body.ok) throw new Error((body.error && body.error.message) || "HTTP " + res.status);
-      for (const e of els) e.set(body.counts[e.post] || 0);
+      const counts = {};
+      for (let i = 0; i < posts.length; i += 100) { // the server answers up to 100 posts a request
+        const res = await fetch(`${server}/api/counts?posts=${posts.slice(i, i + 100).map(encodeURIComponent).join(",")}`, { cache: "no-store" });
+        const body = await res.json();
+        if (!body.ok) throw new Error((body.error && body.error.message) || "HTTP " + res.status);
+        Object.assign(counts, body.counts);
+      }
+      for (const e of els) e.set(counts[e.post] || 0);
     } catch (err) {
       for (const e of els) { e.out.textContent = "–"; e.title = String(err.message || err); }
     }
