@@ -113,7 +113,7 @@
       this.connected = false;
     }
     /** drop closes the transport as a network failure would (tests, debugging). */
-    drop() { this.t && this.t.close(); this.lost("transport close"); }
+    drop() { this.lost("transport close"); }
     restart() { this.stop(); this.pid = ""; this.start(); }
 
     send(pkt) { this.t && this.t.send(pkt); }
@@ -139,7 +139,7 @@
     }
     heartbeat() {
       clearTimeout(this.beat);
-      if (this.deadline) this.beat = setTimeout(() => { this.t && this.t.close(); this.lost("ping timeout"); }, this.deadline + 1000);
+      if (this.deadline) this.beat = setTimeout(() => this.lost("ping timeout"), this.deadline + 1000);
     }
     // onPacket handles one Socket.IO packet of namespace "/".
     onPacket(s) {
@@ -195,7 +195,9 @@
       clearTimeout(this.beat);
       const was = this.connected;
       this.connected = false;
+      const t = this.t;
       this.t = null;
+      t && t.close(); // a server's close packet leaves the transport open
       if (this.stopped) return;
       if (was) this.fire("disconnect", reason);
       const delay = Math.min(5000, 500 * 2 ** this.tries++) * (0.5 + Math.random() / 2);
