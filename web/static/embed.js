@@ -474,10 +474,14 @@ button:disabled{opacity:.6;cursor:default}
 
   let globalToken = null; // commentd.setToken
   const threads = new Set();
-  const store = {
-    get: (k) => { try { return localStorage.getItem("commentd:" + k); } catch (e) { return null; } },
-    set: (k, v) => { try { localStorage.setItem("commentd:" + k, v); } catch (e) { /* private mode */ } },
-  };
+  // storage: localStorage, or sessionStorage (session: true); either may
+  // throw (sandboxed frames, blocked storage): then nothing is kept.
+  const storage = (session) => ({
+    get: (k) => { try { return (session ? sessionStorage : localStorage).getItem("commentd:" + k); } catch (e) { return null; } },
+    set: (k, v) => { try { (session ? sessionStorage : localStorage).setItem("commentd:" + k, v); } catch (e) { /* not kept */ } },
+  });
+  const store = storage(false);
+  const session = storage(true);
 
   const REACTIONS = ["👍", "❤️", "😂", "😮", "😢"];
   const MOD = ["moderator", "admin"];
@@ -490,7 +494,7 @@ button:disabled{opacity:.6;cursor:default}
       this.attachShadow({ mode: "open" });
       this.items = new Map(); // comment id → {c, li}
       this.orphans = new Map(); // parent id → replies seen before their parent
-      this.mine = new Set(JSON.parse(sessionStorage.getItem("commentd:mine") || "[]"));
+      this.mine = new Set(JSON.parse(session.get("mine") || "[]"));
       this.reacted = new Set(JSON.parse(store.get("reacted") || "[]"));
       this.unseen = 0;
       this.more = null; // are there older comments: null not known yet
@@ -745,7 +749,7 @@ button:disabled{opacity:.6;cursor:default}
           area.value = "";
           err.hidden = true;
           this.mine.add(res.comment._id);
-          sessionStorage.setItem("commentd:mine", JSON.stringify([...this.mine].slice(-200)));
+          session.set("mine", JSON.stringify([...this.mine].slice(-200)));
           this.add(res.comment, { own: true });
           if (parent) form.remove();
           this.dispatchEvent(new CustomEvent("posted", { detail: res.comment, bubbles: true, composed: true }));

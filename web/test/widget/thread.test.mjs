@@ -242,3 +242,18 @@ browserTest('<commentd-count>: every count on the page in one request, live with
   await send(s, { postId: posts[2], content: 'first' });
   await waitPage(p, 'the live count', (id) => document.querySelector(`commentd-count[post="${id}"]`).shadowRoot.textContent === '1 comment', posts[2]);
 }, { skip: skipUnless('counts') });
+
+browserTest('with storage blocked (a sandboxed frame, strict privacy settings) the widget still works', async () => {
+  const postId = unique('nostorage');
+  const p = await host('nostorage', { post: postId }, {
+    setup: (context) => context.addInitScript(() => {
+      for (const name of ['localStorage', 'sessionStorage']) {
+        Object.defineProperty(window, name, { get() { throw new DOMException('blocked by the test', 'SecurityError'); } });
+      }
+    }),
+  });
+  const text = unique('no storage');
+  const id = await post(p, text, 'ann');
+  assert.equal(await item(p, id).getByRole('button', { name: 'Edit' }).count(), 1, 'still knows its own comment');
+  assert.deepEqual(p.log.filter((l) => l.startsWith('pageerror')), []);
+});
