@@ -778,7 +778,10 @@ button:disabled{opacity:.6;cursor:default}
     }
     updateHeader() {
       if (!this.heading) return;
-      const n = this.count != null ? this.count : [...this.items.values()].filter((x) => !x.c.deleted && !x.c.status).length;
+      // The server's count (post_info) comes at most once a second; the
+      // comments shown are never more than there are.
+      const shown = [...this.items.values()].filter((x) => !x.c.deleted && !x.c.status).length;
+      const n = Math.max(this.count || 0, shown);
       this.heading.textContent = this.loaded ? this.s.count(this.nums.format(n)) : this.s.loading;
       const v = this.info && this.info.viewers;
       this.infoEl.textContent = v ? this.s.reading(this.nums.format(v)) : "";

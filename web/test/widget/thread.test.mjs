@@ -3,9 +3,10 @@
 // (cmd/commentd/widget_test.go), which serves the host pages and starts
 // commentd with auth jwt + guests and cors.origins = HOST.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { browserTest, unique, until, waitPage } from '../browser/browser.mjs';
 import {
-  FOREIGN, URL, client, gone, host, item, post, send, shown, skipUnless, thread, token,
+  FOREIGN, OUT, URL, client, gone, host, item, post, send, shown, skipUnless, thread, token,
 } from './widget.mjs';
 
 browserTest('two host pages on another origin see each other\'s comments live', async () => {
@@ -106,6 +107,8 @@ browserTest('the host page\'s aggressive CSS does not leak into the widget', asy
   assert.equal(await thread(p, '.root > form.compose button.send').isVisible(), true, 'the widget\'s buttons show');
   const rootStyle = await thread(p, '.root').evaluate((e) => getComputedStyle(e).fontFamily);
   assert.doesNotMatch(rootStyle, /^serif$/, 'the host\'s font is not inherited');
+  assert.equal(await thread(p, 'h2').textContent(), '1 comment');
+  await p.page.screenshot({ path: join(OUT, 'hostile-css.png'), fullPage: true });
 });
 
 for (const [how, setup] of [
