@@ -97,6 +97,7 @@ func (a *Comments) Close() {
 	a.once.Do(func() {
 		close(a.closing)
 		a.auth.close()
+		a.pushes.stop()
 	})
 }
 

@@ -50,7 +50,7 @@ func (a *Comments) HandleChange(postID string, ch comment.Change, _ []byte) {
 	if offset == "" {
 		offset = comment.IDFloor(time.Now()) // a catch-up's: no record id
 	}
-	a.emitUpdate(postID, offset, comment.Update{Comment: ch.State, Offset: offset, Op: ch.Op})
+	a.emitUpdate(postID, offset, comment.Update{Comment: ch.State, Offset: offset, Op: ch.Op, Delta: ch.Delta})
 }
 
 // emitUpdate sends u to every socket of the post's room as viewEvent says,
@@ -61,7 +61,7 @@ func (a *Comments) emitUpdate(postID, offset string, u comment.Update) {
 	state := json.RawMessage(st.JSON())
 	removed := removedJSON(postID, st.ID)
 	switch {
-	case st.Deleted && !st.Tombstone() && u.Op != comment.OpReject:
+	case st.Deleted && !st.Tombstone() && !u.Unseen():
 		a.nsp.EmitToRaw(room, nil, "comment_removed", a.args(offset, removed)...)
 	case (st.Visible() || st.Tombstone()) && !u.Created && u.Op != comment.OpApprove:
 		a.nsp.EmitToRaw(room, nil, "comment_updated", a.args(offset, state)...)

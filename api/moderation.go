@@ -83,8 +83,8 @@ func (a *Comments) getQueue(w http.ResponseWriter, r *http.Request) {
 // viewEvent is how viewer learns of u: comment_added for a comment new to
 // them (created, or approved for one who did not see it held),
 // comment_updated for one they may see, comment_removed for one they may
-// no longer see; "" for nothing (a held comment, or a rejected one, of
-// someone else).
+// no longer see; "" for nothing (a held comment, or a rejected one or one
+// erased unseen, of someone else).
 func viewEvent(viewer comment.Actor, u comment.Update) (string, json.RawMessage) {
 	c := u.Comment
 	sawHeld := viewer.Moderator || viewer.UserID != "" && viewer.UserID == c.UserID
@@ -93,7 +93,7 @@ func viewEvent(viewer comment.Actor, u comment.Update) (string, json.RawMessage)
 		return "", nil
 	case u.Created, u.Op == comment.OpApprove && !sawHeld:
 		return "comment_added", json.RawMessage(c.JSON())
-	case u.Op == comment.OpReject && !sawHeld:
+	case u.Unseen() && !sawHeld:
 		return "", nil
 	case (u.Op == comment.OpReplies || u.Op == comment.OpReact || u.Op == comment.OpUnreact) && !viewer.MaySee(c) && !c.Deleted:
 		return "", nil // a count of one they cannot see

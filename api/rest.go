@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/commentd/commentd/comment"
 )
@@ -26,6 +27,8 @@ import (
 //	GET    /api/moderation/log?before=&limit=             the audit log, newest first
 //	GET    /api/moderation/stats                          live figures (Stats)
 //	GET    /api/posts/{postId}/stream                     Server-Sent Events
+//	GET    /api/users/{userId}/comments?before=&limit=    a user's own comments
+//	DELETE /api/users/{userId}                            erase a user's comments
 func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/posts/{postId}/comments", a.getComments)
 	mux.HandleFunc("POST /api/posts/{postId}/comments", a.postComment)
@@ -36,6 +39,7 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/users/{userId}/comments", a.getUserComments)
 	mux.HandleFunc("POST /api/posts/{postId}/comments/{id}/reactions", a.postReaction)
 	mux.HandleFunc("GET /api/counts", a.getCounts)
+	mux.HandleFunc("DELETE /api/users/{userId}", a.deleteUser)
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/lock", a.moderation(a.postLock))
 	mux.HandleFunc("GET /api/moderation/bans", a.moderation(a.getBans))
 	mux.HandleFunc("POST /api/moderation/bans", a.moderation(a.postBan))
@@ -248,20 +252,9 @@ func (a *Comments) restChange(route comment.Op) http.HandlerFunc {
 // comments oldest first as in history), to that user's token or a
 // moderator's.
 func (a *Comments) getUserComments(w http.ResponseWriter, r *http.Request) {
-	tok := a.auth.requestToken(r, nil)
-	var id identity
-	switch {
-	case a.auth.isAdmin(tok):
-		id = adminIdentity
-	case !a.auth.on():
-		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a user's comments need auth.mode jwt (their token) or admin.token"))
+	id, ok := a.userOrAdmin(w, r, "list a user's comments")
+	if !ok {
 		return
-	default:
-		var err error
-		if id, err = a.auth.verify(tok); err != nil {
-			a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to list a user's comments"))
-			return
-		}
 	}
 	limit, err := queryLimit(r, defaultPageLimit)
 	if err != nil {
@@ -275,6 +268,53 @@ func (a *Comments) getUserComments(w http.ResponseWriter, r *http.Request) {
 	}
 	slices.Reverse(page.Comments)
 	writeJSON(w, http.StatusOK, pageJSON(page))
+}
+
+// userOrAdmin returns who makes a request about a user's own data: the
+// admin token's holder, or the user of a valid token (auth.mode jwt); it
+// answers UNAUTHORIZED otherwise. what says what the token is needed for.
+func (a *Comments) userOrAdmin(w http.ResponseWriter, r *http.Request, what string) (identity, bool) {
+	tok := a.auth.requestToken(r, nil)
+	switch {
+	case a.auth.isAdmin(tok):
+		return adminIdentity, true
+	case !a.auth.on():
+		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "to "+what+", auth.mode jwt (the user's token) or admin.token is needed"))
+		return identity{}, false
+	}
+	id, err := a.auth.verify(tok)
+	if err != nil {
+		a.writeError(w, comment.Errorf(comment.CodeUnauthorized, "a valid token is needed to "+what))
+		return identity{}, false
+	}
+	return id, true
+}
+
+// eraseTimeout bounds one erase request. The erase goes on if the client
+// goes away; one cut short is finished by asking again.
+const eraseTimeout = 5 * time.Minute
+
+// deleteUser serves DELETE /api/users/{userId}: every comment of the user
+// becomes a tombstone (comment.Service.Erase), for the user's own token or
+// a moderator's (the admin token is one); {ok:true, erased:N}.
+func (a *Comments) deleteUser(w http.ResponseWriter, r *http.Request) {
+	id, ok := a.userOrAdmin(w, r, "erase a user")
+	if !ok {
+		return
+	}
+	actor := id.actor()
+	if !actor.Moderator && !a.limits.allow(a.restBucket(r), actor.UserID) {
+		a.writeError(w, comment.Errorf(comment.CodeRateLimited, "too many changes, slow down"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), eraseTimeout)
+	defer cancel()
+	n, err := a.svc.Erase(ctx, actor, r.PathValue("userId"))
+	if err != nil {
+		a.writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "erased": n})
 }
 
 // queryLimit reads a request's limit query parameter, def without one.

@@ -154,13 +154,27 @@ func (a *Comments) getCounts(w http.ResponseWriter, r *http.Request) {
 
 // reactionPushes coalesces comment_reactions per comment.
 type reactionPushes struct {
-	mu sync.Mutex
-	m  map[string]*reactionPush // by comment id, while one was sent within the interval
+	mu      sync.Mutex
+	m       map[string]*reactionPush // by comment id, while one was sent within the interval
+	stopped bool
 }
 
 type reactionPush struct {
 	postID  string
 	pending *comment.Comment // the latest state not yet sent
+	timer   *time.Timer      // ends the interval
+}
+
+// stop ends every interval without sending what waits: the node is
+// closing.
+func (r *reactionPushes) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopped = true
+	for id, p := range r.m {
+		p.timer.Stop()
+		delete(r.m, id)
+	}
 }
 
 // pushReactions sends comment_reactions for c now if none was sent for it
@@ -169,6 +183,9 @@ type reactionPush struct {
 func (a *Comments) pushReactions(postID string, c comment.Comment) {
 	a.pushes.mu.Lock()
 	defer a.pushes.mu.Unlock()
+	if a.pushes.stopped {
+		return
+	}
 	if a.pushes.m == nil {
 		a.pushes.m = map[string]*reactionPush{}
 	}
@@ -178,20 +195,21 @@ func (a *Comments) pushReactions(postID string, c comment.Comment) {
 		}
 		return
 	}
-	a.pushes.m[c.ID] = &reactionPush{postID: postID}
+	p := &reactionPush{postID: postID}
+	a.pushes.m[c.ID] = p
 	a.emitReactions(postID, c)
-	a.schedulePush(c.ID)
+	a.schedulePush(c.ID, p)
 }
 
 // schedulePush ends a comment's interval: what arrived meanwhile is sent
-// and starts the next one; else the comment is forgotten.
-func (a *Comments) schedulePush(id string) {
-	time.AfterFunc(a.pushInterval(), func() {
+// and starts the next one; else the comment is forgotten. a.pushes.mu is
+// held.
+func (a *Comments) schedulePush(id string, p *reactionPush) {
+	p.timer = time.AfterFunc(a.pushInterval(), func() {
 		a.pushes.mu.Lock()
 		defer a.pushes.mu.Unlock()
-		p := a.pushes.m[id]
-		if p == nil {
-			return
+		if a.pushes.m[id] != p {
+			return // stopped
 		}
 		if p.pending == nil {
 			delete(a.pushes.m, id)
@@ -200,7 +218,7 @@ func (a *Comments) schedulePush(id string) {
 		c := *p.pending
 		p.pending = nil
 		a.emitReactions(p.postID, c)
-		a.schedulePush(id)
+		a.schedulePush(id, p)
 	})
 }
 

@@ -7,7 +7,7 @@
 #   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
 #   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
-#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain"
+#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
 #   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
 #     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
@@ -23,7 +23,7 @@ RUNS=${BENCH_RUNS:-3}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 MONGO_PORT=${BENCH_MONGO_PORT:-37017}
 HTTP_PORT=${BENCH_HTTP_PORT:-18099}
-SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain}
+SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts}
 MD=${BENCH_MD:-BENCHMARKS.md}
 REPORT=${BENCH_REPORT:-bench/report}
 OUT=.run/bench
@@ -39,6 +39,8 @@ if [ "$QUICK" = 1 ]; then
 	CONNS=(-conns 500 -sources 4 -hold 2s)
 	JOIN=(-clients 10 -posts 5 -warm 100 -duration 2s)
 	DRAIN=(-n 5000 -clients 16 -posts 16)
+	REACTIONS=(-clients 8 -users 2000 -readers 5 -duration 3s -settle 2m)
+	COUNTS=(-posts 100 -comments 3 -clients 4 -duration 3s -settle 2m)
 else
 	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
 	CHANGES=(-clients 200 -posts 20 -window 4 -duration 20s -max 10000 -warm 10 -settle 10m)
@@ -47,6 +49,8 @@ else
 	CONNS=(-conns 18000 -sources 8 -hold 5s)
 	JOIN=(-clients 50 -posts 20 -warm 100 -duration 10s)
 	DRAIN=(-n 1000000 -clients 64 -posts 64 -window 16)
+	REACTIONS=(-clients 32 -users 50000 -window 4 -readers 50 -duration 20s -settle 5m)
+	COUNTS=(-posts 500 -comments 4 -page 50 -clients 16 -duration 20s -settle 5m)
 fi
 [ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
 [ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
@@ -151,6 +155,8 @@ sizes() {
 	fanout) echo "${FANOUT[@]}" ;;
 	conns) echo "${CONNS[@]}" ;;
 	join) echo "${JOIN[@]}" ;;
+	reactions) echo "${REACTIONS[@]}" ;;
+	counts) echo "${COUNTS[@]}" ;;
 	esac
 }
 
@@ -168,7 +174,11 @@ for scenario in $SCENARIOS; do
 			stop_server
 			continue
 		fi
-		for mode in write-behind write-through; do
+		modes="write-behind write-through"
+		# Reactions go through the buffer in both modes, and write-through
+		# runs no flusher: there they would never reach MongoDB.
+		[ "$scenario" = reactions ] && modes=write-behind
+		for mode in $modes; do
 			start_server "$mode" "$scenario-$mode-$run" "$run"
 			# shellcheck disable=SC2046
 			bench "$scenario" "$mode" "$run" $(sizes "$scenario")
@@ -200,6 +210,8 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 	json_str "Regenerate with \`make bench\` (BENCH_QUICK=1 for small sizes). Medians of $RUNS runs; one fresh commentd per run. drain runs in write-behind only: write-through keeps no buffer."
 	echo ","
 	json_str "changes: write-through stores each edit and delete with its own synchronous MongoDB update before the ack; write-behind counts MongoDB write commands once the buffer is empty again. devmongo is sent a batch's updates 40 per command (FerretDB hangs on ~100), so its update commands are counted as sent; the computed columns are what real MongoDB would be sent for the same batches (one insert and one update command per batch), not measured."
+	echo ","
+	json_str "reactions runs in write-behind only: commentd buffers reactions in both modes, and write-through runs no flusher. Its MongoDB writes are counted once the buffer is empty again; the computed column is what real MongoDB would be sent (devmongo is sent updates 40 per command; a batch holds one update of the hot comment). counts: write-through asks MongoDB for every request (no Redis counts)."
 	echo ']}'
 } >"$OUT/meta.json"
 

@@ -340,7 +340,7 @@ func (b *Buffer) runAppend(ctx context.Context, token string, byShard map[int][]
 			args := make([]any, appendArgsHead, appendArgsHead+appendArgsPer*len(rs))
 			args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9] = b.shardMax, b.cfg.RecentLen, ttl,
 				b.cfg.DedupeWindow.Milliseconds(), commitKeyTTL.Milliseconds(), b.cfg.ChangedLen, b.cfg.LogLen,
-				b.ModerationChannel(), b.cfg.AuditLen, CountTTL.Milliseconds()
+				b.ModerationChannel(), b.cfg.AuditLen, ttl
 			for _, r := range rs {
 				item := len(keys)
 				rx := b.key(shard, "norx")

@@ -111,6 +111,8 @@ type Buffer struct {
 	mu      sync.RWMutex
 	closed  bool
 	pending sync.WaitGroup // Append calls in progress
+
+	cold coldCounts // counts of posts being counted in the database
 }
 
 // New returns a Buffer on rdb (a client, or a cluster client) and starts its

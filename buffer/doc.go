@@ -34,9 +34,11 @@
 //	                                        or pushed out of recent (the last ChangedLen)
 //	<prefix>:{n}:chgt:<postId>      zset    chg's ids by time of their last change (ms)    append
 //	<prefix>:{n}:ver:<postId>       hash    comment id → version, of every changed comment append
-//	<prefix>:{n}:log:<postId>       list    the post's last LogLen events as published,   append, publish
-//	                                        oldest first (catch-ups, recoveries)
-//	<prefix>:{n}:dedupe:<key>       string  a comment appended with an idempotency key     append
+//	<prefix>:{n}:log:<postId>       list    the post's last LogLen events as published,   append, publish,
+//	                                        oldest first (catch-ups, recoveries); an       ScrubUser
+//	                                        erased user's comments in them erased
+//	<prefix>:{n}:dedupe:<key>       string  a comment appended with an idempotency key     append, ScrubUser
+//	                                        (<userId>:<clientId>)                          (deletes)
 //	<prefix>:{n}:lock:<postId>      string  set while the post is locked ({by, at}): the   lock
 //	                                        append script refuses new comments and edits
 //	<prefix>:{n}:post:<postId>      channel the post's events (sharded pub/sub), and its   append, publish, lock
@@ -54,7 +56,7 @@
 //	                                        JSON; about AuditLen entries, no expiry
 //	<prefix>:moderation             channel held comments arriving, changing, leaving the  append
 //	                                        queue (PUBLISH: every node's moderators)
-//	<prefix>:trusted                set     users with an approved comment (mode first)    Trust
+//	<prefix>:trusted                set     users with an approved comment (mode first)    Trust, ScrubUser
 //	<prefix>:{bans}:bans            hash    user id → ban {reason, by, at, until} (ms;     ban
 //	                                        until 0: until lifted); ended ones dropped by
 //	                                        the next change

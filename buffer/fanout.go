@@ -411,7 +411,9 @@ func (f *Fanout) catchUp(postID string) {
 	if found {
 		overlap := make(map[string]int, len(evs))
 		for _, ch := range evs {
-			if ch.Op == comment.OpCreate {
+			// A create whose comment was erased since (ScrubUser) carries
+			// the tombstone: readers are told it is gone, not that it came.
+			if ch.Op == comment.OpCreate && !ch.State.Deleted {
 				f.handler.HandleComment(postID, ch.CommentID, ch.State.JSON())
 			} else {
 				f.handler.HandleChange(postID, ch, ch.JSON())

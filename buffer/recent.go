@@ -257,16 +257,16 @@ func decodeAll(raw []string) ([]comment.Comment, error) {
 }
 
 // Invalidate forgets that Redis holds the whole history of each post (its
-// complete flag, see Seed) and nothing else, so the next join reads older
-// comments from the database: for comments written to the database around
-// the buffer, as an import does. One DEL per post, pipelined.
+// complete flag, see Seed) and its count, so the next join reads older
+// comments from the database and the next count counts them: for comments
+// written to the database around the buffer, as an import does. Pipelined.
 func (b *Buffer) Invalidate(ctx context.Context, postIDs []string) error {
 	if len(postIDs) == 0 {
 		return nil
 	}
 	_, err := b.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, postID := range postIDs {
-			p.Del(ctx, b.key(b.Shard(postID), "complete:"+postID))
+			p.Del(ctx, b.key(b.Shard(postID), "complete:"+postID), b.postKey(b.Shard(postID), "count", postID))
 		}
 		return nil
 	})

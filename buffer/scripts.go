@@ -41,6 +41,8 @@ var (
 	banLua string
 	//go:embed lua/counts.lua
 	countsLua string
+	//go:embed lua/scrub.lua
+	scrubLua string
 )
 
 // countsScript seeds the counts of a shard's posts Redis does not count
@@ -48,8 +50,8 @@ var (
 // flight; else it returns nil and changes nothing.
 //
 //	KEYS[1] buf, KEYS[2] inflight, KEYS[3] acks, KEYS[3+i] count:<post i>
-//	ARGV[1] acks as read before the database was asked, ARGV[2] TTL (ms),
-//	ARGV[1+2i] post i, ARGV[2+2i] its count in the database
+//	ARGV[1] acks as read before the database was asked, ARGV[2i] post i,
+//	ARGV[2i+1] its count in the database
 //
 // It returns the count of every post, seeded or not.
 var countsScript = redis.NewScript(countsLua)
@@ -63,16 +65,19 @@ var countsScript = redis.NewScript(countsLua)
 //	item i (from 0), at appendKeysHead + appendKeysPer*i:
 //	  +1 recent:<post>  +2 its idempotency key (a placeholder without one)
 //	  +3 chg:<post>     +4 chgt:<post>  +5 ver:<post>  +6 log:<post>
-//	  +7 lock:<post>    +8 pinned:<post>
+//	  +7 lock:<post>    +8 pinned:<post>  +9 count:<post>
+//	  +10 rx:<comment> of a reaction (a placeholder for other items)
 //
 // ARGV: appendArgsHead settings, then appendArgsPer values per item:
 //
 //	1 shard limit, 2 recent length, 3 TTL of a post's keys (ms),
 //	4 idempotency window (ms), 5 commit key TTL (ms), 6 changed states kept
 //	per post, 7 events kept per post (log), 8 the moderation channel,
-//	9 entries kept in the audit log (approximately: MAXLEN ~)
+//	9 entries kept in the audit log (approximately: MAXLEN ~), 10 TTL of
+//	the reactors known of a comment (rx, ms)
 //	item i, at appendArgsHead + appendArgsPer*i:
-//	  +1 kind: "c" new comment, "x" change, "w" change already stored (write-through)
+//	  +1 kind: "c" new comment, "x" change, "w" change already stored
+//	     (write-through), "r" a reaction
 //	  +2 payload: the comment's JSON, or the change record's
 //	  +3 the post's channel
 //	  +4 "1" if a new comment has an idempotency key; a change's comment id
@@ -81,11 +86,29 @@ var countsScript = redis.NewScript(countsLua)
 //	  +9 a change's audit entry (comment.Audit's JSON, with the moderator's
 //	     reason), added to the audit log if the change applies; "" for a
 //	     change that is not a moderation action, and for a new comment
+//	  +10 what it does to the post's count (comment.Change.Delta; a new
+//	      comment's 1 unless held); the count changes if Redis counts it
+//	  +11 the parent whose replies it changes ("" for none: no reply, or
+//	      a Delta of 0)  +12 the parent's state as last read  +13 its
+//	      version  +14 the id of the parent's replies record (of a
+//	      reaction: the react record's)  +15 its time, as on the wire
+//	  +16 a reaction's reaction  +17 its user  +18 "1" to give it, "0" to
+//	      take it back  +19 "1"/"0" the database's word on whether the user
+//	      gave it, "" when not asked
+//
+// A reaction changes the comment's state (decoded, counted, encoded again
+// with cjson: the key order is not Go's) once per user and reaction, and
+// goes through as a change. A reply's parent's state is decoded the same
+// way; its change is a record of op "replies" right after the reply's.
 //
 // It returns one value per item: 1 appended; 0 refused (over the limit); -1
-// a change refused because the comment is no longer at its base version;
-// -2 refused because the post is locked (lock:<post> exists); or, for a
-// new comment, the payload appended earlier under the same idempotency key (a retry: nothing appended). The commit key makes the
+// a change refused because the comment is no longer at its base version
+// (or a reply's parent changed in a way the script cannot follow, or was
+// deleted); -2 refused because the post is locked (lock:<post> exists);
+// -3 a reaction whose user Redis does not know (the caller asks the
+// database and sends it again with +19); a reaction's answer is the
+// comment's state after it; or, for a new comment, the payload appended
+// earlier under the same idempotency key (a retry: nothing appended). The commit key makes the
 // script idempotent: the Redis client resends a pipeline whose reply it
 // lost (a timeout, a dropped connection), and a second run returns the
 // first run's results instead of appending (or logging) again.
@@ -178,3 +201,8 @@ var lockScript = redis.NewScript(lockLua)
 // Returns {the change's sequence number, the user's ban as it was (JSON)
 // or false}.
 var banScript = redis.NewScript(banLua)
+
+// scrubScript replaces entries of a post's event log by value (ScrubUser).
+//
+// KEYS: 1 log:<post>. ARGV: pairs of an entry as read and its replacement.
+var scrubScript = redis.NewScript(scrubLua)

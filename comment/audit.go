@@ -27,8 +27,8 @@ type Audit struct {
 }
 
 // The actions of the audit log besides the moderate ops (hide, restore,
-// pin, unpin, approve, reject) and a moderator's delete, which are logged
-// under their op.
+// pin, unpin, approve, reject), a moderator's delete and an erase
+// (erase_user, one entry per comment), which are logged under their op.
 const (
 	AuditBan    = "ban"
 	AuditUnban  = "unban"
@@ -51,9 +51,13 @@ func ValidateReason(reason string) error {
 func CleanReason(reason string) string { return strings.TrimSpace(reason) }
 
 // audited reports whether a change by actor of a comment in state is a
-// moderation action for the audit log: every moderate op, and a
-// moderator's delete of another user's comment.
+// moderation action for the audit log: every moderate op, a moderator's
+// delete of another user's comment, and every erase (also a user's own:
+// the log then says what was erased, by id, and when).
 func audited(actor Actor, op Op, state Comment) bool {
+	if op == OpErase {
+		return true
+	}
 	if !actor.Moderator {
 		return false
 	}

@@ -200,6 +200,7 @@ type ChangeRequest struct {
 	Content   string // OpEdit
 	V         int    // 0: any version; else CONFLICT unless it is the current one
 	Reason    string // why, for the audit log of a moderator's action; at most MaxReasonRunes
+	UserID    string // OpErase: the user erased; the comment must still be theirs
 }
 
 // Rules are the settings a change is checked against.
@@ -227,6 +228,8 @@ func (r ChangeRequest) Validate(maxRunes int) error {
 		return ValidateContent(r.Content, maxRunes)
 	case OpDelete, OpHide, OpRestore, OpPin, OpUnpin, OpApprove, OpReject:
 		return nil
+	case OpErase:
+		return ValidateUserID(r.UserID)
 	}
 	return Errorf(CodeInvalidPayload, "unknown action")
 }
@@ -237,6 +240,9 @@ func (r ChangeRequest) Validate(maxRunes int) error {
 // still at state's version, so the checks hold at the moment it applies.
 func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rules, now time.Time) (Change, error) {
 	now = now.UTC().Truncate(time.Millisecond)
+	if req.Op == OpErase {
+		return decideErase(state, found, req, actor, now)
+	}
 	if !found || state.PostID != req.PostID || state.Deleted || !actor.MaySee(state) {
 		return Change{}, Errorf(CodeNotFound, "no such comment in this post")
 	}
@@ -278,10 +284,7 @@ func Decide(state Comment, found bool, req ChangeRequest, actor Actor, rules Rul
 	case OpEdit:
 		next.Content, next.EditedAt = req.Content, now
 	case OpDelete:
-		// A tombstone has no status: kept for its replies, it is shown to
-		// every reader, however it was held or hidden before.
-		next.Deleted, next.Content, next.UserID, next.Pinned, next.Status = true, "", "", false, ""
-		next.UserName, next.Avatar = "", ""
+		next = tombstone(next)
 	case OpReject:
 		// A tombstone that keeps its author, who is told it was removed.
 		next.Deleted, next.Content, next.Status = true, "", ""

@@ -109,6 +109,7 @@ type ServiceConfig struct {
 	Bans         Bans             // the ban list; nil: nobody is banned, ban_user is UNAVAILABLE
 	Locks        Locks            // post locks (the buffer); nil: lock_post is UNAVAILABLE
 	Audit        AuditLog         // the audit log of moderation actions; nil: it cannot be read
+	Traces       UserTraces       // a user's comments and traces in the buffer; nil: Erase is UNAVAILABLE
 	Filters      Filters          // words and links filters; SetFilters changes them
 	Hook         Hook             // the moderation hook; nil: none
 	HookFailure  Verdict          // what a failed hook call means: VerdictHold (default) or VerdictAllow
@@ -466,7 +467,17 @@ type Update struct {
 	Comment Comment
 	Created bool
 	Offset  string
-	Op      Op // the change's, when known ("" for a state)
+	Op      Op  // the change's, when known ("" for a state)
+	Delta   int // the change's Delta, when known
+}
+
+// Unseen reports whether u removes a comment that readers other than its
+// author and moderators never saw: a rejected one, or one erased while it
+// was not visible (held, hidden, rejected before) and not kept as a
+// tombstone for its replies (shown to every reader, as a delete's). They
+// are told nothing.
+func (u Update) Unseen() bool {
+	return u.Op == OpReject || u.Op == OpErase && u.Delta == 0 && !u.Comment.Tombstone()
 }
 
 // Replay returns what a reader whose last event was since (a comment or
@@ -491,7 +502,7 @@ func (s *Service) Replay(ctx context.Context, viewer Actor, postID, since string
 				if created && !viewer.MaySee(ch.State) {
 					continue
 				}
-				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID, Op: ch.Op})
+				out = append(out, Update{Comment: ch.State, Created: created, Offset: ch.ID, Op: ch.Op, Delta: ch.Delta})
 			}
 			return out, nil
 		}
@@ -556,6 +567,13 @@ func override(cs []Comment, ov map[string]Comment) {
 // reader of the post is then sent. No database write happens here: the
 // flusher writes the change with the others of its batch.
 func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (Change, error) {
+	return s.change(ctx, actor, req, nil)
+}
+
+// change is Change; stored, if not nil, is the comment as the Store holds
+// it, read already (Erase's pages), which saves a Store read when Redis
+// does not hold the comment.
+func (s *Service) change(ctx context.Context, actor Actor, req ChangeRequest, stored *Comment) (Change, error) {
 	if err := req.Validate(s.cfg.MaxRunes); err != nil {
 		return Change{}, err
 	}
@@ -569,7 +587,8 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 	rules := Rules{EditWindow: max(s.cfg.EditWindow, 0), MaxRunes: s.cfg.MaxRunes}
 	const attempts = 5
 	for range attempts {
-		state, found, err := s.state(ctx, req.PostID, req.CommentID)
+		state, found, err := s.stateOr(ctx, req.PostID, req.CommentID, stored)
+		stored = nil // read again after a race
 		if err != nil {
 			return Change{}, err
 		}
@@ -632,12 +651,21 @@ func (s *Service) Change(ctx context.Context, actor Actor, req ChangeRequest) (C
 // state returns a comment's current state: from Redis if it holds it (the
 // recent or changed ones), else from the Store.
 func (s *Service) state(ctx context.Context, postID, commentID string) (Comment, bool, error) {
+	return s.stateOr(ctx, postID, commentID, nil)
+}
+
+// stateOr is state with the Store's state read already, if stored is not
+// nil.
+func (s *Service) stateOr(ctx context.Context, postID, commentID string, stored *Comment) (Comment, bool, error) {
 	c, found, err := s.buf.State(ctx, postID, commentID)
 	if err != nil {
 		return Comment{}, false, s.clientError(err)
 	}
 	if found || s.store == nil {
 		return c, found, nil
+	}
+	if stored != nil {
+		return *stored, true, nil
 	}
 	sctx, cancel := context.WithTimeout(ctx, s.cfg.StoreTimeout)
 	defer cancel()

@@ -74,6 +74,11 @@ func (s *Service) React(ctx context.Context, actor Actor, req ReactRequest) (Com
 	if actor.UserID == "" {
 		return Comment{}, Errorf(CodeUnauthorized, "reacting needs a user")
 	}
+	if s.cfg.WriteThrough {
+		// Who reacted is written by the flusher, which write-through does
+		// not run.
+		return Comment{}, Errorf(CodeUnavailable, "reactions need flush.mode write-behind")
+	}
 	if err := s.banned(actor.UserID); err != nil {
 		return Comment{}, err
 	}

@@ -13,7 +13,7 @@ local changedLen = tonumber(ARGV[6])
 local logLen = tonumber(ARGV[7])
 local modChannel = ARGV[8]
 local auditLen = ARGV[9]
-local countTTL = ARGV[10]
+local rxTTL = ARGV[10]
 local KH, AH = 5, 10
 local KPER, APER = 10, 19
 local n = (#KEYS - KH) / KPER
@@ -127,7 +127,6 @@ end
 local function count(k, delta)
   if delta ~= '0' and delta ~= '' and redis.call('EXISTS', KEYS[k + 9]) == 1 then
     redis.call('INCRBY', KEYS[k + 9], delta)
-    redis.call('PEXPIRE', KEYS[k + 9], countTTL)
   end
 end
 -- current returns a comment's current state, decoded, and its version:
@@ -246,7 +245,7 @@ local function react(k, a, rk)
     redis.call('HSET', rx, field, '0')
     redis.call('HINCRBY', rx, '#' .. reaction, -1)
   end
-  redis.call('PEXPIRE', rx, countTTL)
+  redis.call('PEXPIRE', rx, rxTTL)
   if n > 0 then
     counts[reaction] = n
   else

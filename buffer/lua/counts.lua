@@ -10,7 +10,7 @@ local n = #KEYS - 3
 local need, any = {}, false
 for i = 1, n do
   if redis.call('EXISTS', KEYS[3 + i]) == 0 then
-    need[ARGV[1 + 2 * i]] = i
+    need[ARGV[2 * i]] = i
     any = true
   end
 end
@@ -35,7 +35,7 @@ if any then
     end
   end
   for post, i in pairs(need) do
-    redis.call('SET', KEYS[3 + i], tonumber(ARGV[2 + 2 * i]) + (sums[i] or 0), 'PX', ARGV[2])
+    redis.call('SET', KEYS[3 + i], tonumber(ARGV[1 + 2 * i]) + (sums[i] or 0))
   end
 end
 local out = {}

@@ -161,30 +161,17 @@ func changes(ctx context.Context, e *env, cfg changesConfig) (*Result, error) {
 	res.Latency["create"] = percentiles(create)
 	res.Latency["change"] = percentiles(change)
 
-	m1, err := scrape(ctx, e.url)
+	batches, err := flushValues(ctx, e, res, m0)
 	if err != nil {
 		return nil, err
 	}
-	batches := m1[mBatchN] - m0[mBatchN]
-	res.Values["batches"] = batches
-	if batches > 0 {
-		res.Values["batchMean"] = (m1[mBatchSum] - m0[mBatchSum]) / batches
-	}
-	res.Values["flushErrors"] = m1[mMongoErr] - m0[mMongoErr]
 
 	delta, measured, err := e.mongoDelta(ctx, before)
 	if err != nil {
 		return nil, err
 	}
 	if measured {
-		writes := 0.0
-		for _, c := range writeCommands {
-			writes += delta[c]
-		}
-		reads := 0.0
-		for _, c := range readCommands {
-			reads += delta[c]
-		}
+		writes, reads := commandTotals(delta)
 		res.Values["mongoReads"] = reads // a change of a comment Redis no longer holds reads it first
 		res.Values["insertCommands"] = delta["insert"]
 		res.Values["updateCommands"] = delta["update"]
@@ -217,10 +204,7 @@ func changes(ctx context.Context, e *env, cfg changesConfig) (*Result, error) {
 // result is an upper bound. Without batches (write-through, one write per
 // operation) both servers are sent the same.
 func computeRealMongo(delta map[string]float64, batches float64) float64 {
-	writes := 0.0
-	for _, c := range writeCommands {
-		writes += delta[c]
-	}
+	writes, _ := commandTotals(delta)
 	if batches <= 0 {
 		return writes
 	}
@@ -266,28 +250,42 @@ func warmChangers(ctx context.Context, e *env, cs []*changer, n int, settle time
 // ends or maxOps operations were sent, waits for what is outstanding, and
 // returns the time that took.
 func changeLoop(ctx context.Context, e *env, cs []*changer, d time.Duration, maxOps int) time.Duration {
+	return windowLoop(ctx, e, "changes", cs, d, maxOps, func() string {
+		ok, failed, _ := changerTotals(cs)
+		return fmt.Sprintf("creates %d edits %d deletes %d failed %d", ok[opCreate], ok[opEdit], ok[opDelete],
+			failed[opCreate]+failed[opEdit]+failed[opDelete])
+	})
+}
+
+// windowSender keeps a window of operations outstanding on a connection:
+// a changer, a reactor.
+type windowSender interface {
+	send(ctx context.Context) bool // false once the connection is gone
+	drain(timeout time.Duration)   // waits for what is outstanding
+}
+
+// windowLoop has every sender keep its window full until the duration ends
+// or maxOps operations were sent, waits for what is outstanding, and
+// returns the time that took. status is the progress bar's text.
+func windowLoop[S windowSender](ctx context.Context, e *env, title string, ss []S, d time.Duration, maxOps int, status func() string) time.Duration {
 	var sent atomic.Int64
 	var bar *progress
 	if !e.quiet {
-		bar = startProgress("changes", d, func() string {
-			ok, failed, _ := changerTotals(cs)
-			return fmt.Sprintf("creates %d edits %d deletes %d failed %d", ok[opCreate], ok[opEdit], ok[opDelete],
-				failed[opCreate]+failed[opEdit]+failed[opDelete])
-		})
+		bar = startProgress(title, d, status)
 	}
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for _, ch := range cs {
+	for _, s := range ss {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) && sent.Add(1) <= int64(maxOps) {
-				if !ch.send(ctx) {
+				if !s.send(ctx) {
 					return
 				}
 			}
-			ch.drain(30 * time.Second)
+			s.drain(30 * time.Second)
 		}()
 	}
 	wg.Wait()

@@ -8,7 +8,9 @@
 // Scenarios: ingest (closed loop), changes (closed loop of new comments,
 // edits and deletes), sustained (fixed offered rate), fanout (one
 // publisher, many subscribers), conns (idle connections, server memory),
-// join (history loads and MongoDB reads), drain (flush a backlog).
+// join (history loads and MongoDB reads), drain (flush a backlog),
+// reactions (one hot comment, many users reacting), counts (comment
+// counts of listing pages).
 // `commentbench SCENARIO -h` lists its flags. Each prints its result and,
 // with -json, writes it; bench/run.sh runs them all.
 package main
@@ -49,6 +51,8 @@ var scenarios = map[string]scenario{
 	"conns":     connsScenario,
 	"join":      joinScenario,
 	"drain":     drainScenario,
+	"reactions": reactionsScenario,
+	"counts":    countsScenario,
 }
 
 // env is what every scenario gets: the target and the optional probes.
@@ -71,7 +75,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	sc, ok := scenarios[name]
 	if !ok {
-		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, report)", name)
+		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, report)", name)
 	}
 	fs := flag.NewFlagSet("commentbench "+name, flag.ContinueOnError)
 	e := &env{}

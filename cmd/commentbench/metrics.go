@@ -94,3 +94,19 @@ func waitDepth(ctx context.Context, base string, want float64, every time.Durati
 		}
 	}
 }
+
+// flushValues sets res's batches, batchMean (entries per batch) and
+// flushErrors since the scrape m0, and returns the batches.
+func flushValues(ctx context.Context, e *env, res *Result, m0 serverMetrics) (float64, error) {
+	m1, err := scrape(ctx, e.url)
+	if err != nil {
+		return 0, err
+	}
+	batches := m1[mBatchN] - m0[mBatchN]
+	res.Values["batches"] = batches
+	if batches > 0 {
+		res.Values["batchMean"] = (m1[mBatchSum] - m0[mBatchSum]) / batches
+	}
+	res.Values["flushErrors"] = m1[mMongoErr] - m0[mMongoErr]
+	return batches, nil
+}

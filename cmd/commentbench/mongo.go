@@ -108,6 +108,18 @@ func (e *env) mongoDelta(ctx context.Context, before map[string]float64) (delta 
 	return delta, true, nil
 }
 
+// commandTotals sums a delta of command counters (from mongoDelta) into
+// write and read commands.
+func commandTotals(delta map[string]float64) (writes, reads float64) {
+	for _, c := range writeCommands {
+		writes += delta[c]
+	}
+	for _, c := range readCommands {
+		reads += delta[c]
+	}
+	return writes, reads
+}
+
 // mongoSince returns the insert and read commands run since before (from
 // mongoCommands); ok is false without -mongo.
 func (e *env) mongoSince(ctx context.Context, before map[string]float64) (inserts, reads float64, ok bool, err error) {
@@ -115,9 +127,7 @@ func (e *env) mongoSince(ctx context.Context, before map[string]float64) (insert
 	if !ok || err != nil {
 		return 0, 0, ok, err
 	}
-	for _, c := range readCommands {
-		reads += delta[c]
-	}
+	_, reads = commandTotals(delta)
 	return delta["insert"], reads, true, nil
 }
 

@@ -96,11 +96,25 @@ func loadResults(dir string) ([]*Result, error) {
 // by it is the one whose series are charted.
 var headline = map[string]string{
 	"ingest": "confirmedPerSec", "changes": "changesPerSec", "sustained": "confirmedPerSec", "fanout": "deliveriesPerSec",
-	"conns": "kbPerConn", "join": "loadsPerSec", "drain": "drainPerSec",
+	"conns": "kbPerConn", "join": "loadsPerSec", "drain": "drainPerSec", "reactions": "reactionsPerSec", "counts": "requestsPerSec",
 }
 
 // scenarioOrder is the order of the report's sections.
-var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain"}
+var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain", "reactions", "counts"}
+
+// scenarioText introduces a scenario's section of the report.
+var scenarioText = map[string]string{
+	"reactions": "One hot comment, many users (each its own userId) reacting to it over `react`, closed loop; " +
+		"a share `-off` of the reacts take a reaction back, over `-kinds` of the allowed reactions. " +
+		"Readers in the post's room count `comment_reactions` (coalesced to `reactions.push_rate`, 4 per comment per second). " +
+		"Afterwards the comment's counts and each reader's last event must equal the reactions the users hold (finalMismatch, readersStale). " +
+		"MongoDB write commands are counted once the buffer is empty again: per batch, one update of the comment (its counts collapsed), " +
+		"one insert into `<comments>_reactions` for who reacted and one delete for who took one back.",
+	"counts": "`GET /api/counts` for listing pages of `-page` posts. P posts get comments over REST and the buffer empties; " +
+		"then one client asks for every post once in pages (cold: a post Redis does not count yet is counted in MongoDB, one aggregation per request, and kept), " +
+		"the same pages again (warmPass), and then C clients ask for pages of random posts for the duration (warm). " +
+		"wrong counts answers that differ from what was posted. In write-through, the naive design, every request is a MongoDB aggregation.",
+}
 
 // group is the runs of one scenario with one label.
 type group struct {

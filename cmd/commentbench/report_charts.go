@@ -34,6 +34,10 @@ var seriesCharts = []seriesChart{
 	{"fanout-throughput.svg", "fanout: deliveries per second", "fanout", "deliveries/s", []string{"deliveriesPerSec"}, ""},
 	{"join-throughput.svg", "join: history loads per second", "join", "loads/s", []string{"loadsPerSec"}, ""},
 	{"drain-depth.svg", "drain: buffer depth while the flusher drains it", "drain", "comments in Redis", []string{"depth"}, ""},
+	{"reactions-throughput.svg", "reactions: acked reacts per second", "reactions", "reacts/s", []string{"reactionsPerSec"}, ""},
+	{"reactions-pushes.svg", "reactions: comment_reactions per reader per second", "reactions", "events/s", []string{"pushesPerSec"}, ""},
+	{"reactions-depth.svg", "reactions: buffer depth during the load and the drain (write-behind)", "reactions", "entries in Redis", []string{"depth"}, "write-behind"},
+	{"counts-throughput.svg", "counts: GET /api/counts requests per second", "counts", "requests/s", []string{"requestsPerSec"}, ""},
 }
 
 // charts renders every chart there is data for into dir.

@@ -47,6 +47,20 @@ func TestReport(t *testing.T) {
 		r.Series = []Point{{T: 1, Values: map[string]float64{"createsPerSec": 1000, "changesPerSec": 400, "depth": 10}}}
 		write(label+"-changes.json", r)
 	}
+	rx := newResult("reactions", wb, nil)
+	rx.Values = map[string]float64{"reactionsPerSec": 3000, "writesPer1000Reactions": 3, "computedPer1000Reactions": 3,
+		"pushMaxPerSec": 4, "pushesPerReaderSec": 3.9, "pushMinGapMs": 249}
+	rx.Series = []Point{{T: 1, Values: map[string]float64{"reactionsPerSec": 3000, "pushesPerSec": 3.9, "depth": 500}}}
+	write("reactions.json", rx)
+	for _, label := range []string{wb, wt} {
+		c := newResult("counts", label, nil)
+		c.Values = map[string]float64{"requestsPerSec": 2000, "page": 50, "mongoReadsPer1000Requests": 0}
+		if label == wt {
+			c.Values = map[string]float64{"requestsPerSec": 30, "page": 50, "mongoReadsPer1000Requests": 1000}
+		}
+		c.Series = []Point{{T: 1, Values: map[string]float64{"requestsPerSec": c.Values["requestsPerSec"]}}}
+		write(label+"-counts.json", c)
+	}
 	d := newResult("drain", wb, nil)
 	d.Values["drainVsRaw"] = 0.95
 	d.Series = []Point{{T: 0.25, Values: map[string]float64{"depth": 1000}}, {T: 0.5, Values: map[string]float64{"depth": 0}}}
@@ -57,7 +71,8 @@ func TestReport(t *testing.T) {
 	out, md := filepath.Join(dir, "report"), filepath.Join(dir, "BENCHMARKS.md")
 	require.NoError(t, run(context.Background(), []string{"report", "-results", results, "-out", out, "-md", md, "-meta", filepath.Join(dir, "meta.json")}))
 	for _, f := range []string{"index.html", "ingest-throughput.svg", "ingest-latency.svg", "drain-depth.svg",
-		"changes-throughput.svg", "changes-depth.svg", "changes-latency.svg"} {
+		"changes-throughput.svg", "changes-depth.svg", "changes-latency.svg", "reactions-throughput.svg", "reactions-pushes.svg",
+		"reactions-depth.svg", "counts-throughput.svg"} {
 		b, err := os.ReadFile(filepath.Join(out, f))
 		require.NoError(t, err, f)
 		require.NotEmpty(t, b, f)
@@ -78,6 +93,14 @@ func TestReport(t *testing.T) {
 	require.Contains(t, s, "(report/changes-throughput.svg)")
 	require.Less(t, strings.Index(s, "## ingest\n"), strings.Index(s, "## changes\n"))
 	require.Less(t, strings.Index(s, "## changes\n"), strings.Index(s, "## drain\n"))
+	require.Contains(t, s, "| MongoDB write commands per 1,000 reactions (reactions; devmongo, measured) | – | 3.0 | ≤ 2 | **not met** |")
+	require.Contains(t, s, "| ≤ 2 | **not met** (computed) |")
+	require.Contains(t, s, "| – | 4.0 (mean 3.9, shortest gap 249 ms) | ≤ 4 | met |")
+	require.Contains(t, s, "| counts: MongoDB reads per 1,000 warm requests of 50 posts | 1,000 | 0 | 0 once warm | met |")
+	require.Contains(t, s, "**reactions.** One hot comment")
+	require.Less(t, strings.Index(s, "## drain\n"), strings.Index(s, "## reactions\n"))
+	require.Less(t, strings.Index(s, "## reactions\n"), strings.Index(s, "## counts\n"))
+	require.Contains(t, s, "(report/counts-throughput.svg)")
 	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
 	require.Contains(t, string(html), `<img src="ingest-latency.svg"`)
 }

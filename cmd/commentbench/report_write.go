@@ -117,6 +117,7 @@ func (rep *report) targets() table {
 	add("ingest confirm p99 ms", rep.p99cell("ingest", wt, "confirm"), rep.p99cell("ingest", wb, "confirm"), "≤ 50 ms", verdict(p <= 50, ok))
 
 	rep.changesTargets(add)
+	rep.conversationTargets(add)
 
 	name := "fanout deliveries/s"
 	if off, ok := rep.value("fanout", wb, "offeredDeliveriesPerSec"); ok {
@@ -175,6 +176,43 @@ func (rep *report) changesTargets(add func(name, a, b, goal, res string)) {
 	}
 	add("MongoDB write commands per 1,000 changes (changes; real MongoDB, computed from the batches: 1 insert + 1 update command each)",
 		cell(wt, "computedPer1000Changes", "computedPer1000Ops"), cell(wb, "computedPer1000Changes", "computedPer1000Ops"), "≤ 3", res)
+}
+
+// conversationTargets adds the rows of the reactions and counts
+// scenarios: MongoDB writes per 1,000 reactions (measured on devmongo and
+// computed for real MongoDB), the comment_reactions a reader got, and
+// the MongoDB reads of warm counts requests.
+func (rep *report) conversationTargets(add func(name, a, b, goal, res string)) {
+	v, ok := rep.value("reactions", wb, "writesPer1000Reactions")
+	add("MongoDB write commands per 1,000 reactions (reactions; devmongo, measured)", rep.cell("reactions", wt, "writesPer1000Reactions"),
+		rep.cell("reactions", wb, "writesPer1000Reactions"), "≤ 2", verdict(v <= 2, ok))
+	v, ok = rep.value("reactions", wb, "computedPer1000Reactions")
+	res := verdict(v <= 2, ok)
+	if ok {
+		res += " (computed)"
+	}
+	add("MongoDB write commands per 1,000 reactions (reactions; real MongoDB, computed from the batches)", rep.cell("reactions", wt, "computedPer1000Reactions"),
+		rep.cell("reactions", wb, "computedPer1000Reactions"), "≤ 2", res)
+	pushes := func(label string) string {
+		m, ok := rep.value("reactions", label, "pushMaxPerSec")
+		if !ok {
+			return "–"
+		}
+		out := num(m) + " (mean " + rep.cell("reactions", label, "pushesPerReaderSec")
+		if g, ok := rep.value("reactions", label, "pushMinGapMs"); ok {
+			out += ", shortest gap " + num(g) + " ms"
+		}
+		return out + ")"
+	}
+	v, ok = rep.value("reactions", wb, "pushMaxPerSec")
+	add("comment_reactions a reader got in one second, most (reactions; push_rate 4)", pushes(wt), pushes(wb), "≤ 4", verdict(v <= 4, ok))
+	name := "counts: MongoDB reads per 1,000 warm requests"
+	if page, ok := rep.value("counts", wb, "page"); ok {
+		name += fmt.Sprintf(" of %.0f posts", page)
+	}
+	v, ok = rep.value("counts", wb, "mongoReadsPer1000Requests")
+	add(name, rep.cell("counts", wt, "mongoReadsPer1000Requests"),
+		rep.cell("counts", wb, "mongoReadsPer1000Requests"), "0 once warm", verdict(v == 0, ok))
 }
 
 // changesBesideIngest compares the changes scenario with ingest of the
@@ -305,6 +343,9 @@ func (rep *report) markdown(charts []chart, chartDir string) string {
 		if rep.groups[s] == nil {
 			continue
 		}
+		if txt := scenarioText[s]; txt != "" {
+			fmt.Fprintf(&b, "**%s.** %s\n\n", s, txt)
+		}
 		for _, t := range rep.scenarioTables(s) {
 			writeMD(&b, t)
 		}
@@ -343,6 +384,9 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:f
 	for _, s := range scenarioOrder {
 		if rep.groups[s] == nil {
 			continue
+		}
+		if txt := scenarioText[s]; txt != "" {
+			fmt.Fprintf(&b, "<p><strong>%s.</strong> %s</p>\n", s, html.EscapeString(strings.ReplaceAll(txt, "`", "")))
 		}
 		for _, c := range charts {
 			if strings.HasPrefix(c.File, s+"-") {

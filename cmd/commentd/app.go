@@ -132,6 +132,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Bans:         a.bans,
 		Locks:        a.buf,
 		Audit:        a.buf,
+		Traces:       a.buf,
 		Filters:      f,
 		Hook:         hk,
 		HookFailure:  comment.Verdict(cfg.Moderation.HookFailure),

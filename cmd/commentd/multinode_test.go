@@ -533,6 +533,7 @@ func (p *rrProxy) drop() int {
 //	POST /sticky/N   new requests go to node N (-1: round robin again)
 //	POST /drop       drop every connection through the proxy
 //	POST /kill/N     SIGTERM node N (taken out of the rotation first), wait for its exit
+//	POST /sigkill/N  SIGKILL node N (taken out of the rotation first): it drains nothing, says nothing
 //	GET  /nodes      {"proxy": url, "nodes": [url, ...]}
 //	GET  /stats      {"bySid": {sid: [node, ...]}, "ws": [node, ...], "dead": [...]}
 //	GET  /stored/ID  {"found": bool, "comment": the comment as MongoDB holds it, "reactors": {reaction: users}}
@@ -586,16 +587,20 @@ func (p *rrProxy) control(t *testing.T) string {
 			p.mu.Unlock()
 			t.Logf("control: node %d restarted at %s", n, nd.addr)
 			reply(map[string]any{"restarted": n, "url": "http://" + nd.addr})
-		case r.Method == http.MethodPost && op == "kill" && n >= 0 && n < len(p.nodes):
+		case r.Method == http.MethodPost && (op == "kill" || op == "sigkill") && n >= 0 && n < len(p.nodes):
 			p.mu.Lock()
 			p.dead[n] = true
 			p.mu.Unlock()
 			start := time.Now()
-			if err := p.nodes[n].stop(syscall.SIGTERM, 30*time.Second); err != nil {
+			sig := syscall.SIGTERM
+			if op == "sigkill" {
+				sig = syscall.SIGKILL
+			}
+			if err := p.nodes[n].stop(sig, 30*time.Second); err != nil {
 				http.Error(w, err.Error(), http.StatusInternalServerError)
 				return
 			}
-			t.Logf("control: node %d (%s) stopped by SIGTERM in %s", n, p.nodes[n].addr, time.Since(start).Round(time.Millisecond))
+			t.Logf("control: node %d (%s) stopped by %s in %s", n, p.nodes[n].addr, sig, time.Since(start).Round(time.Millisecond))
 			reply(map[string]any{"killed": n})
 		default:
 			http.Error(w, "unknown control request "+r.Method+" "+r.URL.Path, http.StatusNotFound)

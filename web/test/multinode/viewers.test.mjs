@@ -44,3 +44,25 @@ for (const transport of ['websocket', 'polling']) {
     await until(all(1), 3 * WAIT_MS, what);
   });
 }
+
+// A node SIGKILLed says nothing: its share of a post's viewers drops out on
+// the other nodes within its expiry (5 s), and it comes back.
+test('post_info.viewers drops the share of a SIGKILLed node', { timeout: 90_000 }, async (t) => {
+  const { nodes } = await control('GET', '/nodes');
+  const opts = { transports: ['websocket'], forceNew: true, reconnection: false, timeout: WAIT_MS };
+  const a = io(nodes[0], opts);
+  const b = io(nodes[2], opts);
+  const c = io(nodes[2], opts);
+  t.after(() => [a, b, c].forEach((s) => s.disconnect()));
+  await Promise.all([a, b, c].map(connected));
+  const p = postId('viewers-kill');
+  const seen = viewers(a, p);
+  for (const s of [a, b, c]) await join(s, p);
+  await until(() => seen.n === 3, 3 * WAIT_MS, () => `viewers seen by a: ${seen.n}`);
+  const killedAt = Date.now();
+  await control('POST', '/sigkill/2');
+  t.after(() => control('POST', '/restart/2'));
+  await until(() => seen.n === 1, 3 * WAIT_MS, () => `viewers seen by a after the kill: ${seen.n}`);
+  const took = Date.now() - killedAt;
+  assert.ok(took < 5_000 + 5_000, `the dead node's share dropped after ${took}ms (expiry 5s, ticks 1s; slack for a loaded machine)`);
+});
