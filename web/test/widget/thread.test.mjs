@@ -260,3 +260,10 @@ browserTest('with storage blocked (a sandboxed frame, strict privacy settings) t
   assert.equal(await item(p, id).getByRole('button', { name: 'Edit' }).count(), 1, 'still knows its own comment');
   assert.deepEqual(p.log.filter((l) => l.startsWith('pageerror')), []);
 });
+
+browserTest('a token the server refuses: the widget says why instead of going silent', async () => {
+  const p = await host('badtoken', { post: unique('badtoken'), token: 'not.a-valid.token' }, { wait: 'refused' });
+  const banner = thread(p, '.banner');
+  assert.equal(await banner.getAttribute('role'), 'alert');
+  assert.match(await banner.textContent(), /^The comment server refused the connection: .+/);
+});
