@@ -306,16 +306,22 @@ func TestLockPostAcrossNodes(t *testing.T) {
 	require.True(t, dialSIO(t, nodeA).tryComment(post, "w", "open again").OK)
 }
 
-// requirePostInfo waits for c's next post_info and checks it.
+// requirePostInfo waits for a post_info of c that tells the lock state
+// locked; the ones before it may tell the post's count changing.
 func requirePostInfo(t *testing.T, c *sioClient, post string, locked bool) {
 	t.Helper()
-	var info struct {
-		PostID string `json:"postId"`
-		Locked bool   `json:"locked"`
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var info struct {
+			PostID string `json:"postId"`
+			Locked bool   `json:"locked"`
+		}
+		require.NoError(t, json.Unmarshal(c.next("post_info", time.Until(deadline)).Args[0], &info))
+		require.Equal(t, post, info.PostID)
+		if info.Locked == locked {
+			return
+		}
 	}
-	require.NoError(t, json.Unmarshal(c.next("post_info", 10*time.Second).Args[0], &info))
-	require.Equal(t, post, info.PostID)
-	require.Equal(t, locked, info.Locked)
 }
 
 // With auth.mode jwt, a token whose roles make a moderator bans and locks

@@ -189,8 +189,11 @@ func TestFlushOnceUnreachable(t *testing.T) {
 // SIGTERM, exits 0 and releases its leases.
 func TestServeDrainsOnSIGTERM(t *testing.T) {
 	e := newEnv(t, 4)
-	// Batch size and interval so large that only the drain flushes.
-	p := startBinary(t, append([]string{"serve"}, e.args(4, "--flush.interval", "1h", "--flush.batch_size", "100000")...)...)
+	// Batch size and interval so large that only the drain flushes; a
+	// drain timeout a loaded machine cannot reach (the default 10s was
+	// reached once, with devmongo sharing 2 cores with a chaos run).
+	p := startBinary(t, append([]string{"serve"}, e.args(4, "--flush.interval", "1h", "--flush.batch_size", "100000",
+		"--flush.drain_timeout", "1m")...)...)
 	p.waitLine(t, "listening on")
 	ids := e.appendN(t, 3000, 10)
 	time.Sleep(300 * time.Millisecond)
