@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs and builds what commentd's tests and `make run` need, idempotently,
 # on a fresh Debian machine: redis-server, chromium, python3-socketio, Node
-# (apt), bin/devmongo and the Node test packages.
+# (apt), fonts-noto-cjk and -color-emoji, bin/devmongo and the Node test packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +32,12 @@ fi
 if ! command -v chromium >/dev/null; then
 	echo "deps: installing chromium" >&2
 	apt_install chromium
+fi
+# The widget's screenshots: a CJK font, or Hangul shows as boxes, and
+# colour emoji for its reaction buttons.
+if ! fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || ! fc-list 2>/dev/null | grep -qi 'Noto Color Emoji'; then
+	echo "deps: installing fonts-noto-cjk fonts-noto-color-emoji" >&2
+	apt_install fonts-noto-cjk fonts-noto-color-emoji
 fi
 
 # The Python client suite (clients/python, TestPythonClients): Debian's

@@ -216,7 +216,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		am.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		a.admin = &http.Server{Handler: am, ReadHeaderTimeout: 10 * time.Second}
 	}
-	a.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	a.srv = &http.Server{Handler: api.ReadCORS(cfg.CORS.Origins, mux), ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
 

@@ -27,6 +27,24 @@ const (
 // against a real App on Redis and devmongo. Two pages on one post, markup
 // shown as text, long-polling only pages, and the /chat room.
 func TestBrowser(t *testing.T) {
+	e := newEnv(t, 2)
+	cfg := e.config(2)
+	cfg.Admin.Token = "browser-admin-token" // changes.test.mjs moderates with it
+	cfg.Moderation.Mode = "guests"          // moderation.test.mjs: guests' comments are held
+	app, stop := startApp(t, cfg)
+	t.Cleanup(stop)
+	runBrowserSuite(t, "browser/*.test.mjs", browserSuiteTimeout,
+		"COMMENTD_URL=http://"+app.Addr(),
+		"COMMENTD_ADMIN_TOKEN="+cfg.Admin.Token, // changes.test.mjs, widget.test.mjs
+	)
+}
+
+// runBrowserSuite runs the files of web/test matching glob (e.g.
+// browser/*.test.mjs) with node --test, with
+// env added to the test's environment (and CHROMIUM), and fails the test
+// with node's output if the suite fails.
+func runBrowserSuite(t *testing.T, glob string, timeout time.Duration, env ...string) {
+	t.Helper()
 	dir := filepath.Join(commentdRoot(t), "web", "test")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core", "package.json")); err != nil {
 		t.Fatalf("web/test/node_modules/playwright-core is missing (`make test` installs it; by hand: npm ci --prefix web/test): %v", err)
@@ -39,32 +57,20 @@ func TestBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("node not found (Node 20 or later runs the browser suite): %v", err)
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "browser", "*.test.mjs"))
+	files, err := filepath.Glob(filepath.Join(dir, glob))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no browser/*.test.mjs in %s (%v)", dir, err)
+		t.Fatalf("no %s in %s (%v)", glob, dir, err)
 	}
 	rel := make([]string, len(files))
 	for i, f := range files {
 		rel[i], _ = filepath.Rel(dir, f)
 	}
 
-	e := newEnv(t, 2)
-	cfg := e.config(2)
-	cfg.Admin.Token = "browser-admin-token" // changes.test.mjs moderates with it
-	cfg.Moderation.Mode = "guests"          // moderation.test.mjs: guests' comments are held
-	app, stop := startApp(t, cfg)
-	t.Cleanup(stop)
-
-	ctx, cancel := context.WithTimeout(context.Background(), browserSuiteTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{"--test", "--test-reporter=spec"}, rel...)...)
+	cmd := exec.CommandContext(ctx, node, append([]string{"--test", "--test-reporter=spec", "--test-concurrency=1"}, rel...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(),
-		"COMMENTD_URL=http://"+app.Addr(),
-		"CHROMIUM="+chromium,
-		"COMMENTD_ADMIN_TOKEN="+cfg.Admin.Token,
-		"NO_COLOR=1",
-	)
+	cmd.Env = append(append(os.Environ(), "CHROMIUM="+chromium, "NO_COLOR=1"), env...)
 	out := &lockedBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
 	// node and its test file processes in a group of their own: on timeout
@@ -76,7 +82,7 @@ func TestBrowser(t *testing.T) {
 	start := time.Now()
 	err = cmd.Run()
 	if ctx.Err() != nil {
-		err = fmt.Errorf("%w after %s", ctx.Err(), browserSuiteTimeout)
+		err = fmt.Errorf("%w after %s", ctx.Err(), timeout)
 	}
 	if err != nil && cmd.Process != nil {
 		// Whatever of node's group outlived it (a test file's process).
@@ -91,5 +97,5 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("node --test %s: %v (its output is above; screenshots of failed tests are in the folder it names)",
 			strings.Join(rel, " "), err)
 	}
-	t.Logf("browser suite passed in %s", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("%s passed in %s", glob, time.Since(start).Round(100*time.Millisecond))
 }

@@ -202,3 +202,31 @@ func TestPollBodyLimitDefaults(t *testing.T) {
 		require.Equal(t, 16, tc.cfg.MaxPollPackets)
 	}
 }
+
+// TestRefusedOriginReadsWhy: a page whose origin is not allowed gets 403
+// with Engine.IO code 4, readable by that page (an embedded widget shows
+// it), and no session.
+func TestRefusedOriginReadsWhy(t *testing.T) {
+	srv := NewServer(Config{Origins: []string{"https://site.example"}}, newRecorder())
+	hs := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		hs.Close()
+		srv.Close()
+	})
+	req, err := http.NewRequest(http.MethodGet, hs.URL+"/socket.io/?EIO=4&transport=polling", nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", "https://other.example")
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	require.Equal(t, http.StatusForbidden, res.StatusCode)
+	require.Equal(t, "https://other.example", res.Header.Get("Access-Control-Allow-Origin"))
+	require.Empty(t, res.Header.Get("Access-Control-Allow-Credentials"))
+	var e struct {
+		Code    int
+		Message string
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&e))
+	require.Equal(t, 4, e.Code)
+	require.Contains(t, e.Message, "https://other.example")
+}

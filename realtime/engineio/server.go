@@ -235,6 +235,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.originAllowed(r) {
+		// The refused page may read why (an embedded widget says so
+		// instead of failing silently); the refusal grants nothing.
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
 		writeError(w, http.StatusForbidden, codeForbidden, "origin "+r.Header.Get("Origin")+" is not allowed")
 		return
 	}

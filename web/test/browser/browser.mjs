@@ -67,10 +67,11 @@ after(async () => {
 /**
  * browserTest is node:test's test with a time limit, and on failure a
  * full-page screenshot of each page the test opened (its folder is printed
- * and added to the error) along with what those pages logged.
+ * and added to the error) along with what those pages logged. opts go to
+ * node:test (skip).
  */
-export function browserTest(name, fn) {
-  test(name, { timeout: TEST_MS }, async (t) => {
+export function browserTest(name, fn, opts = {}) {
+  test(name, { timeout: TEST_MS, ...opts }, async (t) => {
     try {
       await fn(t);
     } catch (err) {
@@ -107,7 +108,7 @@ async function evidence(testName) {
 }
 
 /**
- * open loads the demo page on post in a browser context of its own (its own
+ * open loads the protocol demo (/protocol.html) on post in a browser context of its own (its own
  * cookies and connection) and waits until it is connected. ws chooses how
  * the page may use WebSocket:
  *   'on'      as the browser likes (long-polling first, then the upgrade);
@@ -133,7 +134,7 @@ export async function open(name, post, { ws = 'on', user = unique(name) } = {}) 
       throw new Error(`ws: 'on', 'absent' or 'refused', not ${ws}`);
     }
   });
-  await p.page.goto(`${URL}/?post=${encodeURIComponent(post)}`);
+  await p.page.goto(`${URL}/protocol.html?post=${encodeURIComponent(post)}`);
   await p.page.locator('#state[data-state="connected"]').waitFor({ timeout: WAIT_MS });
   await p.page.locator('#user-id').fill(user);
   return p;
@@ -154,7 +155,7 @@ export async function openPath(name, path) {
  * setup(context, record) (init scripts, routes), and records what it does;
  * the test's end closes it.
  */
-async function newPage(name, setup = async () => {}) {
+export async function newPage(name, setup = async () => {}) {
   const context = await browser.newContext();
   const p = {
     name, context, page: null, log: [],
