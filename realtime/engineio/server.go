@@ -235,9 +235,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !s.originAllowed(r) {
-		// The refused page may read why (an embedded widget says so
-		// instead of failing silently); the refusal grants nothing.
-		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		// No CORS headers: the refused page cannot read the answer (an
+		// embedded widget tells a refused origin from a server down by
+		// probing it without CORS, see web/static/embed.js).
 		writeError(w, http.StatusForbidden, codeForbidden, "origin "+r.Header.Get("Origin")+" is not allowed")
 		return
 	}

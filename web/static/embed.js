@@ -253,7 +253,20 @@
         res = await fetch(c.url("polling") + (this.sid ? "&sid=" + this.sid : "") + "&t=" + Date.now(), { signal: this.ctl.signal, cache: "no-store" });
       } catch (e) {
         if (this.ctl.signal.aborted) return;
-        if (!this.sid) c.fire("failure", { kind: "unreachable", message: String(e.message || e) });
+        if (!this.sid) {
+          // The browser hides why a cross-origin request failed. The server
+          // sends no CORS headers to an origin it refuses: if it answers a
+          // request that needs none, it is up, and this page's origin is
+          // what it refused.
+          const up = await fetch(c.server + "/healthz", { mode: "no-cors", cache: "no-store" }).then(() => true, () => false);
+          if (this.ctl.signal.aborted) return;
+          if (up && location.origin !== c.server) {
+            c.stopped = true;
+            c.fire("failure", { kind: "forbidden", message: "" });
+          } else {
+            c.fire("failure", { kind: "unreachable", message: String(e.message || e) });
+          }
+        }
         this.fail();
         return;
       }
