@@ -129,6 +129,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
+	failed  map[string]time.Time    // joins' Store reads that failed lately, by key: until when to skip them
 	trusted map[string]bool         // users known trusted (ModerateFirst): trust is never withdrawn
 	counter Counter
 
@@ -177,7 +178,8 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	if len(cfg.Reactions) == 0 {
 		cfg.Reactions = DefaultReactions
 	}
-	s := &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, trusted: map[string]bool{}}
+	s := &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, failed: map[string]time.Time{},
+		trusted: map[string]bool{}}
 	s.hk.sem = make(chan struct{}, cfg.HookInFlight)
 	s.SetFilters(cfg.Filters)
 	return s
@@ -404,11 +406,15 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 		if len(recent) > 0 {
 			before = recent[0].ID
 		}
-		want := limit - len(recent)
+		// A whole page is read whatever this join lacks, so that joins
+		// arriving while comments come share the read.
+		want := limit
 		older, err := s.readHistory(ctx, viewer, postID, before, want)
-		if err != nil {
+		switch {
+		case errors.Is(err, errReadFailedLately): // said once, when it failed
+		case err != nil:
 			s.cfg.Logger.Warn("history from the database failed; joining with the buffer's", "post", postID, "err", err)
-		} else {
+		default:
 			// Keep them in Redis, so the next join needs no database read.
 			if err := s.buf.Seed(ctx, postID, before, older, len(older) < want); err != nil {
 				s.cfg.Logger.Warn("seeding recent comments failed", "post", postID, "err", err)
@@ -677,13 +683,29 @@ func (s *Service) stateOr(ctx context.Context, postID, commentID string, stored 
 	return c, found, nil
 }
 
+// failedReadMemory is how long a join's Store read that failed (or timed
+// out) is not tried again: joins meanwhile go with the buffer's comments,
+// instead of each waiting out a struggling database.
+const failedReadMemory = 5 * time.Second
+
+// errReadFailedLately is a Store read skipped because it failed lately.
+var errReadFailedLately = errors.New("the database read failed lately; not tried again yet")
+
 // readHistory reads older comments of a post from the Store for a join.
 // Joins that need the same read at once share it: many readers arriving on
-// a cold post cost one database read, not one each. The result is the
-// caller's own copy.
+// a cold post cost one database read, not one each. A read that failed is
+// not tried again for failedReadMemory. The result is the caller's own
+// copy.
 func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before string, want int) ([]Comment, error) {
 	key := postID + "\x00" + before + "\x00" + strconv.Itoa(want) + "\x00" + strconv.FormatBool(viewer.Moderator)
 	s.mu.Lock()
+	if until, ok := s.failed[key]; ok {
+		if time.Now().Before(until) {
+			s.mu.Unlock()
+			return nil, errReadFailedLately
+		}
+		delete(s.failed, key)
+	}
 	r, shared := s.reading[key]
 	if !shared {
 		r = &historyRead{done: make(chan struct{})}
@@ -696,6 +718,12 @@ func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before 
 		cancel()
 		s.mu.Lock()
 		delete(s.reading, key)
+		if r.err != nil {
+			if len(s.failed) >= 10_000 {
+				clear(s.failed) // a bound: forgetting costs a read
+			}
+			s.failed[key] = time.Now().Add(failedReadMemory)
+		}
 		s.mu.Unlock()
 		close(r.done)
 	}

@@ -2,6 +2,7 @@ package comment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -165,5 +166,29 @@ func TestModerationModes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// failingStore's history reads fail, counted.
+type failingStore struct{ slowStore }
+
+func (s *failingStore) History(context.Context, string, string, int) ([]Comment, error) {
+	s.reads.Add(1)
+	return nil, errors.New("database timed out")
+}
+
+// A join's database read that failed is not tried again by the next joins
+// for a while: they join with the buffer's comments at once.
+func TestFailedHistoryReadRemembered(t *testing.T) {
+	st := &failingStore{}
+	svc := NewService(coldBuffer{}, nil, st, ServiceConfig{})
+	for range 20 {
+		cs, err := svc.Join(context.Background(), Actor{}, "p", "")
+		if err != nil || len(cs) != 0 {
+			t.Fatalf("join: %v %v, want no comments and no error", cs, err)
+		}
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Fatalf("%d database reads for 20 joins after a failure, want 1", n)
 	}
 }
