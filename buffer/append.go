@@ -316,11 +316,11 @@ func (b *Buffer) commit(batch []*request) {
 // appendTail appends the item's arguments after its ninth: its count
 // delta, its parent's change if any, and the (empty) reaction's.
 func (r *request) appendTail(args []any, at time.Time) []any {
-	pid, pstate, pbase := "", "", 0
-	if p := r.parent; p != nil {
-		pid, pstate, pbase = p.ID, string(p.JSON()), p.Version()
+	p := r.parent
+	if p == nil { // most items: nothing to encode
+		return append(args, r.delta, "", "", 0, "", "", "", "", "", "")
 	}
-	return append(args, r.delta, pid, pstate, pbase, r.bumpID, at.UTC().Format(comment.TimeLayout), "", "", "", "")
+	return append(args, r.delta, p.ID, string(p.JSON()), p.Version(), r.bumpID, at.UTC().Format(comment.TimeLayout), "", "", "", "")
 }
 
 // commitKeyTTL is how long a commit's results stay in Redis, for a resent

@@ -190,7 +190,7 @@ func (s *Service) Sorted(ctx context.Context, viewer Actor, postID, sort, cursor
 	case SortNewest:
 		p, err := s.History(ctx, viewer, postID, cursor, limit)
 		if err == nil {
-			pins := min(s.pinnedCount(p.Comments), len(p.Comments))
+			pins := min(pinnedCount(p.Comments), len(p.Comments))
 			slices.Reverse(p.Comments[pins:])
 		}
 		return p, err
@@ -271,7 +271,7 @@ func splitPinned(cs []Comment) (pins, rest []Comment) {
 }
 
 // pinnedCount is how many comments at the start of cs are pinned.
-func (s *Service) pinnedCount(cs []Comment) int {
+func pinnedCount(cs []Comment) int {
 	n := 0
 	for n < len(cs) && cs[n].Pinned && !cs[n].Deleted {
 		n++

@@ -157,3 +157,33 @@ for (const transport of ['websocket', 'polling']) {
     assert.deepEqual(stored.reactors, { '👍': 49, '❤️': 1 });
   });
 }
+
+// Guarantee 10 on the reactions' path: a reaction to a hidden comment (its
+// author may still react) reaches its author and moderators, never another
+// reader, on either node.
+test('comment_reactions of a hidden comment only to those who may see it', { timeout: 60_000 }, async (t) => {
+  const { nodes } = await control('GET', '/nodes');
+  const opts = { transports: ['websocket'], forceNew: true, reconnection: false, timeout: WAIT_MS };
+  const author = io(nodes[0], opts);
+  const reader = io(nodes[1], opts);
+  const mod = io(nodes[1], { ...opts, auth: { token: process.env.COMMENTD_ADMIN_TOKEN } });
+  t.after(() => [author, reader, mod].forEach((s) => s.disconnect()));
+  await Promise.all([author, reader, mod].map(connected));
+  const p = postId('hidden-reactions');
+  for (const s of [author, reader, mod]) await join(s, p);
+  const c = await post(author, { postId: p, userId: 'author', content: 'to be hidden' });
+  const hide = await ack(mod, 'moderate', { postId: p, commentId: c._id, action: 'hide' });
+  assert.equal(hide.ok, true, JSON.stringify(hide));
+  const seen = [reader, mod].map((s) => record(s, 'comment_reactions', p));
+  const res = await ack(author, 'react', { postId: p, commentId: c._id, reaction: '👍', userId: 'author' });
+  assert.equal(res.ok, true, JSON.stringify(res));
+  await until(() => seen[1].length > 0, WAIT_MS, () => 'the moderator got no comment_reactions');
+  // A comment after the reaction: once the reader has it, it would have
+  // had the reaction's event too (the first one of a comment goes at once).
+  const got = record(reader, 'comment_added', p);
+  const marker = await post(author, { postId: p, userId: 'author', content: 'after the reaction' });
+  await until(() => got.some((e) => e.x._id === marker._id), WAIT_MS, () => 'the reader got no later comment');
+  assert.deepEqual(seen[0], [], `the reader got comment_reactions of a hidden comment: ${JSON.stringify(seen[0])}`);
+  const bad = await ack(reader, 'react', { postId: p, commentId: c._id, reaction: '👍', userId: 'reader' });
+  assert.equal(bad.error?.code, 'NOT_FOUND', JSON.stringify(bad));
+});
