@@ -53,7 +53,48 @@ const (
 	banUsage   = "ban_user takes {userId, duration (seconds, 0 = until lifted), reason}"
 	unbanUsage = "unban_user takes {userId}"
 	lockUsage  = "lock_post takes {postId, locked, reason?}"
+	slowUsage  = "slow_mode takes {postId, seconds (0 = off), reason?}"
 )
+
+// slowRequest is slow_mode's argument (postId in the URL over REST).
+type slowRequest struct {
+	PostID  string `json:"postId"`
+	Seconds *int   `json:"seconds"`
+	Reason  string `json:"reason"` // optional, for the audit log
+}
+
+// slowMode serves slow_mode {postId, seconds, reason?}: moderators set
+// the seconds each user waits between two comments on the post.
+func (a *Comments) slowMode(s *socketio.Socket, ev *socketio.Event) {
+	var req slowRequest
+	raw, ok := objectArg(ev.Args)
+	if !ok || json.Unmarshal(raw, &req) != nil || req.Seconds == nil {
+		a.fail(s, ev, "Failed to set slow mode", comment.Errorf(comment.CodeInvalidPayload, slowUsage))
+		return
+	}
+	ctx, cancel := a.ctx()
+	defer cancel()
+	info, err := a.svc.SetSlowMode(ctx, sessionOf(s).id().actor(), req.PostID, *req.Seconds, req.Reason)
+	if err != nil {
+		a.fail(s, ev, "Failed to set slow mode", err)
+		return
+	}
+	ev.Ack(map[string]any{"ok": true, "postId": info.PostID, "slowMode": info.SlowMode})
+}
+
+// postSlowMode serves POST /api/moderation/posts/{postId}/slow_mode
+// {seconds, reason?}.
+func (a *Comments) postSlowMode(ctx context.Context, id identity, r *http.Request, body []byte) (map[string]any, error) {
+	var req slowRequest
+	if err := decodeBody(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Seconds == nil {
+		return nil, comment.Errorf(comment.CodeInvalidPayload, "the body must be {seconds: 0..3600, reason?}")
+	}
+	info, err := a.svc.SetSlowMode(ctx, id.actor(), r.PathValue("postId"), *req.Seconds, req.Reason)
+	return map[string]any{"postId": info.PostID, "slowMode": info.SlowMode}, err
+}
 
 func (a *Comments) banUser(s *socketio.Socket, ev *socketio.Event) {
 	var req banRequest

@@ -41,6 +41,7 @@ func (a *Comments) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /api/counts", a.getCounts)
 	mux.HandleFunc("DELETE /api/users/{userId}", a.deleteUser)
 	mux.HandleFunc("POST /api/moderation/posts/{postId}/lock", a.moderation(a.postLock))
+	mux.HandleFunc("POST /api/moderation/posts/{postId}/slow_mode", a.moderation(a.postSlowMode))
 	mux.HandleFunc("GET /api/moderation/bans", a.moderation(a.getBans))
 	mux.HandleFunc("POST /api/moderation/bans", a.moderation(a.postBan))
 	mux.HandleFunc("DELETE /api/moderation/bans/{userId}", a.moderation(a.deleteBan))
@@ -58,7 +59,7 @@ const maxBodyBytes = 64 << 10
 // statusOf maps a stable code to an HTTP status.
 func statusOf(code comment.Code) int {
 	switch code {
-	case comment.CodeRateLimited:
+	case comment.CodeRateLimited, comment.CodeSlowMode:
 		return http.StatusTooManyRequests
 	case comment.CodeUnauthorized:
 		return http.StatusUnauthorized

@@ -26,7 +26,8 @@ type postInfos struct {
 type postState struct {
 	refs      int
 	locked    bool
-	lockKnown bool // locked was read (join) or told (lock change)
+	slow      int  // slow mode, seconds
+	lockKnown bool // locked and slow were read (join) or told (a change)
 	viewers   *int // last total known, nil before the first
 	count     *int // comments a reader may see, last known
 	countAt   time.Time
@@ -83,7 +84,7 @@ func (a *Comments) joinInfo(ctx context.Context, info comment.PostInfo) comment.
 	defer a.infos.mu.Unlock()
 	if st := a.infos.m[info.PostID]; st != nil {
 		if !st.lockKnown {
-			st.locked, st.lockKnown = info.Locked, true
+			st.locked, st.slow, st.lockKnown = info.Locked, info.SlowMode, true
 		}
 		st.viewers = &n
 		if info.Count != nil && st.count == nil {
@@ -94,12 +95,14 @@ func (a *Comments) joinInfo(ctx context.Context, info comment.PostInfo) comment.
 }
 
 // HandlePostInfo tells the post's room what changed about the post (its
-// lock): post_info {postId, viewers, locked}, with the viewers last known.
+// lock or slow mode): post_info {postId, viewers, locked, slowMode}, with
+// the viewers last known.
 func (a *Comments) HandlePostInfo(postID string, info comment.PostInfo) {
+	a.svc.SlowModeChanged(postID, info.SlowMode)
 	a.infos.mu.Lock()
 	defer a.infos.mu.Unlock()
 	if st := a.infos.m[postID]; st != nil {
-		st.locked, st.lockKnown = info.Locked, true
+		st.locked, st.slow, st.lockKnown = info.Locked, info.SlowMode, true
 		info.Viewers, info.Count = st.viewers, st.count
 	}
 	a.emitPostInfoLocked(postID, info)
@@ -117,7 +120,7 @@ func (a *Comments) HandleViewers(postID string, viewers int) {
 	if !st.lockKnown {
 		return // the first join is still reading it, and sends both
 	}
-	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Count: st.count, Locked: st.locked})
+	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Count: st.count, Locked: st.locked, SlowMode: st.slow})
 }
 
 // countInterval is the least time between two post_info of a post for its
@@ -162,7 +165,7 @@ func (a *Comments) sendCount(postID string) {
 	}
 	st.count = &n
 	if st.lockKnown {
-		a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: st.viewers, Count: &n, Locked: st.locked})
+		a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: st.viewers, Count: &n, Locked: st.locked, SlowMode: st.slow})
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 // returns, nothing more gets in. The key has no TTL (a lock lasts until
 // lifted; Redis persists it with AOF).
 
-// postInfoNotice is the message SetLocked publishes on the post's channel;
+// postInfoNotice is the message lock.lua and slow.lua publish on the post's channel;
 // comments start with {"_id" and changes with {"op", so the prefix tells it
 // apart.
 type postInfoNotice struct {
@@ -36,14 +36,13 @@ type lockValue struct {
 func (b *Buffer) SetLocked(ctx context.Context, postID string, locked bool, by, reason string, at time.Time) (bool, error) {
 	shard := b.Shard(postID)
 	val, _ := json.Marshal(lockValue{By: by, At: at.UTC().Format(comment.TimeLayout)})
-	msg, _ := json.Marshal(postInfoNotice{comment.PostInfo{PostID: postID, Locked: locked}})
 	flag, action := "0", comment.AuditUnlock
 	if locked {
 		flag, action = "1", comment.AuditLock
 	}
 	entry := comment.Audit{At: at, By: by, Action: action, PostID: postID, Reason: reason}.JSON()
-	n, err := lockScript.Run(ctx, b.rdb, []string{b.postKey(shard, "lock", postID), b.key(shard, "audit")},
-		flag, val, b.Channel(postID), msg, entry, b.cfg.AuditLen).Int()
+	n, err := lockScript.Run(ctx, b.rdb, []string{b.postKey(shard, "lock", postID), b.key(shard, "audit"), b.postKey(shard, "slow", postID)},
+		flag, val, b.Channel(postID), postID, entry, b.cfg.AuditLen).Int()
 	if err != nil {
 		return false, fmt.Errorf("lock post: %w", classify(err))
 	}

@@ -43,6 +43,10 @@ var (
 	countsLua string
 	//go:embed lua/scrub.lua
 	scrubLua string
+	//go:embed lua/slow.lua
+	slowLua string
+	//go:embed lua/slow_pass.lua
+	slowPassLua string
 )
 
 // countsScript seeds the counts of a shard's posts Redis does not count
@@ -181,13 +185,31 @@ var ackScript = redis.NewScript(ackLua)
 // lockScript locks or unlocks a post and, if that changed anything,
 // publishes post_info and adds the action to the shard's audit log.
 //
-//	KEYS[1] lock:<post>, KEYS[2] audit (of the post's shard); ARGV[1] "1"
-//	lock or "0" unlock, ARGV[2] the lock's value, ARGV[3] the post's
-//	channel, ARGV[4] the post_info message, ARGV[5] the audit entry,
-//	ARGV[6] entries kept in the audit log (MAXLEN ~)
+//	KEYS[1] lock:<post>, KEYS[2] audit (of the post's shard), KEYS[3]
+//	slow:<post>; ARGV[1] "1" lock or "0" unlock, ARGV[2] the lock's value,
+//	ARGV[3] the post's channel, ARGV[4] the post id, ARGV[5] the audit
+//	entry, ARGV[6] entries kept in the audit log (MAXLEN ~)
 //
-// Returns 1 if the lock changed, else 0.
+// Returns 1 if the lock changed, else 0. post_info carries the post's
+// whole state: locked and slowMode.
 var lockScript = redis.NewScript(lockLua)
+
+// slowScript sets a post's slow mode and, if that changed it, publishes
+// post_info and adds the action to the shard's audit log.
+//
+//	KEYS[1] slow:<post>, KEYS[2] audit, KEYS[3] lock:<post>; ARGV[1]
+//	seconds (0 off), ARGV[2] the post's channel, ARGV[3] the post id,
+//	ARGV[4] the audit entry, ARGV[5] entries kept in the audit log
+//
+// Returns 1 if it changed, else 0.
+var slowScript = redis.NewScript(slowLua)
+
+// slowPassScript lets a user of a slow post post once per interval.
+//
+//	KEYS[1] slowu:<post>:<user>; ARGV[1] the interval in ms
+//
+// Returns 0 (go ahead; the interval starts), else the ms left.
+var slowPassScript = redis.NewScript(slowPassLua)
 
 // banScript puts or lifts a ban, drops the bans that ended, tells every
 // node, and adds the action to the bans' audit log: every put, and a lift

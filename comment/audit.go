@@ -34,7 +34,22 @@ const (
 	AuditUnban  = "unban"
 	AuditLock   = "lock"
 	AuditUnlock = "unlock"
+	// AuditSlowMode sets a post's slow mode; its reason starts with the
+	// interval ("every 30s: ..." or "off: ...").
+	AuditSlowMode = "slow_mode"
 )
+
+// SlowModeReason is the audit log's reason of a slow mode change.
+func SlowModeReason(seconds int, reason string) string {
+	head := "off"
+	if seconds > 0 {
+		head = fmt.Sprintf("every %ds", seconds)
+	}
+	if reason == "" {
+		return head
+	}
+	return head + ": " + reason
+}
 
 // MaxReasonRunes bounds the reason a moderator gives for an action.
 const MaxReasonRunes = 500

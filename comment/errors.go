@@ -26,6 +26,7 @@ const (
 	CodePostLocked       Code = "POST_LOCKED"        // the post takes no new comments or edits (lock_post)
 	CodeRejected         Code = "REJECTED"           // refused by the site's filters: a listed word, or the moderation hook
 	CodeInvalidReaction  Code = "INVALID_REACTION"   // a reaction not in reactions.allowed
+	CodeSlowMode         Code = "SLOW_MODE"          // the post's slow mode: the user commented on it less than its interval ago
 )
 
 // Error is what a client is told: a stable code and a short message. Internal

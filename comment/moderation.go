@@ -97,6 +97,27 @@ type Locks interface {
 	Locked(ctx context.Context, postID string) (bool, error)
 }
 
+// SlowModes is the slow mode of posts (the buffer): each user may comment
+// on a slow post once per interval.
+type SlowModes interface {
+	// SetSlowMode sets a post's interval in seconds (0: off) and tells
+	// its readers on every node (post_info); changed is false if it
+	// already was so. A change is logged as made by by at at for reason.
+	SetSlowMode(ctx context.Context, postID string, seconds int, by, reason string, at time.Time) (changed bool, err error)
+	// SlowMode returns a post's interval in seconds (0: off).
+	SlowMode(ctx context.Context, postID string) (int, error)
+	// SlowPass lets userID comment if it did not within seconds, and
+	// starts its interval; else it returns how long to wait.
+	SlowPass(ctx context.Context, postID, userID string, seconds int) (wait time.Duration, err error)
+}
+
+// MaxSlowMode is the longest slow-mode interval, in seconds.
+const MaxSlowMode = 3600
+
+// slowCacheFor is how long a node trusts the slow mode it read of a post:
+// a change reaches other nodes' new comments within it.
+const slowCacheFor = 2 * time.Second
+
 // PostInfo is what readers of a post are told about it (post_info).
 // Viewers, the sockets reading the post on every node, is filled in by
 // the node that sends it (nil: not counted, and left out).
@@ -105,6 +126,8 @@ type PostInfo struct {
 	Count   *int   `json:"count,omitempty"` // comments a reader may see (Counts); nil: not known
 	Viewers *int   `json:"viewers,omitempty"`
 	Locked  bool   `json:"locked"`
+	// SlowMode is the seconds a user waits between two comments (0: off).
+	SlowMode int `json:"slowMode,omitempty"`
 }
 
 // BanRequest is what a moderator asks with ban_user.
@@ -228,6 +251,97 @@ func (s *Service) LockPost(ctx context.Context, actor Actor, postID string, lock
 	return PostInfo{PostID: postID, Locked: locked}, nil
 }
 
+// SetSlowMode sets a post's slow mode: each user who does not moderate
+// may comment once per seconds (0 turns it off, at most MaxSlowMode);
+// readers of the post on every node get post_info. Moderators only.
+func (s *Service) SetSlowMode(ctx context.Context, actor Actor, postID string, seconds int, reason string) (PostInfo, error) {
+	if !actor.Moderator {
+		return PostInfo{}, Errorf(CodeForbidden, "only moderators may set slow mode")
+	}
+	if err := ValidatePostID(postID); err != nil {
+		return PostInfo{}, err
+	}
+	if seconds < 0 || seconds > MaxSlowMode {
+		return PostInfo{}, Errorf(CodeInvalidPayload, fmt.Sprintf("slow mode takes 0 (off) to %d seconds", MaxSlowMode))
+	}
+	if err := ValidateReason(reason); err != nil {
+		return PostInfo{}, err
+	}
+	if s.cfg.Slow == nil {
+		return PostInfo{}, Errorf(CodeUnavailable, "slow mode is not available on this server")
+	}
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	if _, err := s.cfg.Slow.SetSlowMode(ctx, postID, seconds, actor.UserID, CleanReason(reason), now); err != nil {
+		return PostInfo{}, s.clientError(err)
+	}
+	s.mu.Lock()
+	s.slow[postID] = slowEntry{seconds, time.Now().Add(slowCacheFor)}
+	s.mu.Unlock()
+	return s.PostInfo(ctx, postID)
+}
+
+type slowEntry struct {
+	seconds int
+	until   time.Time
+}
+
+// slowMode returns a post's slow mode as this node read it within
+// slowCacheFor.
+func (s *Service) slowMode(ctx context.Context, postID string) (int, error) {
+	s.mu.Lock()
+	e, ok := s.slow[postID]
+	s.mu.Unlock()
+	if ok && time.Now().Before(e.until) {
+		return e.seconds, nil
+	}
+	seconds, err := s.cfg.Slow.SlowMode(ctx, postID)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if len(s.slow) >= 100_000 {
+		clear(s.slow) // a bound: forgetting costs a read
+	}
+	s.slow[postID] = slowEntry{seconds, time.Now().Add(slowCacheFor)}
+	s.mu.Unlock()
+	return seconds, nil
+}
+
+// SlowModeChanged tells the Service of a post's slow mode as a post_info
+// of the post brought it (this node has readers of it), so that this
+// node applies a change before its cached read expires.
+func (s *Service) SlowModeChanged(postID string, seconds int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.slow[postID]; ok {
+		s.slow[postID] = slowEntry{seconds, time.Now().Add(slowCacheFor)}
+	}
+}
+
+// slowPass refuses a comment of a user who commented on a slow post less
+// than its interval ago (SLOW_MODE), and starts the interval of one it
+// lets through. Moderators are not slowed.
+func (s *Service) slowPass(ctx context.Context, in Input) error {
+	if s.cfg.Slow == nil || in.Moderator {
+		return nil
+	}
+	seconds, err := s.slowMode(ctx, in.PostID)
+	if err != nil {
+		return s.clientError(err)
+	}
+	if seconds == 0 {
+		return nil
+	}
+	wait, err := s.cfg.Slow.SlowPass(ctx, in.PostID, in.UserID, seconds)
+	if err != nil {
+		return s.clientError(err)
+	}
+	if wait > 0 {
+		return Errorf(CodeSlowMode, fmt.Sprintf("slow mode: one comment every %ds here; wait %ds", seconds, int((wait+time.Second-1)/time.Second)))
+	}
+	return nil
+}
+
 // PostInfo returns what readers of a post are told on join.
 func (s *Service) PostInfo(ctx context.Context, postID string) (PostInfo, error) {
 	if err := ValidatePostID(postID); err != nil {
@@ -251,6 +365,11 @@ func (s *Service) PostInfo(ctx context.Context, postID string) (PostInfo, error)
 		return PostInfo{}, s.clientError(err)
 	}
 	info.Locked = locked
+	if s.cfg.Slow != nil {
+		if info.SlowMode, err = s.slowMode(ctx, postID); err != nil {
+			return PostInfo{}, s.clientError(err)
+		}
+	}
 	return info, nil
 }
 

@@ -108,6 +108,7 @@ type ServiceConfig struct {
 	Moderation   string           // which new comments are held: ModerateOff (default), ...All, ...Guests, ...First
 	Bans         Bans             // the ban list; nil: nobody is banned, ban_user is UNAVAILABLE
 	Locks        Locks            // post locks (the buffer); nil: lock_post is UNAVAILABLE
+	Slow         SlowModes        // posts' slow mode (the buffer); nil: slow_mode is UNAVAILABLE
 	Audit        AuditLog         // the audit log of moderation actions; nil: it cannot be read
 	Traces       UserTraces       // a user's comments and traces in the buffer; nil: Erase is UNAVAILABLE
 	Filters      Filters          // words and links filters; SetFilters changes them
@@ -130,6 +131,7 @@ type Service struct {
 	mu      sync.Mutex
 	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
 	failed  map[string]time.Time    // joins' Store reads that failed lately, by key: until when to skip them
+	slow    map[string]slowEntry    // posts' slow mode as read lately
 	trusted map[string]bool         // users known trusted (ModerateFirst): trust is never withdrawn
 	counter Counter
 
@@ -178,7 +180,7 @@ func NewService(buf Buffer, pub Publisher, store Store, cfg ServiceConfig) *Serv
 	if len(cfg.Reactions) == 0 {
 		cfg.Reactions = DefaultReactions
 	}
-	s := &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, failed: map[string]time.Time{},
+	s := &Service{buf: buf, pub: pub, store: store, cfg: cfg, reading: map[string]*historyRead{}, failed: map[string]time.Time{}, slow: map[string]slowEntry{},
 		trusted: map[string]bool{}}
 	s.hk.sem = make(chan struct{}, cfg.HookInFlight)
 	s.SetFilters(cfg.Filters)
@@ -204,6 +206,9 @@ func (s *Service) PostAsync(ctx context.Context, in Input, done PostCallback) {
 	c, err := New(in, s.cfg.Now(), s.cfg.MaxRunes)
 	if err == nil {
 		err = s.banned(c.UserID) // from memory: no round trip
+	}
+	if err == nil {
+		err = s.slowPass(ctx, in)
 	}
 	v := VerdictAllow
 	if err == nil && !in.Moderator {

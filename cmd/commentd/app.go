@@ -38,6 +38,7 @@ var (
 	_ buffer.Handler    = (*api.Comments)(nil)
 	_ comment.Bans      = (*buffer.BanList)(nil)
 	_ comment.Locks     = (*buffer.Buffer)(nil)
+	_ comment.SlowModes = (*buffer.Buffer)(nil)
 	_ comment.AuditLog  = (*buffer.Buffer)(nil)
 	_ comment.Hook      = (*hook.Client)(nil)
 	_ flusher.Sink      = (*webhook.Sink)(nil)
@@ -131,6 +132,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Moderation:   cfg.Moderation.Mode,
 		Bans:         a.bans,
 		Locks:        a.buf,
+		Slow:         a.buf,
 		Audit:        a.buf,
 		Traces:       a.buf,
 		Filters:      f,

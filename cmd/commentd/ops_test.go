@@ -193,7 +193,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				if strings.Contains(url, "{commentId}") {
 					url = strings.ReplaceAll(url, "{commentId}", commentID(t))
 				}
-				body := `{"userId":"u","content":"x","action":"pin","locked":false,"reaction":"👍"}` // unlocked: the others still post
+				body := `{"userId":"u","content":"x","action":"pin","locked":false,"seconds":0,"reaction":"👍"}` // unlocked, not slow: the others still post
 				if path == "/api/counts" {
 					url += "?posts=openapi"
 				}
