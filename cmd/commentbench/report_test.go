@@ -140,9 +140,10 @@ func TestReportPeers(t *testing.T) {
 		"Peers, started by bench/run.sh",
 		"| median of runs | write-behind | write-through | node | write-behind / write-through | write-behind / node |",
 		"| confirmedPerSec | 30,000 | 1,000 | 500 | 30.0× | 60.0× |",
-		"| ingest confirmedPerSec beside the node peer (node: 500) | 1,000 | 30,000 | ≥ 50× node | 60.0× — met |",
+		"| ingest confirmed/s beside the node peer (node: 500) | 1,000 | 30,000 | ≥ 50× node | 60.0× — met |",
 		"| node | confirm | 1.0 | 2.0 | 400 | 900 | 100 | 40.0× |",
 		"| write-behind | confirm | 1.0 | 2.0 | 10.0 | 900 | 100 |  |",
+		"| peak RSS MB | CPU ms per 1,000 confirmed comments | server's / write-behind's |",
 		// CPU ms per 1,000 comments: write-behind 20 s / 600,000, node 18 s / 10,000.
 		"| node | node | 90.0 | 18.0 | 50.0 | 1,800 | 54.0× |",
 		"| write-through | commentd | 90.0 | 20.0 | 50.0 | 1,000 | 30.0× |",

@@ -318,7 +318,7 @@ func (rep *report) scenarioTables(scenario string) []table {
 	procs := table{title: scenario + " processes (median of runs)", header: []string{"run", "process", "CPU % of one core", "CPU s", "peak RSS MB"}}
 	unit, perUnit := workUnit[scenario]
 	if perUnit {
-		procs.header = append(procs.header, "CPU ms per 1,000 "+unit[1]+"s", "server's / write-behind's")
+		procs.header = append(procs.header, "CPU ms per 1,000 "+unit[1], "server's / write-behind's")
 	}
 	for _, l := range labels {
 		g := byLabel[l]
