@@ -213,8 +213,8 @@ done
 
 run_peer() { # peer scenario run
 	local peer=$1 scenario=$2 run=$3 flags=()
-	# shellcheck disable=SC2207
 	[[ " $("peer_scenarios_$peer") " == *" $scenario "* ]] || return 0
+	# shellcheck disable=SC2207
 	declare -F "peer_flags_$peer" >/dev/null && flags=($("peer_flags_$peer"))
 	if ! "start_peer_$peer" "$run" "$scenario"; then
 		PEER_NOTES+=("$peer did not start for $scenario run $run.")
