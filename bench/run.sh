@@ -9,6 +9,8 @@
 #   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
 #   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
+#     (below 32768: ports in Linux's ephemeral range can be taken by any
+#     outgoing connection, on a machine busy with other load tests too)
 #   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
 #   BENCH_PEERS="node centrifugo": the peers to run beside commentd ("" for
@@ -87,9 +89,15 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 143" TERM INT
 
-wait_port() {
+wait_port() { # port pid log
 	for _ in $(seq 1 300); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		if ! kill -0 "$2" 2>/dev/null; then
+			# A port in the ephemeral range (32768-60999) can be taken by any
+			# outgoing connection between the check above and the bind.
+			echo "bench: the server for port $1 exited: $(tail -1 "$3")" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 	echo "bench: nothing listens on port $1 after 30s" >&2
@@ -102,8 +110,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/$OUT/redis" --app
 redis_pid=$!
 bin/devmongo -listen "127.0.0.1:$MONGO_PORT" -data "$OUT/mongo" >"$OUT/devmongo.log" 2>&1 &
 mongo_pid=$!
-wait_port "$REDIS_PORT"
-wait_port "$MONGO_PORT"
+wait_port "$REDIS_PORT" "$redis_pid" "$OUT/redis.log"
+wait_port "$MONGO_PORT" "$mongo_pid" "$OUT/devmongo.log"
 
 # The flags every commentd of the run gets; the limits are off, since one
 # client machine sends for many users. Each run has its own Redis prefix and
