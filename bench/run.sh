@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # make bench: runs every commentbench scenario against commentd in
-# write-behind and in write-through mode (the naive design), each measured
-# scenario BENCH_RUNS times (3), on a Redis and a devmongo of its own on
-# non-default loopback ports, then writes BENCHMARKS.md and bench/report/.
+# write-behind and in write-through mode (the naive design), and the same
+# scenarios against the peers (the systems commentd is compared with,
+# started here on the same machine), each measured scenario BENCH_RUNS
+# times (3), on a Redis and a devmongo of its own on non-default loopback
+# ports, then writes BENCHMARKS.md and bench/report/.
 #
 #   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
 #   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
+#     (below 32768: ports in Linux's ephemeral range can be taken by any
+#     outgoing connection, on a machine busy with other load tests too)
 #   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
+#   BENCH_PEERS="node centrifugo": the peers to run beside commentd ("" for
+#     none). node: bench/peers/node, the naive Node.js + Socket.IO + MongoDB
+#     server (npm ci on first use); a peer whose start_peer_<name> is not
+#     defined here is skipped with a note.
 #   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
 #     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
 #
 # Data and logs go to .run/bench/ (wiped at start); results to
-# .run/bench/results/<mode>/<scenario>-<run>.json.
+# .run/bench/results/<mode or peer>/<scenario>-<run>.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
@@ -26,6 +34,7 @@ HTTP_PORT=${BENCH_HTTP_PORT:-18099}
 SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts}
 MD=${BENCH_MD:-BENCHMARKS.md}
 REPORT=${BENCH_REPORT:-bench/report}
+PEERS=${BENCH_PEERS-node centrifugo}
 OUT=.run/bench
 URL=http://127.0.0.1:$HTTP_PORT
 MONGO_URI=mongodb://127.0.0.1:$MONGO_PORT
@@ -80,9 +89,15 @@ cleanup() {
 trap cleanup EXIT
 trap "exit 143" TERM INT
 
-wait_port() {
+wait_port() { # port pid log
 	for _ in $(seq 1 300); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		if ! kill -0 "$2" 2>/dev/null; then
+			# A port in the ephemeral range (32768-60999) can be taken by any
+			# outgoing connection between the check above and the bind.
+			echo "bench: the server for port $1 exited: $(tail -1 "$3")" >&2
+			return 1
+		fi
 		sleep 0.1
 	done
 	echo "bench: nothing listens on port $1 after 30s" >&2
@@ -95,8 +110,8 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$PWD/$OUT/redis" --app
 redis_pid=$!
 bin/devmongo -listen "127.0.0.1:$MONGO_PORT" -data "$OUT/mongo" >"$OUT/devmongo.log" 2>&1 &
 mongo_pid=$!
-wait_port "$REDIS_PORT"
-wait_port "$MONGO_PORT"
+wait_port "$REDIS_PORT" "$redis_pid" "$OUT/redis.log"
+wait_port "$MONGO_PORT" "$mongo_pid" "$OUT/devmongo.log"
 
 # The flags every commentd of the run gets; the limits are off, since one
 # client machine sends for many users. Each run has its own Redis prefix and
@@ -114,6 +129,19 @@ note_command() { # the first run of each scenario and mode goes into BENCHMARKS.
 	return 0
 }
 
+# The processes commentbench samples beside itself: set by start_server
+# and by each start_peer_<name>.
+SAMPLE=() SAMPLE_NOTE=""
+
+wait_healthz() { # what log
+	for _ in $(seq 1 300); do
+		curl -fs "$URL/healthz" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "bench: $1 did not start; see $2" >&2
+	return 1
+}
+
 start_server() { # mode prefix run [extra flags]
 	local mode=$1 prefix=$2 run=$3
 	shift 3
@@ -122,12 +150,9 @@ start_server() { # mode prefix run [extra flags]
 	note_command "$run" "${cmd[*]}"
 	"${cmd[@]}" >>"$OUT/commentd.log" 2>&1 &
 	server_pid=$!
-	for _ in $(seq 1 300); do
-		curl -fs "$URL/healthz" >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "bench: commentd did not start; see $OUT/commentd.log" >&2
-	return 1
+	SAMPLE=(-server-pid "$server_pid" -procs "redis-server=$redis_pid,devmongo=$mongo_pid")
+	SAMPLE_NOTE="-server-pid \$COMMENTD_PID -procs redis-server=\$REDIS_PID,devmongo=\$MONGO_PID"
+	wait_healthz commentd "$OUT/commentd.log"
 }
 
 stop_server() {
@@ -136,15 +161,14 @@ stop_server() {
 	server_pid=""
 }
 
-bench() { # scenario mode run [flags]
-	local scenario=$1 mode=$2 run=$3
+bench() { # scenario label run [flags]
+	local scenario=$1 label=$2 run=$3
 	shift 3
-	mkdir -p "$OUT/results/$mode"
-	local cmd=(bin/commentbench "$scenario" -url "$URL" -label "$mode" -mongo "$MONGO_URI" "$@")
-	note_command "$run" "${cmd[*]} -server-pid \$COMMENTD_PID -procs redis-server=\$REDIS_PID,devmongo=\$MONGO_PID -json $OUT/results/$mode/$scenario-N.json"
-	echo "== $scenario $mode run $run/$RUNS" >&2
-	"${cmd[@]}" -server-pid "$server_pid" -procs "redis-server=$redis_pid,devmongo=$mongo_pid" \
-		-json "$OUT/results/$mode/$scenario-$run.json"
+	mkdir -p "$OUT/results/$label"
+	local cmd=(bin/commentbench "$scenario" -url "$URL" -label "$label" -mongo "$MONGO_URI" "$@")
+	note_command "$run" "${cmd[*]} $SAMPLE_NOTE -json $OUT/results/$label/$scenario-N.json"
+	echo "== $scenario $label run $run/$RUNS" >&2
+	"${cmd[@]}" "${SAMPLE[@]}" -json "$OUT/results/$label/$scenario-$run.json"
 }
 
 sizes() {
@@ -158,6 +182,58 @@ sizes() {
 	reactions) echo "${REACTIONS[@]}" ;;
 	counts) echo "${COUNTS[@]}" ;;
 	esac
+}
+
+# Peers: the systems commentd is compared with, driven by the same
+# commentbench scenarios at the same sizes on the same machine, with
+# -label <peer> (their results in results/<peer>/). A peer <name> is:
+#   peer_scenarios_<name>   the scenarios it runs
+#   start_peer_<name> run   starts it on $HTTP_PORT with a MongoDB database
+#                           of its own; sets server_pid, SAMPLE, SAMPLE_NOTE
+#   peer_flags_<name>       optional: more commentbench flags (a driver)
+# stop_server stops it. A peer that fails a scenario does not end the run:
+# the failure goes into the report's notes and its column is left out.
+PEER_NOTES=()
+
+peer_scenarios_node() { echo ingest sustained fanout join; }
+start_peer_node() { # run scenario
+	local dir=bench/peers/node db="peer_node_$2_$1"
+	if [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+		(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2
+	fi
+	note_command "$1" "(cd $dir && PORT=$HTTP_PORT MONGO_URI=$MONGO_URI MONGO_DB=$db node server.js)"
+	(cd "$dir" && PORT=$HTTP_PORT MONGO_URI=$MONGO_URI MONGO_DB=$db exec node server.js) >>"$OUT/peer-node.log" 2>&1 &
+	server_pid=$!
+	SAMPLE=(-procs "node=$server_pid,devmongo=$mongo_pid")
+	SAMPLE_NOTE="-procs node=\$NODE_PID,devmongo=\$MONGO_PID"
+	wait_healthz "the node peer" "$OUT/peer-node.log"
+}
+
+peers=""
+for peer in $PEERS; do
+	if declare -F "start_peer_$peer" >/dev/null; then
+		peers+=" $peer"
+	else
+		echo "bench: peer $peer is not in this bench/run.sh; skipped" >&2
+		PEER_NOTES+=("Peer $peer was asked for (BENCH_PEERS) but this bench/run.sh cannot start it: skipped.")
+	fi
+done
+
+run_peer() { # peer scenario run
+	local peer=$1 scenario=$2 run=$3 flags=()
+	[[ " $("peer_scenarios_$peer") " == *" $scenario "* ]] || return 0
+	# shellcheck disable=SC2207
+	declare -F "peer_flags_$peer" >/dev/null && flags=($("peer_flags_$peer"))
+	if ! "start_peer_$peer" "$run" "$scenario"; then
+		PEER_NOTES+=("$peer did not start for $scenario run $run.")
+		stop_server
+		return 0
+	fi
+	# shellcheck disable=SC2046
+	if ! bench "$scenario" "$peer" "$run" "${flags[@]}" $(sizes "$scenario"); then
+		PEER_NOTES+=("$peer failed $scenario run $run (commentbench's error is in the run's output).")
+	fi
+	stop_server
 }
 
 start=$(date +%s)
@@ -183,6 +259,9 @@ for scenario in $SCENARIOS; do
 			# shellcheck disable=SC2046
 			bench "$scenario" "$mode" "$run" $(sizes "$scenario")
 			stop_server
+		done
+		for peer in $peers; do
+			run_peer "$peer" "$scenario" "$run"
 		done
 	done
 done
@@ -212,6 +291,10 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 	json_str "changes: write-through stores each edit and delete with its own synchronous MongoDB update before the ack; write-behind counts MongoDB write commands once the buffer is empty again. devmongo is sent a batch's updates 40 per command (FerretDB hangs on ~100), so its update commands are counted as sent; the computed columns are what real MongoDB would be sent for the same batches (one insert and one update command per batch), not measured."
 	echo ","
 	json_str "reactions runs in write-behind only: commentd buffers reactions in both modes, and write-through runs no flusher. Its MongoDB writes are counted once the buffer is empty again; the computed column is what real MongoDB would be sent (devmongo is sent updates 40 per command; a batch holds one update of the hot comment). counts: write-through asks MongoDB for every request (no Redis counts)."
+	for n in "${PEER_NOTES[@]}"; do
+		echo ","
+		json_str "$n"
+	done
 	echo ']}'
 } >"$OUT/meta.json"
 

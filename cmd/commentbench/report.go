@@ -150,14 +150,8 @@ func buildReport(results []*Result, meta reportMeta) *report {
 			rep.labels = append(rep.labels, r.Label)
 		}
 	}
-	// write-behind first, then the rest by name.
-	sort.Slice(rep.labels, func(i, j int) bool {
-		a, b := rep.labels[i], rep.labels[j]
-		if (a == "write-behind") != (b == "write-behind") {
-			return a == "write-behind"
-		}
-		return a < b
-	})
+	// write-behind, write-through, then the peers by name.
+	sort.Slice(rep.labels, func(i, j int) bool { return labelLess(rep.labels[i], rep.labels[j]) })
 	for _, byLabel := range rep.groups {
 		for _, g := range byLabel {
 			g.summarize()

@@ -101,8 +101,60 @@ func TestReport(t *testing.T) {
 	require.Less(t, strings.Index(s, "## drain\n"), strings.Index(s, "## reactions\n"))
 	require.Less(t, strings.Index(s, "## reactions\n"), strings.Index(s, "## counts\n"))
 	require.Contains(t, s, "(report/counts-throughput.svg)")
+	require.NotContains(t, s, "Peers, started by", "a result set without peers has no peer columns")
+	require.NotContains(t, s, "beside the node peer")
 	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
 	require.Contains(t, string(html), `<img src="ingest-latency.svg"`)
+}
+
+// A peer's results are columns after write-behind and write-through, with
+// ratios: write-behind / the peer for values, the peer / write-behind for
+// p99 and for the server's CPU per unit of work; scenarios the peer did
+// not run have no column for it.
+func TestReportPeers(t *testing.T) {
+	dir := t.TempDir()
+	results := filepath.Join(dir, "results")
+	require.NoError(t, os.MkdirAll(results, 0o755))
+	for _, label := range []string{"node", wt, wb} {
+		r := newResult("ingest", label, nil)
+		rate, p99, cpu, server := map[string]float64{wb: 30000, wt: 1000, "node": 500}[label], 10.0, 20.0, "commentd"
+		if label == "node" {
+			p99, cpu, server = 400, 18, "node"
+		}
+		r.Values = map[string]float64{"confirmedPerSec": rate, "confirmed": rate * 20}
+		r.Latency["confirm"] = Percentiles{P50: 1, P95: 2, P99: p99, Max: 900, Count: 100}
+		r.Series = []Point{{T: 1, Values: map[string]float64{"confirmedPerSec": rate}}}
+		r.Procs = map[string]ProcUsage{server: {CPUPercent: 90, CPUSeconds: cpu, RSSPeakMB: 50}, "commentbench": {CPUSeconds: 6}}
+		require.NoError(t, r.writeJSON(filepath.Join(results, label+"-ingest.json")))
+		if label != "node" {
+			j := newResult("join", label, nil)
+			j.Values = map[string]float64{"loadsPerSec": 100, "loads": 1000}
+			require.NoError(t, j.writeJSON(filepath.Join(results, label+"-join.json")))
+		}
+	}
+	out, md := filepath.Join(dir, "report"), filepath.Join(dir, "BENCHMARKS.md")
+	require.NoError(t, run(context.Background(), []string{"report", "-results", results, "-out", out, "-md", md}))
+	b, err := os.ReadFile(md)
+	require.NoError(t, err)
+	for _, want := range []string{
+		"Peers, started by bench/run.sh",
+		"| median of runs | write-behind | write-through | node | write-behind / write-through | write-behind / node |",
+		"| confirmedPerSec | 30,000 | 1,000 | 500 | 30.0× | 60.0× |",
+		"| ingest confirmed/s beside the node peer (node: 500) | 1,000 | 30,000 | ≥ 50× node | 60.0× — met |",
+		"| node | confirm | 1.0 | 2.0 | 400 | 900 | 100 | 40.0× |",
+		"| write-behind | confirm | 1.0 | 2.0 | 10.0 | 900 | 100 |  |",
+		"| peak RSS MB | CPU ms per 1,000 confirmed comments | server's / write-behind's |",
+		// CPU ms per 1,000 comments: write-behind 20 s / 600,000, node 18 s / 10,000.
+		"| node | node | 90.0 | 18.0 | 50.0 | 1,800 | 54.0× |",
+		"| write-through | commentd | 90.0 | 20.0 | 50.0 | 1,000 | 30.0× |",
+		"| node | commentbench | 0 | 6.0 | 0 | 600 |  |",
+		// join: node did not run it, so no node column.
+		"| median of runs | write-behind | write-through | write-behind / write-through |\n",
+	} {
+		require.Contains(t, string(b), want)
+	}
+	html, _ := os.ReadFile(filepath.Join(out, "index.html"))
+	require.Contains(t, string(html), "<th>write-behind / node</th>")
 }
 
 func TestMedian(t *testing.T) {

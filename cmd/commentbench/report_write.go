@@ -116,6 +116,7 @@ func (rep *report) targets() table {
 	p, ok := rep.p99("ingest", wb, "confirm")
 	add("ingest confirm p99 ms", rep.p99cell("ingest", wt, "confirm"), rep.p99cell("ingest", wb, "confirm"), "≤ 50 ms", verdict(p <= 50, ok))
 
+	rep.peerTargets(add)
 	rep.changesTargets(add)
 	rep.conversationTargets(add)
 
@@ -243,7 +244,10 @@ func (rep *report) changesBesideIngest() table {
 }
 
 // scenarioTables are the median values, latencies and process usage of
-// one scenario, per label, with write-behind / write-through ratios.
+// one scenario, per label, with ratios: write-behind / write-through and
+// write-behind / each peer for the values; each other label's p99 over
+// write-behind's for the latencies; and each other label's server CPU per
+// unit of work over write-behind's for the processes.
 func (rep *report) scenarioTables(scenario string) []table {
 	byLabel := rep.groups[scenario]
 	var labels []string
@@ -252,10 +256,18 @@ func (rep *report) scenarioTables(scenario string) []table {
 			labels = append(labels, l)
 		}
 	}
-	ratio := slices.Contains(labels, wb) && slices.Contains(labels, wt)
+	// The labels write-behind's values are divided by.
+	var over []string
+	if byLabel[wb] != nil {
+		for _, l := range labels[1:] {
+			if l == wt || isPeer(l) {
+				over = append(over, l)
+			}
+		}
+	}
 	header := append([]string{"median of runs"}, labels...)
-	if ratio {
-		header = append(header, "write-behind / write-through")
+	for _, l := range over {
+		header = append(header, "write-behind / "+l)
 	}
 	runs := []string{"runs"}
 	keys := map[string]bool{}
@@ -265,7 +277,7 @@ func (rep *report) scenarioTables(scenario string) []table {
 			keys[k] = true
 		}
 	}
-	if ratio {
+	for range over {
 		runs = append(runs, "")
 	}
 	values := table{title: scenario, header: header, rows: [][]string{runs}}
@@ -274,14 +286,10 @@ func (rep *report) scenarioTables(scenario string) []table {
 		for _, l := range labels {
 			row = append(row, rep.cell(scenario, l, k))
 		}
-		if ratio {
-			a, okA := rep.value(scenario, wb, k)
-			b, okB := rep.value(scenario, wt, k)
-			r := "–"
-			if okA && okB && b != 0 {
-				r = num(a/b) + "×"
-			}
-			row = append(row, r)
+		a, okA := rep.value(scenario, wb, k)
+		for _, l := range over {
+			b, okB := rep.value(scenario, l, k)
+			row = append(row, ratio(a, okA, b, okB))
 		}
 		values.rows = append(values.rows, row)
 	}
@@ -290,12 +298,17 @@ func (rep *report) scenarioTables(scenario string) []table {
 		out = append(out, rep.changesBesideIngest())
 	}
 
-	lat := table{title: scenario + " latency (ms, median of runs)", header: []string{"run", "latency", "p50", "p95", "p99", "max", "samples"}}
+	lat := table{title: scenario + " latency (ms, median of runs)", header: []string{"run", "latency", "p50", "p95", "p99", "max", "samples", "p99 / write-behind's"}}
 	for _, l := range labels {
 		g := byLabel[l]
 		for _, k := range slices.Sorted(mapKeys(g.latency)) {
 			p := g.latency[k]
-			lat.rows = append(lat.rows, []string{l, k, num(p.P50), num(p.P95), num(p.P99), num(p.Max), num(float64(p.Count))})
+			r := ""
+			if l != wb {
+				w, okW := rep.p99(scenario, wb, k)
+				r = ratio(p.P99, p.Count > 0, w, okW)
+			}
+			lat.rows = append(lat.rows, []string{l, k, num(p.P50), num(p.P95), num(p.P99), num(p.Max), num(float64(p.Count)), r})
 		}
 	}
 	if len(lat.rows) > 0 {
@@ -303,11 +316,28 @@ func (rep *report) scenarioTables(scenario string) []table {
 	}
 
 	procs := table{title: scenario + " processes (median of runs)", header: []string{"run", "process", "CPU % of one core", "CPU s", "peak RSS MB"}}
+	unit, perUnit := workUnit[scenario]
+	if perUnit {
+		procs.header = append(procs.header, "CPU ms per 1,000 "+unit[1], "server's / write-behind's")
+	}
 	for _, l := range labels {
 		g := byLabel[l]
 		for _, k := range slices.Sorted(mapKeys(g.procs)) {
 			p := g.procs[k]
-			procs.rows = append(procs.rows, []string{l, k, num(p.CPUPercent), num(p.CPUSeconds), num(p.RSSPeakMB)})
+			row := []string{l, k, num(p.CPUPercent), num(p.CPUSeconds), num(p.RSSPeakMB)}
+			if perUnit {
+				c, ok := rep.cpuPerUnit(scenario, l, k)
+				cell, r := "–", ""
+				if ok {
+					cell = num(c)
+				}
+				if l != wb && k == serverProc(l) {
+					w, okW := rep.cpuPerUnit(scenario, wb, "commentd")
+					r = ratio(c, ok, w, okW)
+				}
+				row = append(row, cell, r)
+			}
+			procs.rows = append(procs.rows, row)
 		}
 	}
 	if len(procs.rows) > 0 {
@@ -330,7 +360,7 @@ func (rep *report) markdown(charts []chart, chartDir string) string {
 	b.WriteString("Written by `make bench` (bench/run.sh, then `commentbench report`); every number below is measured by that run. " +
 		"Everything runs on one machine: the load generator, commentd, redis-server and devmongo (FerretDB on SQLite) share its cores. " +
 		"`write-through` is the naive design (one insert per comment, one update per edit or delete, before the ack), `write-behind` the default. " +
-		"Charts: [" + chartDir + "/index.html](" + chartDir + "/index.html).\n\n")
+		rep.peerIntro() + "Charts: [" + chartDir + "/index.html](" + chartDir + "/index.html).\n\n")
 	for _, n := range rep.meta.Notes {
 		fmt.Fprintf(&b, "> %s\n\n", n)
 	}
@@ -376,6 +406,9 @@ td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:f
 </head><body><h1>commentd benchmarks</h1>
 <p>write-through: one MongoDB insert per comment, one update per edit or delete, before the ack (the naive design); write-behind: Redis buffer, batched writes. Medians of the runs; one machine for everything.</p>
 `)
+	if intro := rep.peerIntro(); intro != "" {
+		fmt.Fprintf(&b, "<p>%s</p>\n", html.EscapeString(strings.ReplaceAll(intro, "`", "")))
+	}
 	for _, n := range rep.meta.Notes {
 		fmt.Fprintf(&b, "<p><em>%s</em></p>\n", html.EscapeString(n))
 	}
