@@ -448,6 +448,35 @@ def scenario_burst(s):
     w.assert_connected()
 
 
+def scenario_batch(s):
+    """join_post {postId, batch: true}: 30 comments at once arrive as
+    comments_added lists (fewer frames than comments), every one once, in
+    the buffer's order; a reader who did not ask gets comment_added."""
+    p = post_id("batch")
+    frames, plain = Waiter(), Waiter()
+    r = s.client(before=lambda c: c.on("comments_added", lambda lst, *rest: frames.add(lst)))
+    res = r.call("join_post", {"postId": p, "batch": True})
+    assert res.get("ok") is True, f"join_post acked {res}"
+    o = s.client(before=lambda c: c.on("comment_added", lambda c, *rest: plain.add(c)))
+    join(o, p)
+    w = s.client()
+    n = 30
+    acks = w.emit_at_once("new_comment", [{"postId": p, "userId": "py-batch", "content": f"batch {i}"} for i in range(n)])
+    got = acks.wait(n, what="acks")
+    assert all(a.get("ok") is True for a in got), [a for a in got if not a.get("ok")][:2]
+    recv = plain.wait(n, what="comment_added")
+    lists = []
+    deadline = time.time() + WAIT
+    while sum(len(x) for x in lists) < n and time.time() < deadline:
+        lists = frames.snapshot()
+        time.sleep(0.05)
+    batched = [c for lst in lists for c in lst]
+    assert all(isinstance(x, list) for x in lists), "comments_added carries a list"
+    assert [x["_id"] for x in batched] == [x["_id"] for x in recv], "every comment once, in the plain reader's order"
+    assert len(lists) < n, f"{len(lists)} frames for {n} comments"
+    r.assert_connected()
+
+
 def scenario_emoji_post(s):
     """Three comments of 2000 emoji in one POST: python-engineio escapes
     each emoji to 12 bytes, so the body is over max_payload (64 KB), each
@@ -488,6 +517,7 @@ SCENARIOS = [
     ("/chat namespace", scenario_chat),
     ("binary attachment refused", scenario_binary_refused),
     ("burst of 30 comments", scenario_burst),
+    ("batch: comments_added", scenario_batch),
     ("three 2000-emoji comments in one POST", scenario_emoji_post),
 ]
 
