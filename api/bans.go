@@ -56,11 +56,24 @@ const (
 	slowUsage  = "slow_mode takes {postId, seconds (0 = off), reason?}"
 )
 
-// slowRequest is slow_mode's argument (postId in the URL over REST).
+// slowRequest is slow_mode's argument (postId in the URL over REST). The
+// interval may also be named slow_mode or slowMode, as post_info names it.
 type slowRequest struct {
-	PostID  string `json:"postId"`
-	Seconds *int   `json:"seconds"`
-	Reason  string `json:"reason"` // optional, for the audit log
+	PostID    string `json:"postId"`
+	Seconds   *int   `json:"seconds"`
+	SlowMode  *int   `json:"slow_mode"`
+	SlowMode2 *int   `json:"slowMode"`
+	Reason    string `json:"reason"` // optional, for the audit log
+}
+
+// seconds returns the interval asked for, or nil.
+func (r slowRequest) seconds() *int {
+	for _, p := range []*int{r.Seconds, r.SlowMode, r.SlowMode2} {
+		if p != nil {
+			return p
+		}
+	}
+	return nil
 }
 
 // slowMode serves slow_mode {postId, seconds, reason?}: moderators set
@@ -68,13 +81,13 @@ type slowRequest struct {
 func (a *Comments) slowMode(s *socketio.Socket, ev *socketio.Event) {
 	var req slowRequest
 	raw, ok := objectArg(ev.Args)
-	if !ok || json.Unmarshal(raw, &req) != nil || req.Seconds == nil {
+	if !ok || json.Unmarshal(raw, &req) != nil || req.seconds() == nil {
 		a.fail(s, ev, "Failed to set slow mode", comment.Errorf(comment.CodeInvalidPayload, slowUsage))
 		return
 	}
 	ctx, cancel := a.ctx()
 	defer cancel()
-	info, err := a.svc.SetSlowMode(ctx, sessionOf(s).id().actor(), req.PostID, *req.Seconds, req.Reason)
+	info, err := a.svc.SetSlowMode(ctx, sessionOf(s).id().actor(), req.PostID, *req.seconds(), req.Reason)
 	if err != nil {
 		a.fail(s, ev, "Failed to set slow mode", err)
 		return
@@ -89,10 +102,10 @@ func (a *Comments) postSlowMode(ctx context.Context, id identity, r *http.Reques
 	if err := decodeBody(body, &req); err != nil {
 		return nil, err
 	}
-	if req.Seconds == nil {
+	if req.seconds() == nil {
 		return nil, comment.Errorf(comment.CodeInvalidPayload, "the body must be {seconds: 0..3600, reason?}")
 	}
-	info, err := a.svc.SetSlowMode(ctx, id.actor(), r.PathValue("postId"), *req.Seconds, req.Reason)
+	info, err := a.svc.SetSlowMode(ctx, id.actor(), r.PathValue("postId"), *req.seconds(), req.Reason)
 	return map[string]any{"postId": info.PostID, "slowMode": info.SlowMode}, err
 }
 

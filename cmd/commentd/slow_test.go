@@ -88,7 +88,7 @@ func TestSlowModeAcrossNodes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(mod.emit(true, "lock_post", map[string]any{"postId": post, "locked": true}), &a))
 	info := nextPostInfo(t, readerB, post, func(info comment.PostInfo) bool { return info.Locked })
 	require.Equal(t, 3, info.SlowMode, "the lock's post_info keeps the slow mode")
-	require.NoError(t, json.Unmarshal(mod.emit(true, "slow_mode", map[string]any{"postId": post, "seconds": 5}), &a))
+	require.NoError(t, json.Unmarshal(mod.emit(true, "slow_mode", map[string]any{"postId": post, "slowMode": 5}), &a))
 	info = nextPostInfo(t, readerB, post, func(info comment.PostInfo) bool { return info.SlowMode == 5 })
 	require.True(t, info.Locked, "the slow mode's post_info keeps the lock")
 	require.NoError(t, json.Unmarshal(mod.emit(true, "lock_post", map[string]any{"postId": post, "locked": false}), &a))

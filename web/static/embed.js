@@ -28,6 +28,7 @@
       hide: "Hide", restore: "Restore", approve: "Approve", reject: "Reject", pin: "Pin", unpin: "Unpin",
       react: (r, n) => `React ${r} (${n})`, sort: "Order", oldest: "Oldest first", newest: "Newest first",
       locked: "Comments are closed.", empty: "No comments yet. Be the first.", loading: "Loading comments…",
+      slow: (n) => `Slow mode: one comment every ${n} s.`,
       newFrom: (n) => `New comment from ${n}`, error: "Could not do that", guest: "guest", needName: "Enter your name first.",
     },
     ko: {
@@ -43,6 +44,7 @@
       hide: "숨기기", restore: "복원", approve: "승인", reject: "거부", pin: "고정", unpin: "고정 해제",
       react: (r, n) => `${r} 반응 (${n})`, sort: "정렬", oldest: "오래된 순", newest: "최신 순",
       locked: "댓글이 닫혔습니다.", empty: "아직 댓글이 없습니다. 첫 댓글을 남겨 보세요.", loading: "댓글을 불러오는 중…",
+      slow: (n) => `슬로 모드: ${n}초에 댓글 하나.`,
       newFrom: (n) => `${n}님의 새 댓글`, error: "처리하지 못했습니다", guest: "guest", needName: "먼저 이름을 입력하세요.",
     },
     es: {
@@ -58,6 +60,7 @@
       hide: "Ocultar", restore: "Restaurar", approve: "Aprobar", reject: "Rechazar", pin: "Fijar", unpin: "Desfijar",
       react: (r, n) => `Reaccionar ${r} (${n})`, sort: "Orden", oldest: "Más antiguos", newest: "Más recientes",
       locked: "Los comentarios están cerrados.", empty: "Aún no hay comentarios.", loading: "Cargando comentarios…",
+      slow: (n) => `Modo lento: un comentario cada ${n} s.`,
       newFrom: (n) => `Nuevo comentario de ${n}`, error: "No se pudo hacer", guest: "guest", needName: "Primero escribe tu nombre.",
     },
   };
@@ -630,7 +633,7 @@ button:disabled{opacity:.6;cursor:default}
       }));
       c.on("post_info", (info) => {
         if (info.postId !== this.post) return;
-        this.info = Object.assign(this.info || {}, info);
+        this.info = Object.assign(this.info || {}, info, { slowMode: info.slowMode || 0 }); // each carries the whole state
         if (typeof info.count === "number") this.count = info.count;
         this.updateHeader();
         this.updateForm();
@@ -743,7 +746,8 @@ button:disabled{opacity:.6;cursor:default}
         if (nameRow) nameRow.hidden = !!this.tokenKind;
         const locked = this.info && this.info.locked && !this.isModerator();
         for (const x of f.querySelectorAll("textarea,button.send")) x.disabled = !!locked;
-        f.querySelector("textarea").placeholder = locked ? this.s.locked : "";
+        const slow = this.info && this.info.slowMode > 0 && !this.isModerator() ? this.s.slow(this.info.slowMode) : "";
+        f.querySelector("textarea").placeholder = locked ? this.s.locked : slow;
       }
     }
     async postFrom(form, area, name, err, parent) {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { browserTest, unique, until, waitPage } from '../browser/browser.mjs';
 import {
-  FOREIGN, OUT, URL, client, gone, host, item, post, send, shown, skipUnless, thread, token,
+  FOREIGN, OUT, URL, WAIT_MS, client, gone, host, item, post, send, shown, skipUnless, thread, token,
 } from './widget.mjs';
 
 browserTest('two host pages on another origin see each other\'s comments live', async () => {
@@ -266,4 +266,24 @@ browserTest('a token the server refuses: the widget says why instead of going si
   const banner = thread(p, '.banner');
   assert.equal(await banner.getAttribute('role'), 'alert');
   assert.match(await banner.textContent(), /^The comment server refused the connection: .+/);
+});
+
+browserTest('slow mode: the form says so, and a comment too soon is refused with the reason', async () => {
+  const postId = unique('slow');
+  const a = await host('a', { post: postId });
+  const mod = await client(token({ sub: unique('mod'), name: 'Mo', roles: ['moderator'] }));
+  const res = await mod.timeout(WAIT_MS).emitWithAck('slow_mode', { postId, seconds: 60 });
+  assert.equal(res?.ok, true, JSON.stringify(res));
+  await waitPage(a, 'the slow-mode placeholder', () => document.querySelector('commentd-thread').shadowRoot
+    .querySelector('.root > form.compose textarea').placeholder.includes('60'));
+  await post(a, unique('first'), 'ann');
+  await thread(a, '.root > form.compose textarea.content').fill('too soon');
+  await thread(a, '.root > form.compose button.send').click();
+  const err = await waitPage(a, 'the refusal', () => document.querySelector('commentd-thread').shadowRoot
+    .querySelector('.root > form.compose .err')?.textContent || false);
+  assert.match(err, /slow mode/i, 'the reason is shown');
+  await a.page.screenshot({ path: join(OUT, 'slow-mode.png') });
+  assert.equal((await mod.timeout(WAIT_MS).emitWithAck('slow_mode', { postId, seconds: 0 }))?.ok, true);
+  await waitPage(a, 'no slow-mode placeholder', () => document.querySelector('commentd-thread').shadowRoot
+    .querySelector('.root > form.compose textarea').placeholder === '');
 });
