@@ -172,10 +172,12 @@ func (a *Comments) batchReactions(postID, commentID string, payload []byte) bool
 	defer pb.mu.Unlock()
 	br := batchRoom(postID)
 	if !pb.hot {
-		if a.nsp.RoomLen(br) == 0 {
+		switch n := a.nsp.RoomLen(br); {
+		case n == 0:
 			return false
+		case n < a.nsp.RoomLen(Room(postID)):
+			a.nsp.EmitToRawOutside(Room(postID), br, "comment_reactions", payload)
 		}
-		a.nsp.EmitToRawOutside(Room(postID), br, "comment_reactions", payload)
 	}
 	if pb.reactions == nil {
 		pb.reactions = map[string][]byte{}
