@@ -7,7 +7,9 @@
 #   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
 #   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
-#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts"
+#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts hot"
+#   BENCH_PEERS=centrifugo   also run fanout and hot against Centrifugo v6
+#     (bench/centrifugo.sh; label centrifugo) on BENCH_CENTRIFUGO_PORT=19100
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
 #   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
 #     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
@@ -23,7 +25,7 @@ RUNS=${BENCH_RUNS:-3}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 MONGO_PORT=${BENCH_MONGO_PORT:-37017}
 HTTP_PORT=${BENCH_HTTP_PORT:-18099}
-SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts}
+SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts hot}
 MD=${BENCH_MD:-BENCHMARKS.md}
 REPORT=${BENCH_REPORT:-bench/report}
 OUT=.run/bench
@@ -41,6 +43,7 @@ if [ "$QUICK" = 1 ]; then
 	DRAIN=(-n 5000 -clients 16 -posts 16)
 	REACTIONS=(-clients 8 -users 2000 -readers 5 -duration 3s -settle 2m)
 	COUNTS=(-posts 100 -comments 3 -clients 4 -duration 3s -settle 2m)
+	HOT=(-readers 500 -per-worker 250 -rate 20 -duration 3s)
 else
 	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
 	CHANGES=(-clients 200 -posts 20 -window 4 -duration 20s -max 10000 -warm 10 -settle 10m)
@@ -51,6 +54,7 @@ else
 	DRAIN=(-n 1000000 -clients 64 -posts 64 -window 16)
 	REACTIONS=(-clients 32 -users 50000 -window 4 -readers 50 -duration 20s -settle 5m)
 	COUNTS=(-posts 500 -comments 4 -page 50 -clients 16 -duration 20s -settle 5m)
+	HOT=(-readers 10000 -per-worker 5000 -rate 100 -duration 20s)
 fi
 [ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
 [ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
@@ -72,7 +76,7 @@ mkdir -p "$OUT/redis" "$OUT/mongo" "$OUT/results"
 
 redis_pid="" mongo_pid="" server_pid=""
 cleanup() {
-	for pid in $server_pid $mongo_pid $redis_pid; do
+	for pid in $server_pid ${centrifugo_pid:-} $mongo_pid $redis_pid; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -157,7 +161,33 @@ sizes() {
 	join) echo "${JOIN[@]}" ;;
 	reactions) echo "${REACTIONS[@]}" ;;
 	counts) echo "${COUNTS[@]}" ;;
+	hot) echo "${HOT[@]}" ;;
 	esac
+}
+
+# Centrifugo, the fan-out ceiling (BENCH_PEERS=centrifugo): one fresh
+# server per run of fanout and hot, label centrifugo.
+CENTRIFUGO_PORT=${BENCH_CENTRIFUGO_PORT:-19100}
+centrifugo_pid=""
+peer_centrifugo() { # scenario run
+	case " ${BENCH_PEERS:-} " in *" centrifugo "*) ;; *) return 0 ;; esac
+	case $1 in fanout | hot) ;; *) return 0 ;; esac
+	bench/centrifugo.sh install
+	bench/centrifugo.sh config "$CENTRIFUGO_PORT" "$OUT/centrifugo.json"
+	bin/centrifugo -c "$OUT/centrifugo.json" >>"$OUT/centrifugo.log" 2>&1 &
+	centrifugo_pid=$!
+	wait_port "$CENTRIFUGO_PORT"
+	mkdir -p "$OUT/results/centrifugo"
+	local cmd=(bin/commentbench "$1" -target centrifugo -label centrifugo -centrifugo-key "${CENTRIFUGO_API_KEY:-commentbench}"
+		-centrifugo-url "ws://127.0.0.1:$CENTRIFUGO_PORT/connection/websocket" -centrifugo-api "http://127.0.0.1:$CENTRIFUGO_PORT/api")
+	# shellcheck disable=SC2046
+	cmd+=($(sizes "$1"))
+	note_command "$2" "${cmd[*]} -server-pid \$CENTRIFUGO_PID -json $OUT/results/centrifugo/$1-N.json"
+	echo "== $1 centrifugo run $2/$RUNS" >&2
+	"${cmd[@]}" -server-pid "$centrifugo_pid" -json "$OUT/results/centrifugo/$1-$2.json"
+	kill "$centrifugo_pid" 2>/dev/null || true
+	wait "$centrifugo_pid" 2>/dev/null || true
+	centrifugo_pid=""
 }
 
 start=$(date +%s)
@@ -184,6 +214,7 @@ for scenario in $SCENARIOS; do
 			bench "$scenario" "$mode" "$run" $(sizes "$scenario")
 			stop_server
 		done
+		peer_centrifugo "$scenario" "$run"
 	done
 done
 took=$(($(date +%s) - start))
