@@ -11,6 +11,7 @@
 #   BENCH_PEERS=centrifugo   also run fanout and hot against Centrifugo v6
 #     (bench/centrifugo.sh; label centrifugo) on BENCH_CENTRIFUGO_PORT=19100
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
+#   BENCH_HOT_BATCH=false: hot's readers join without batch: true
 #   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
 #     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
 #
@@ -58,6 +59,7 @@ else
 fi
 [ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
 [ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
+[ -n "${BENCH_HOT_BATCH:-}" ] && HOT+=(-batch="$BENCH_HOT_BATCH")
 
 for port in "$REDIS_PORT" "$MONGO_PORT" "$HTTP_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then

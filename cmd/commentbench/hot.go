@@ -196,8 +196,8 @@ func splitReaders(base readerSpec, n, per int) []readerSpec {
 
 // hotPublisher posts the bench's comments (and reactions) to the target.
 type hotPublisher interface {
-	// publish sends comment seq; its content carries the send time.
-	publish(ctx context.Context, writer int, seq int64) error
+	// publish sends comment seq, due at the time its content carries.
+	publish(ctx context.Context, writer int, seq int64, due time.Time) error
 	// react sends one reaction; false if there is nothing to react to yet.
 	react(writer int, n int64) bool
 	// counts returns the comments and reactions the target confirmed.
@@ -205,8 +205,13 @@ type hotPublisher interface {
 	close()
 }
 
-// timedContent is comment seq's content: "fo <seq> <send unix nanos>".
-func timedContent(seq int64) string { return fmt.Sprintf("fo %d %d", seq, time.Now().UnixNano()) }
+// timedContent is comment seq's content: "fo <seq> <due unix nanos>".
+// Latency counts from when the comment was due, not from when a writer got
+// to send it: a writer that falls behind (Centrifugo's publish call waits
+// for the broadcast) must not hide the wait (coordinated omission).
+func timedContent(seq int64, due time.Time) string {
+	return fmt.Sprintf("fo %d %d", seq, due.UnixNano())
+}
 
 // commentdWriters are W Socket.IO connections that post new_comment (ack
 // id seq+1) and react (ack ids from reactAckBase).
@@ -260,8 +265,8 @@ func (w *commentdWriters) onAck(data []byte) {
 	}
 }
 
-func (w *commentdWriters) publish(_ context.Context, i int, seq int64) error {
-	body, _ := json.Marshal(map[string]string{"postId": w.post, "userId": fmt.Sprintf("writer-%d", i), "content": timedContent(seq)})
+func (w *commentdWriters) publish(_ context.Context, i int, seq int64, due time.Time) error {
+	body, _ := json.Marshal(map[string]string{"postId": w.post, "userId": fmt.Sprintf("writer-%d", i), "content": timedContent(seq, due)})
 	return w.conns[i%len(w.conns)].Emit(seq+1, "new_comment", body)
 }
 
@@ -294,8 +299,8 @@ type centrifugoWriters struct {
 	confirmed atomic.Int64
 }
 
-func (w *centrifugoWriters) publish(ctx context.Context, _ int, seq int64) error {
-	data, _ := json.Marshal(map[string]string{"content": timedContent(seq)})
+func (w *centrifugoWriters) publish(ctx context.Context, _ int, seq int64, due time.Time) error {
+	data, _ := json.Marshal(map[string]string{"content": timedContent(seq, due)})
 	if err := w.pub.publish(ctx, w.channel, data); err != nil {
 		return err
 	}
@@ -445,15 +450,19 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 // cfg.ReactRate reactions a second.
 func runWriters(ctx context.Context, pub hotPublisher, cfg hotConfig, quiet bool, name string) (published, reactions, errs int64) {
 	var sent, failed, reacts atomic.Int64
-	queues := make([]chan int64, cfg.Writers)
+	type job struct {
+		seq int64
+		due time.Time
+	}
+	queues := make([]chan job, cfg.Writers)
 	var wg sync.WaitGroup
 	for i := range queues {
-		queues[i] = make(chan int64, 1024)
+		queues[i] = make(chan job, 1024)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for seq := range queues[i] {
-				if err := pub.publish(ctx, i, seq); err != nil {
+			for j := range queues[i] {
+				if err := pub.publish(ctx, i, j.seq, j.due); err != nil {
 					failed.Add(1)
 				}
 			}
@@ -493,7 +502,7 @@ func runWriters(ctx context.Context, pub hotPublisher, cfg hotConfig, quiet bool
 	for due := start; due.Before(start.Add(cfg.Duration)) && ctx.Err() == nil; due = due.Add(interval) {
 		time.Sleep(time.Until(due))
 		select {
-		case queues[seq%int64(len(queues))] <- seq:
+		case queues[seq%int64(len(queues))] <- job{seq, due}:
 			sent.Add(1)
 		default:
 			failed.Add(1) // the writer is 1,024 comments behind

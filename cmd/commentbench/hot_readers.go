@@ -159,15 +159,20 @@ func (g *readerGroup) onComments(i int, data []byte) {
 // connect opens and joins every reader of the group; tick gets the number
 // joined so far.
 func connectReaders(ctx context.Context, spec readerSpec, tick func(int)) (*readerGroup, error) {
-	g := &readerGroup{spec: spec, seen: make([]seqSet, spec.Readers)}
-	for i := range g.hist {
-		g.hist[i].h = newLatency()
-	}
+	g := newReaderGroup(spec)
 	sources := sourceAddrs(spec.Sources)
 	if spec.Target == targetCentrifugo {
 		return g, g.connectCentrifugo(ctx, sources, tick)
 	}
 	return g, g.connectCommentd(ctx, sources, tick)
+}
+
+func newReaderGroup(spec readerSpec) *readerGroup {
+	g := &readerGroup{spec: spec, seen: make([]seqSet, spec.Readers)}
+	for i := range g.hist {
+		g.hist[i].h = newLatency()
+	}
+	return g
 }
 
 // joinArg is join_post's argument: {postId, batch: true}, or the post id.
