@@ -378,9 +378,14 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	start := time.Now()
 	published, reactions, pubErrs := runWriters(ctx, pub, cfg, e.quiet, name)
 	confirmed, reacted := pub.counts()
-	// Comments still unconfirmed get a moment (the writers' acks).
-	for end := time.Now().Add(5 * time.Second); confirmed < published && time.Now().Before(end); confirmed, reacted = pub.counts() {
+	// Acks still due (an overloaded server confirms late): until all came,
+	// none came for 5s, or the grace ran out.
+	last, lastChange := confirmed, time.Now()
+	for end := time.Now().Add(cfg.Grace); confirmed < published && time.Now().Before(end) && time.Since(lastChange) < 5*time.Second; {
 		time.Sleep(20 * time.Millisecond)
+		if confirmed, reacted = pub.counts(); confirmed != last {
+			last, lastChange = confirmed, time.Now()
+		}
 	}
 
 	var tot readerTotals
