@@ -63,6 +63,8 @@ type Config struct {
 	// ReactionsPushRate is comment_reactions per comment per second at
 	// most; 4.
 	ReactionsPushRate float64
+	// Batch configures coalesced delivery (comments_added).
+	Batch BatchConfig
 	// Banned, if set, is told of each ban once it is applied (the
 	// webhooks' user.banned).
 	Banned BanNotifier
@@ -88,6 +90,7 @@ type Comments struct {
 	infos    postInfos     // what this node's readers were told of each post
 	closing  chan struct{} // closed by Close: streams end
 	pushes   reactionPushes
+	batches  batches // coalesced delivery's windows
 	once     sync.Once
 }
 
@@ -98,6 +101,7 @@ func (a *Comments) Close() {
 		close(a.closing)
 		a.auth.close()
 		a.pushes.stop()
+		a.stopBatches()
 	})
 }
 

@@ -48,8 +48,7 @@ func (a *Comments) watchModeration(s *socketio.Socket, ev *socketio.Event) {
 func (a *Comments) HandleModeration(ch comment.Change) {
 	payload := json.RawMessage(ch.State.JSON())
 	a.nsp.EmitToRaw(modAll, nil, "moderation_queue", payload)
-	a.nsp.EmitToRawWhere(modRoom(ch.PostID), func(s *socketio.Socket) bool { return !s.In(modAll) },
-		"moderation_queue", payload)
+	a.nsp.EmitToRawOutside(modRoom(ch.PostID), modAll, "moderation_queue", payload)
 }
 
 // getQueue serves GET /api/moderation/queue?limit=: the held comments,

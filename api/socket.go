@@ -13,10 +13,12 @@ import (
 // The socket events of new comments and history: join_post, leave_post,
 // new_comment, load_more.
 
-// joinRequest is join_post's argument: a post id, or {postId, since}.
+// joinRequest is join_post's argument: a post id, or {postId, since,
+// batch}. batch asks for comments_added frames (batch.go).
 type joinRequest struct {
 	PostID string `json:"postId"`
 	Since  string `json:"since"`
+	Batch  bool   `json:"batch"`
 }
 
 func parseJoin(args []json.RawMessage) (joinRequest, error) {
@@ -28,7 +30,7 @@ func parseJoin(args []json.RawMessage) (joinRequest, error) {
 		return req, nil
 	}
 	if err := json.Unmarshal(args[0], &req); err != nil {
-		return req, comment.Errorf(comment.CodeInvalidPayload, "join_post takes a post id or {postId, since}")
+		return req, comment.Errorf(comment.CodeInvalidPayload, "join_post takes a post id or {postId, since, batch}")
 	}
 	return req, nil
 }
@@ -60,6 +62,17 @@ func (a *Comments) joinPost(s *socketio.Socket, ev *socketio.Event) {
 		}
 		s.Join(room)
 		a.viewerJoined(req.PostID)
+	}
+	if br := batchRoom(req.PostID); req.Batch != s.In(br) {
+		// What waits goes first: to this socket as a reader of the kind
+		// it was.
+		a.inOrder(req.PostID, func() {
+			if req.Batch {
+				s.Join(br)
+			} else {
+				s.Leave(br)
+			}
+		})
 	}
 	viewer := sessionOf(s).id().actor()
 	if viewer.Moderator {
@@ -122,6 +135,7 @@ func (a *Comments) leave(s *socketio.Socket, room string) {
 	s.Leave(room)
 	leaveModRoom(s, room)
 	postID := strings.TrimPrefix(room, "post_")
+	s.Leave(batchRoom(postID))
 	a.viewerLeft(postID)
 	a.feed.Unsubscribe(postID)
 }

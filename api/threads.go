@@ -244,10 +244,14 @@ func (a *Comments) emitReactions(postID string, c comment.Comment) {
 		V         int            `json:"v"`
 	}{postID, c.ID, r, c.Version()})
 	if c.Visible() {
-		a.nsp.EmitToRaw(Room(postID), nil, "comment_reactions", json.RawMessage(b))
+		if !a.batchReactions(postID, c.ID, b) {
+			a.nsp.EmitToRaw(Room(postID), nil, "comment_reactions", json.RawMessage(b))
+		}
 		return
 	}
-	a.nsp.EmitToRawWhere(Room(postID), func(s *socketio.Socket) bool {
-		return sessionOf(s).id().actor().MaySee(c)
-	}, "comment_reactions", json.RawMessage(b))
+	a.inOrder(postID, func() {
+		a.nsp.EmitToRawWhere(Room(postID), func(s *socketio.Socket) bool {
+			return sessionOf(s).id().actor().MaySee(c)
+		}, "comment_reactions", json.RawMessage(b))
+	})
 }

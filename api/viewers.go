@@ -171,5 +171,5 @@ func (a *Comments) sendCount(postID string) {
 // messages leave in the order their states were made.
 func (a *Comments) emitPostInfoLocked(postID string, info comment.PostInfo) {
 	b, _ := json.Marshal(info)
-	a.nsp.EmitToRaw(Room(postID), nil, "post_info", json.RawMessage(b))
+	a.inOrder(postID, func() { a.nsp.EmitToRaw(Room(postID), nil, "post_info", json.RawMessage(b)) })
 }

@@ -32,6 +32,7 @@ type Config struct {
 	Moderation Moderation `mapstructure:"moderation"`
 	Threads    Threads    `mapstructure:"threads"`
 	Reactions  Reactions  `mapstructure:"reactions"`
+	Hot        Hot        `mapstructure:"hot"`
 	Webhooks   Webhooks   `mapstructure:"webhooks"`
 }
 
@@ -44,6 +45,12 @@ type Threads struct {
 type Reactions struct {
 	Allowed  []string `mapstructure:"allowed"`   // reactions.allowed; 👍 ❤️ 😂 😮 😢
 	PushRate float64  `mapstructure:"push_rate"` // reactions.push_rate; 4 comment_reactions per comment per second
+}
+
+// Hot configures coalesced delivery to busy posts' readers.
+type Hot struct {
+	Window    time.Duration `mapstructure:"window"`    // hot.window; 100ms: comments_added carries what arrived within it (10ms..5s)
+	Threshold float64       `mapstructure:"threshold"` // hot.threshold; 0 (off): comments per second past which every reader of a post gets comments_added
 }
 
 // Webhooks configures the outbound webhooks; read at start.
@@ -257,6 +264,7 @@ func Default() *Config {
 		Moderation: Moderation{Mode: "off", WordsAction: ActionHold, HookTimeout: 2 * time.Second, HookFailure: ActionHold, AuditLen: 100_000},
 		Threads:    Threads{MaxDepth: 3},
 		Reactions:  Reactions{Allowed: []string{"👍", "❤️", "😂", "😮", "😢"}, PushRate: 4},
+		Hot:        Hot{Window: 100 * time.Millisecond},
 		Webhooks: Webhooks{BatchSize: 50, MaxAttempts: 10, Timeout: 5 * time.Second, MinBackoff: time.Second,
 			MaxBackoff: time.Minute, LeaseTTL: 10 * time.Second, MaxLen: 1_000_000},
 	}

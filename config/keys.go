@@ -64,6 +64,8 @@ var usage = map[string]string{
 	"threads.max_depth":          "deepest reply (1..10); a reply to one at this depth attaches to its parent",
 	"reactions.allowed":          "the reactions readers may give, comma-separated (at most 20, each at most 16 bytes)",
 	"reactions.push_rate":        "comment_reactions sent per comment per second at most (coalesced)",
+	"hot.window":                 "a batching reader gets the comments (and reaction counts) of this long in one comments_added (comments_reactions) frame",
+	"hot.threshold":              "comments per second past which every reader of a post gets comments_added, asked or not (0 = only readers who join with batch: true)",
 	"moderation.audit_len":       "entries kept in each audit log stream (one per shard, one for bans), approximately; the oldest go",
 	"moderation.words":           "words and phrases (comma-separated) that hold or reject a comment; whole words, any case",
 	"moderation.words_file":      "file of more words and phrases, one per line, # comments; re-read on reload",

@@ -150,6 +150,8 @@ func (c *Config) Validate() error {
 		check(r != "" && len(r) <= 16 && utf8.ValidString(r) && !strings.ContainsAny(r, "\n\"\\"), "reactions.allowed", r, "each must be 1 to 16 bytes of UTF-8, without quotes or newlines")
 	}
 	check(c.Reactions.PushRate > 0 && c.Reactions.PushRate <= 100, "reactions.push_rate", c.Reactions.PushRate, "must be above 0 and at most 100")
+	check(c.Hot.Window >= 10*time.Millisecond && c.Hot.Window <= 5*time.Second, "hot.window", c.Hot.Window, "must be 10ms to 5s")
+	check(c.Hot.Threshold >= 0, "hot.threshold", c.Hot.Threshold, "must not be negative (0 = off)")
 	c.validateWebhooks(check, between, positive)
 	check(c.Comment.EditWindow >= 0, "comment.edit_window", c.Comment.EditWindow, "must not be negative (0 = no limit)")
 	if c.Admin.Addr != "" {

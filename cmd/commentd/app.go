@@ -172,6 +172,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		Stats:             newAppStats(a),
 		Viewers:           a.views,
 		ReactionsPushRate: cfg.Reactions.PushRate,
+		Batch:             api.BatchConfig{Window: cfg.Hot.Window, Threshold: cfg.Hot.Threshold},
 		Banned:            banNotifier(a.whPub),
 	})
 	if err != nil {

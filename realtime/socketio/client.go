@@ -186,6 +186,11 @@ func (cl *client) connect(p *Packet) {
 	cl.sockets[p.Namespace] = s
 	cl.mu.Unlock()
 	cl.timer.Stop()
+	replay := s.recovered && nsp.onRecover != nil
+	if replay {
+		s.replaying = true // broadcasts wait for the replay
+		s.sifting.Store(true)
+	}
 	nsp.add(s)
 	if s.recovered {
 		for _, room := range restored.Rooms {
@@ -193,8 +198,8 @@ func (cl *client) connect(p *Packet) {
 		}
 	}
 	cl.sendPacket(&Packet{Type: PacketConnect, Namespace: p.Namespace, ID: -1, Data: connectData(s)}, nil)
-	if s.recovered && nsp.onRecover != nil {
-		nsp.onRecover(s, offset, restored.DisconnectedAt)
+	if replay {
+		s.release(nsp.onRecover(s, offset, restored.DisconnectedAt))
 	}
 	if nsp.onConnection != nil {
 		nsp.onConnection(s)

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/commentd/commentd/realtime/engineio"
 )
@@ -25,7 +24,7 @@ type Namespace struct {
 	handlers     map[string]EventHandler
 	onAny        EventHandler
 	recovery     RecoveryStore
-	onRecover    func(s *Socket, offset string, since time.Time)
+	onRecover    Recover
 
 	deliveries atomic.Uint64 // broadcast packets queued, one per receiver
 
@@ -148,7 +147,7 @@ func (n *Namespace) EmitTo(room string, except *Socket, event string, args ...an
 // EmitToRaw is EmitTo with arguments already JSON: the path of hot
 // broadcasts.
 func (n *Namespace) EmitToRaw(room string, except *Socket, event string, args ...json.RawMessage) int {
-	return n.sendPrepared(room, except, prepareEvent(n.name, event, args))
+	return n.sendPreparedWhere(room, except, nil, &Held{room, event, args}, prepareEvent(n.name, event, args))
 }
 
 // EmitToRawWhere is EmitToRaw to the members of room for which where is
@@ -156,7 +155,16 @@ func (n *Namespace) EmitToRaw(room string, except *Socket, event string, args ..
 // each encoded once. where runs under the namespace's read lock: it must
 // not block or take the namespace's lock.
 func (n *Namespace) EmitToRawWhere(room string, where func(*Socket) bool, event string, args ...json.RawMessage) int {
-	return n.sendPreparedWhere(room, nil, where, prepareEvent(n.name, event, args))
+	return n.sendPreparedWhere(room, nil, where, &Held{room, event, args}, prepareEvent(n.name, event, args))
+}
+
+// EmitToRawOutside is EmitToRaw to the members of room that are not in
+// the room outside: one event for readers who asked for something else.
+func (n *Namespace) EmitToRawOutside(room, outside string, event string, args ...json.RawMessage) int {
+	return n.sendPreparedWhere(room, nil, func(s *Socket) bool {
+		_, in := s.rooms[outside] // the namespace's read lock is held
+		return !in
+	}, &Held{room, event, args}, prepareEvent(n.name, event, args))
 }
 
 func (n *Namespace) broadcast(room string, except *Socket, event string, args []any) error {
@@ -164,7 +172,7 @@ func (n *Namespace) broadcast(room string, except *Socket, event string, args []
 	if err != nil {
 		return err
 	}
-	n.sendPrepared(room, except, prepareEvent(n.name, event, raw))
+	n.sendPreparedWhere(room, except, nil, &Held{room, event, raw}, prepareEvent(n.name, event, raw))
 	return nil
 }
 
@@ -172,15 +180,10 @@ func (n *Namespace) broadcast(room string, except *Socket, event string, args []
 // same whatever the number of receivers.
 var targets = sync.Pool{New: func() any { s := make([]*engineio.Conn, 0, 64); return &s }}
 
-// sendPrepared queues m on the members of room ("" for all) but except,
-// holding the lock only to copy the member list.
-func (n *Namespace) sendPrepared(room string, except *Socket, m *engineio.Prepared) int {
-	return n.sendPreparedWhere(room, except, nil, m)
-}
-
-// sendPreparedWhere is sendPrepared to the members where is true of (nil:
-// all).
-func (n *Namespace) sendPreparedWhere(room string, except *Socket, where func(*Socket) bool, m *engineio.Prepared) int {
+// sendPreparedWhere queues m on the members of room ("" for all) but
+// except for which where is true (nil: all), holding the lock only to copy
+// the member list. A recovering member holds it (h says what m is).
+func (n *Namespace) sendPreparedWhere(room string, except *Socket, where func(*Socket) bool, h *Held, m *engineio.Prepared) int {
 	tp := targets.Get().(*[]*engineio.Conn)
 	conns := (*tp)[:0]
 	n.mu.RLock()
@@ -188,13 +191,13 @@ func (n *Namespace) sendPreparedWhere(room string, except *Socket, where func(*S
 	if room == "" {
 		members = nil
 		for _, s := range n.sockets {
-			if s != except && (where == nil || where(s)) {
+			if s != except && (where == nil || where(s)) && !s.sifted(h, m) {
 				conns = append(conns, s.client.conn)
 			}
 		}
 	}
 	for s := range members {
-		if s != except && (where == nil || where(s)) {
+		if s != except && (where == nil || where(s)) && !s.sifted(h, m) {
 			conns = append(conns, s.client.conn)
 		}
 	}

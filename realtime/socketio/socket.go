@@ -27,6 +27,12 @@ type Socket struct {
 	pid       string // private id for recovery; "" when recovery is off
 	recovered bool
 	used      atomic.Bool // the client sent it an event or an ack
+	sifting   atomic.Bool // recovering: broadcasts go through sifted
+	hmu       sync.Mutex
+	replaying bool        // held until the replay is sent
+	held      []heldEvent // guarded by hmu, as the two below
+	sift      Sift
+	siftUntil time.Time
 
 	mu     sync.Mutex
 	data   any
@@ -156,6 +162,13 @@ func (s *Socket) Leave(room string) {
 func (s *Socket) In(room string) bool {
 	s.nsp.mu.RLock()
 	defer s.nsp.mu.RUnlock()
+	_, ok := s.rooms[room]
+	return ok
+}
+
+// InLocked is In for a where function of EmitToRawWhere, which runs with
+// the namespace's lock held.
+func (s *Socket) InLocked(room string) bool {
 	_, ok := s.rooms[room]
 	return ok
 }

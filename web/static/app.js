@@ -156,7 +156,9 @@
 
   function join(since) {
     $("post-title").textContent = postId;
-    socket.emit("join_post", since ? { postId, since } : postId);
+    // batch: comments come a window at a time (comments_added), one frame
+    // for many when the post is busy.
+    socket.emit("join_post", since ? { postId, since, batch: true } : { postId, batch: true });
   }
 
   function open(id) {
@@ -185,6 +187,7 @@
     $("comments").dataset.joined = postId;
   });
   socket.on("comment_added", (c) => { if (c.postId === postId) render(c); });
+  socket.on("comments_added", (cs) => cs.forEach((c) => { if (c.postId === postId) render(c); }));
   socket.on("comment_updated", (c) => update(c));
   socket.on("comment_removed", (r) => { if (r.postId === postId) remove(r.commentId); });
   socket.on("comment_confirmed", ({ comment: c }) => {

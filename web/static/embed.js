@@ -587,7 +587,8 @@ button:disabled{opacity:.6;cursor:default}
         if (this.wasDown) this.flash(this.s.online);
         this.wasDown = false;
         this.form.hidden = false;
-        if (!recovered) c.emit("join_post", this.lastId ? { postId: this.post, since: this.lastId } : this.post);
+        // batch: a busy post's comments come a window at a time (comments_added).
+        if (!recovered) c.emit("join_post", this.lastId ? { postId: this.post, since: this.lastId, batch: true } : { postId: this.post, batch: true });
         this.dataset.state = "connected";
       });
       c.on("disconnect", () => {
@@ -617,10 +618,12 @@ button:disabled{opacity:.6;cursor:default}
       c.on("moderation_queue", (x) => x.postId === this.post && this.add(x));
       c.on("comment_updated", (x) => x.postId === this.post && this.add(x));
       c.on("comment_removed", (r) => r.postId === this.post && this.removeComment(r.commentId));
-      c.on("comment_reactions", (r) => {
+      const reactions = (r) => {
         const it = r.postId === this.post && this.items.get(r.commentId);
         if (it) { it.c.reactions = r.reactions; this.draw(it); }
-      });
+      };
+      c.on("comment_reactions", reactions);
+      c.on("comments_reactions", (rs) => rs.forEach(reactions));
       c.on("comment_persisted", ({ ids }) => ids.forEach((id) => {
         const it = this.items.get(id);
         if (it && !it.saved) { it.saved = true; this.draw(it); }
@@ -1133,7 +1136,7 @@ button:disabled{opacity:.6;cursor:default}
     if (!c) {
       c = new Client(e.server, () => ({}));
       c.posts = new Set();
-      c.on("connect", () => c.posts.forEach((p) => c.emit("join_post", p)));
+      c.on("connect", () => c.posts.forEach((p) => c.emit("join_post", { postId: p, batch: true })));
       c.on("post_info", (info) => {
         if (typeof info.count !== "number") return;
         for (const x of document.querySelectorAll("commentd-count[live]")) if (x.post === info.postId) x.set(info.count);
@@ -1143,7 +1146,7 @@ button:disabled{opacity:.6;cursor:default}
     }
     if (!c.posts.has(e.post)) {
       c.posts.add(e.post);
-      if (c.connected) c.emit("join_post", e.post);
+      if (c.connected) c.emit("join_post", { postId: e.post, batch: true });
     }
   }
 
