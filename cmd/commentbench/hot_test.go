@@ -167,6 +167,14 @@ func TestHotSmoke(t *testing.T) {
 	require.Positive(t, v["framesPerSec"])
 	require.Positive(t, v["loadgenCPUSec"])
 	require.Equal(t, int64(v["deliveries"]), res.Latency["delivery"].Count)
+	// 20 comments a second in 100 ms windows: about 2 a frame.
+	require.Greater(t, v["commentsPerFrame"], 1.0, "batch: true gets comments_added")
+
+	res, err = hot(context.Background(), e, "hot", hotConfig{Readers: 10, PerWorker: 10, Sources: 1, Rate: 20, Writers: 1,
+		Duration: 500 * time.Millisecond, Grace: 10 * time.Second}, true)
+	require.NoError(t, err)
+	require.Zero(t, res.Values["misses"])
+	require.Equal(t, 1.0, res.Values["commentsPerFrame"], "without batch, one comment_added per comment")
 }
 
 // fanout and hot against Centrifugo, if bin/centrifugo is there
