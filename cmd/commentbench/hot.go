@@ -27,6 +27,11 @@ const (
 	hotPerWorkerMax = 8000
 	// hotReactWindow is how many of the newest comments reactions go to.
 	hotReactWindow = 10
+	// hotQuiet ends the wait for acks and deliveries after the last comment
+	// when none came for this long (the grace bounds it too). 5 s cut off
+	// the tail of a write-through run at 10,000 readers whose broadcasts of
+	// ~70 comments a frame came seconds apart (suspected; see the log).
+	hotQuiet = 10 * time.Second
 )
 
 type hotConfig struct {
@@ -109,7 +114,7 @@ func hotWorker(ctx context.Context, args []string, stdin io.Reader, stdout io.Wr
 		g.close()
 		return fmt.Errorf("hot-worker: stdin: %w", err)
 	}
-	g.wait(ctx, m.Expect, 5*time.Second, time.Now().Add(time.Duration(m.GraceMs)*time.Millisecond))
+	g.wait(ctx, m.Expect, hotQuiet, time.Now().Add(time.Duration(m.GraceMs)*time.Millisecond))
 	t := g.totals(m.Expect)
 	return enc.Encode(workerMsg{Result: &t})
 }
@@ -379,9 +384,9 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	published, reactions, pubErrs := runWriters(ctx, pub, cfg, e.quiet, name)
 	confirmed, reacted := pub.counts()
 	// Acks still due (an overloaded server confirms late): until all came,
-	// none came for 5s, or the grace ran out.
+	// none came for hotQuiet, or the grace ran out.
 	last, lastChange := confirmed, time.Now()
-	for end := time.Now().Add(cfg.Grace); confirmed < published && time.Now().Before(end) && time.Since(lastChange) < 5*time.Second; {
+	for end := time.Now().Add(cfg.Grace); confirmed < published && time.Now().Before(end) && time.Since(lastChange) < hotQuiet; {
 		time.Sleep(20 * time.Millisecond)
 		if confirmed, reacted = pub.counts(); confirmed != last {
 			last, lastChange = confirmed, time.Now()
@@ -391,7 +396,7 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	var tot readerTotals
 	graceEnd := time.Now().Add(cfg.Grace)
 	if local != nil {
-		local.wait(ctx, confirmed, 5*time.Second, graceEnd)
+		local.wait(ctx, confirmed, hotQuiet, graceEnd)
 		tot = local.totals(confirmed)
 	} else {
 		for _, w := range workers {
