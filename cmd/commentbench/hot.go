@@ -317,8 +317,9 @@ func (w *centrifugoWriters) react(int, int64) bool  { return false }
 func (w *centrifugoWriters) counts() (int64, int64) { return w.confirmed.Load(), 0 }
 func (w *centrifugoWriters) close()                 {}
 
-// hot runs the scenario; fanout against Centrifugo runs it too (one
-// writer, no reactions, readers in this process when procs is false).
+// hot runs the scenario, with its readers in worker processes when procs
+// is true, else in this process; fanout runs it too (one writer, no
+// reactions, readers here).
 func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*Result, error) {
 	target := e.targetName()
 	res := newResult(name, e.label, map[string]any{"readers": cfg.Readers, "rate": cfg.Rate, "writers": cfg.Writers,

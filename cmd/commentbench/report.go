@@ -109,7 +109,8 @@ var scenarioText = map[string]string{
 		"`-writers` writers posting `-rate` comments a second (open loop) and `-react-rate` reactions a second on the newest comments. " +
 		"Readers join with `{postId, batch: true}` and count `comment_added` and `comments_added` alike, each comment once; " +
 		"framesPerSec counts frames holding comments (a `comments_added` counts once). Label `centrifugo`: Centrifugo v6, " +
-		"in-memory broker, no history, publishing through its HTTP API (no reactions), the fan-out ceiling.",
+		"in-memory broker, no history, publishing through its HTTP API (no reactions), the fan-out ceiling. " +
+		"write-through refuses reactions (they need the flusher), so its reactionsConfirmed is 0.",
 	"reactions": "One hot comment, many users (each its own userId) reacting to it over `react`, closed loop; " +
 		"a share `-off` of the reacts take a reaction back, over `-kinds` of the allowed reactions. " +
 		"Readers in the post's room count `comment_reactions` (coalesced to `reactions.push_rate`, 4 per comment per second). " +
