@@ -103,16 +103,32 @@ func (c *centrifugoConn) readLoop(onFrame func(frame []byte)) error {
 		if buf, err = sioclient.ReadFrame(c.ws, buf[:0]); err != nil {
 			return err
 		}
-		if bytes.Equal(bytes.TrimSpace(buf), centrifugoPing) {
+		ping, pushes := scanCentrifugoFrame(buf)
+		if ping {
 			if err := c.ws.WriteMessage(websocket.TextMessage, centrifugoPing); err != nil {
 				return err
 			}
-			continue
 		}
-		if bytes.Contains(buf, []byte(`"push"`)) {
+		if pushes {
 			onFrame(buf)
 		}
 	}
+}
+
+// scanCentrifugoFrame tells whether a frame holds the server's ping and
+// whether it holds pushes. A frame carries several replies, one a line,
+// and under load the ping shares a frame with pushes: looking for it only
+// in frames of their own missed it, and Centrifugo dropped every reader
+// that had not answered (no pong) after 33 s.
+func scanCentrifugoFrame(frame []byte) (ping, pushes bool) {
+	for line := range bytes.SplitSeq(frame, []byte{'\n'}) {
+		if bytes.Equal(bytes.TrimSpace(line), centrifugoPing) {
+			ping = true
+		} else if !pushes && bytes.Contains(line, []byte(`"push"`)) {
+			pushes = true
+		}
+	}
+	return ping, pushes
 }
 
 // close closes the connection once.

@@ -57,7 +57,10 @@ type hotConfig struct {
 // confirmed, reactions, reactionsConfirmed, framesPerSec (frames holding
 // comments), allFramesPerSec, commentsPerFrame, workers, loadgenCPUSec and
 // loadgenCPUPercent (workers and this process, while publishing and
-// draining). Latency: delivery. Series: deliveries/s.
+// draining). Latency: delivery (from when the comment was due), sendLag
+// (from due to sent: a writer behind, such as Centrifugo's publish call
+// waiting for its broadcast). Series: deliveries/s (readers in this
+// process only).
 //
 // With -target centrifugo, readers subscribe to a Centrifugo channel and
 // comments are published through its HTTP API (no reactions).
@@ -382,7 +385,8 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	})
 
 	start := time.Now()
-	published, reactions, pubErrs := runWriters(ctx, pub, cfg, e.quiet, name)
+	lag := newLatency()
+	published, reactions, pubErrs := runWriters(ctx, pub, cfg, e.quiet, name, lag)
 	confirmed, reacted := pub.counts()
 	// Acks still due (an overloaded server confirms late): until all came,
 	// none came for hotQuiet, or the grace ran out.
@@ -453,14 +457,17 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	if tot.Latency != nil {
 		res.Latency["delivery"] = percentiles(hdrhistogram.Import(tot.Latency))
 	}
+	res.Latency["sendLag"] = percentiles(lag)
 	return res, nil
 }
 
 // runWriters publishes cfg.Rate comments a second for cfg.Duration (open
 // loop: each writer has a queue, and a slow send delays only its own), and
-// cfg.ReactRate reactions a second.
-func runWriters(ctx context.Context, pub hotPublisher, cfg hotConfig, quiet bool, name string) (published, reactions, errs int64) {
+// cfg.ReactRate reactions a second. It records into lag how long after
+// its due time each comment was sent.
+func runWriters(ctx context.Context, pub hotPublisher, cfg hotConfig, quiet bool, name string, lag *hdrhistogram.Histogram) (published, reactions, errs int64) {
 	var sent, failed, reacts atomic.Int64
+	var lagMu sync.Mutex
 	type job struct {
 		seq int64
 		due time.Time
@@ -473,6 +480,9 @@ func runWriters(ctx context.Context, pub hotPublisher, cfg hotConfig, quiet bool
 		go func() {
 			defer wg.Done()
 			for j := range queues[i] {
+				lagMu.Lock()
+				recordSince(lag, time.Now(), j.due)
+				lagMu.Unlock()
 				if err := pub.publish(ctx, i, j.seq, j.due); err != nil {
 					failed.Add(1)
 				}

@@ -213,3 +213,22 @@ func TestCentrifugoSmoke(t *testing.T) {
 	require.Zero(t, res.Values["disconnected"])
 	require.True(t, strings.EqualFold(res.Params["target"].(string), targetCentrifugo))
 }
+
+// Centrifugo's ping may come alone or in a frame with pushes.
+func TestScanCentrifugoFrame(t *testing.T) {
+	push := `{"push":{"channel":"c","pub":{"data":{"content":"fo 1 2"}}}}`
+	for _, c := range []struct {
+		frame        string
+		ping, pushes bool
+	}{
+		{`{}`, true, false},
+		{push, false, true},
+		{push + "\n{}", true, true},
+		{"{}\n" + push + "\n" + push, true, true},
+		{`{"id":2,"subscribe":{}}`, false, false},
+	} {
+		ping, pushes := scanCentrifugoFrame([]byte(c.frame))
+		require.Equal(t, c.ping, ping, c.frame)
+		require.Equal(t, c.pushes, pushes, c.frame)
+	}
+}
