@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -231,4 +232,36 @@ func TestScanCentrifugoFrame(t *testing.T) {
 		require.Equal(t, c.ping, ping, c.frame)
 		require.Equal(t, c.pushes, pushes, c.frame)
 	}
+}
+
+// slowPublisher takes its time over each comment, like Centrifugo's publish
+// call at 10,000 readers.
+type slowPublisher struct {
+	delay     time.Duration
+	published atomic.Int64
+}
+
+func (p *slowPublisher) publish(context.Context, int, int64, time.Time) error {
+	time.Sleep(p.delay)
+	p.published.Add(1)
+	return nil
+}
+func (p *slowPublisher) react(int, int64) bool  { return false }
+func (p *slowPublisher) counts() (int64, int64) { return p.published.Load(), 0 }
+func (p *slowPublisher) close()                 {}
+
+// A writer that falls behind drains its queue for the grace at most; what
+// is left is unsent, and sendLag shows how late the rest went.
+func TestRunWritersBounded(t *testing.T) {
+	p := &slowPublisher{delay: 100 * time.Millisecond}
+	lag := newLatency()
+	start := time.Now()
+	wc := runWriters(context.Background(), p, hotConfig{Rate: 50, Writers: 1, Duration: 200 * time.Millisecond,
+		Grace: 200 * time.Millisecond}, true, "test", lag)
+	require.Less(t, time.Since(start), time.Second)
+	require.Equal(t, int64(10), wc.published+wc.unsent)
+	require.Positive(t, wc.unsent)
+	require.Equal(t, p.published.Load(), wc.published)
+	require.Equal(t, wc.published, lag.TotalCount())
+	require.Greater(t, lag.Max(), int64(100_000), "the later comments went out more than 100 ms late")
 }
