@@ -11,12 +11,15 @@
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
 #     (below 32768: ports in Linux's ephemeral range can be taken by any
 #     outgoing connection, on a machine busy with other load tests too)
-#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts"
+#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts hot"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
+#   BENCH_HOT_BATCH=false: hot's readers join without batch: true
 #   BENCH_PEERS="node centrifugo": the peers to run beside commentd ("" for
 #     none). node: bench/peers/node, the naive Node.js + Socket.IO + MongoDB
-#     server (npm ci on first use); a peer whose start_peer_<name> is not
-#     defined here is skipped with a note.
+#     server (npm ci on first use); centrifugo: Centrifugo v6 (in-memory,
+#     bench/centrifugo.sh installs it), the fan-out ceiling, on fanout and
+#     hot. A peer whose start_peer_<name> is not defined here is skipped
+#     with a note.
 #   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
 #     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
 #
@@ -31,7 +34,7 @@ RUNS=${BENCH_RUNS:-3}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 MONGO_PORT=${BENCH_MONGO_PORT:-37017}
 HTTP_PORT=${BENCH_HTTP_PORT:-18099}
-SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts}
+SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts hot}
 MD=${BENCH_MD:-BENCHMARKS.md}
 REPORT=${BENCH_REPORT:-bench/report}
 PEERS=${BENCH_PEERS-node centrifugo}
@@ -50,6 +53,7 @@ if [ "$QUICK" = 1 ]; then
 	DRAIN=(-n 5000 -clients 16 -posts 16)
 	REACTIONS=(-clients 8 -users 2000 -readers 5 -duration 3s -settle 2m)
 	COUNTS=(-posts 100 -comments 3 -clients 4 -duration 3s -settle 2m)
+	HOT=(-readers 500 -per-worker 250 -rate 20 -duration 3s)
 else
 	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
 	CHANGES=(-clients 200 -posts 20 -window 4 -duration 20s -max 10000 -warm 10 -settle 10m)
@@ -60,9 +64,11 @@ else
 	DRAIN=(-n 1000000 -clients 64 -posts 64 -window 16)
 	REACTIONS=(-clients 32 -users 50000 -window 4 -readers 50 -duration 20s -settle 5m)
 	COUNTS=(-posts 500 -comments 4 -page 50 -clients 16 -duration 20s -settle 5m)
+	HOT=(-readers 10000 -per-worker 5000 -rate 100 -duration 20s)
 fi
 [ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
 [ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
+[ -n "${BENCH_HOT_BATCH:-}" ] && HOT+=(-batch="$BENCH_HOT_BATCH")
 
 for port in "$REDIS_PORT" "$MONGO_PORT" "$HTTP_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -81,7 +87,7 @@ mkdir -p "$OUT/redis" "$OUT/mongo" "$OUT/results"
 
 redis_pid="" mongo_pid="" server_pid=""
 cleanup() {
-	for pid in $server_pid $mongo_pid $redis_pid; do
+	for pid in $server_pid ${centrifugo_pid:-} $mongo_pid $redis_pid; do
 		kill "$pid" 2>/dev/null || true
 		wait "$pid" 2>/dev/null || true
 	done
@@ -181,6 +187,7 @@ sizes() {
 	join) echo "${JOIN[@]}" ;;
 	reactions) echo "${REACTIONS[@]}" ;;
 	counts) echo "${COUNTS[@]}" ;;
+	hot) echo "${HOT[@]}" ;;
 	esac
 }
 
@@ -207,6 +214,24 @@ start_peer_node() { # run scenario
 	SAMPLE=(-procs "node=$server_pid,devmongo=$mongo_pid")
 	SAMPLE_NOTE="-procs node=\$NODE_PID,devmongo=\$MONGO_PID"
 	wait_healthz "the node peer" "$OUT/peer-node.log"
+}
+
+# Centrifugo, the fan-out ceiling: in-memory, no persistence, driven through
+# its own protocol (commentbench -target centrifugo).
+peer_scenarios_centrifugo() { echo fanout hot; }
+start_peer_centrifugo() { # run scenario
+	bench/centrifugo.sh install >&2
+	bench/centrifugo.sh config "$HTTP_PORT" "$OUT/centrifugo.json"
+	note_command "$1" "bin/centrifugo -c centrifugo.json (bench/centrifugo.sh config $HTTP_PORT)"
+	bin/centrifugo -c "$OUT/centrifugo.json" >>"$OUT/peer-centrifugo.log" 2>&1 &
+	server_pid=$!
+	SAMPLE=(-server-pid "$server_pid")
+	SAMPLE_NOTE="-server-pid \$CENTRIFUGO_PID"
+	wait_port "$HTTP_PORT"
+}
+peer_flags_centrifugo() {
+	echo -target centrifugo -centrifugo-key "${CENTRIFUGO_API_KEY:-commentbench}" \
+		-centrifugo-url "ws://127.0.0.1:$HTTP_PORT/connection/websocket" -centrifugo-api "http://127.0.0.1:$HTTP_PORT/api"
 }
 
 peers=""

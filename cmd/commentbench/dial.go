@@ -28,7 +28,16 @@ func sourceAddrs(n int) []net.IP {
 // sources[i%len(sources)], and hands each to ready. It stops at the first
 // failure and returns the connections made so far with the error.
 func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func(i int, c *sioclient.Conn) error, tick func(done int)) ([]*sioclient.Conn, error) {
-	conns := make([]*sioclient.Conn, n)
+	return dialConns(ctx, n, sources, func(ctx context.Context, _ int, ip net.IP) (*sioclient.Conn, error) { return d.dial(ctx, ip) },
+		func(c *sioclient.Conn) { c.Close() }, ready, tick)
+}
+
+// dialConns is dialMany for any kind of connection: dial opens connection
+// i from ip, closeConn closes one that ready refused.
+func dialConns[C any](ctx context.Context, n int, sources []net.IP, dial func(ctx context.Context, i int, ip net.IP) (C, error),
+	closeConn func(C), ready func(i int, c C) error, tick func(done int)) ([]C, error) {
+	conns := make([]C, n)
+	ok := make([]bool, n)
 	var next, made atomic.Int64
 	var mu sync.Mutex
 	var first error
@@ -44,10 +53,10 @@ func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := d.dial(ctx, sources[i%len(sources)])
+				c, err := dial(ctx, i, sources[i%len(sources)])
 				if err == nil && ready != nil {
 					if err = ready(i, c); err != nil {
-						c.Close()
+						closeConn(c)
 					}
 				}
 				if err != nil {
@@ -59,7 +68,7 @@ func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func
 					cancel()
 					return
 				}
-				conns[i] = c
+				conns[i], ok[i] = c, true
 				if tick != nil {
 					tick(int(made.Add(1)))
 				}
@@ -68,8 +77,8 @@ func dialMany(ctx context.Context, d dialer, n int, sources []net.IP, ready func
 	}
 	wg.Wait()
 	out := conns[:0]
-	for _, c := range conns {
-		if c != nil {
+	for i, c := range conns {
+		if ok[i] {
 			out = append(out, c)
 		}
 	}

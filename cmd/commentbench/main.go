@@ -10,7 +10,9 @@
 // publisher, many subscribers), conns (idle connections, server memory),
 // join (history loads and MongoDB reads), drain (flush a backlog),
 // reactions (one hot comment, many users reacting), counts (comment
-// counts of listing pages).
+// counts of listing pages), hot (a viral post: readers in several
+// processes, writers and reactions). fanout and hot also measure
+// Centrifugo (-target centrifugo), the fan-out ceiling.
 // `commentbench SCENARIO -h` lists its flags. Each prints its result and,
 // with -json, writes it; bench/run.sh runs them all.
 package main
@@ -53,6 +55,7 @@ var scenarios = map[string]scenario{
 	"drain":     drainScenario,
 	"reactions": reactionsScenario,
 	"counts":    countsScenario,
+	"hot":       hotScenario,
 }
 
 // env is what every scenario gets: the target and the optional probes.
@@ -63,6 +66,10 @@ type env struct {
 	mongo     *mongoCounter // nil without -mongo
 	quiet     bool          // no progress bar
 	procs     *procSampler  // samples the processes of -server-pid and -procs
+	// target is the system under test: commentd, or centrifugo (fanout
+	// and hot only).
+	target     string
+	centrifugo centrifugoTarget
 }
 
 func run(ctx context.Context, args []string) error {
@@ -73,9 +80,12 @@ func run(ctx context.Context, args []string) error {
 	if name == "report" {
 		return reportCommand(args)
 	}
+	if name == "hot-worker" { // hot's load-generator processes
+		return hotWorker(ctx, args, os.Stdin, os.Stdout)
+	}
 	sc, ok := scenarios[name]
 	if !ok {
-		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, report)", name)
+		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, hot, report)", name)
 	}
 	fs := flag.NewFlagSet("commentbench "+name, flag.ContinueOnError)
 	e := &env{}
@@ -87,6 +97,10 @@ func run(ctx context.Context, args []string) error {
 	jsonOut := fs.String("json", "", "write the result as JSON to this file")
 	fs.BoolVar(&e.quiet, "quiet", false, "no progress bar")
 	cpuProfile := fs.String("cpuprofile", "", "write commentbench's own CPU profile to this file")
+	fs.StringVar(&e.target, "target", targetCommentd, "system under test: commentd, or centrifugo (fanout and hot)")
+	fs.StringVar(&e.centrifugo.ws, "centrifugo-url", "ws://127.0.0.1:29000/connection/websocket", "-target centrifugo: its client WebSocket endpoint")
+	fs.StringVar(&e.centrifugo.api, "centrifugo-api", "http://127.0.0.1:29000/api", "-target centrifugo: its server HTTP API")
+	fs.StringVar(&e.centrifugo.apiKey, "centrifugo-key", "", "-target centrifugo: its HTTP API key (X-API-Key)")
 	runScenario := sc(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,13 +108,27 @@ func run(ctx context.Context, args []string) error {
 	if err := loopbackOnly(e.url); err != nil {
 		return err
 	}
+	switch e.targetName() {
+	case targetCommentd:
+	case targetCentrifugo:
+		if name != "fanout" && name != "hot" {
+			return fmt.Errorf("-target centrifugo: fanout and hot only")
+		}
+		for _, u := range []string{e.centrifugo.ws, e.centrifugo.api} {
+			if err := loopbackOnly(u); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("-target %q: commentd or centrifugo", e.target)
+	}
 	pids, err := parsePIDs(*procs)
 	if err != nil {
 		return err
 	}
 	pids["commentbench"] = os.Getpid()
 	if e.serverPID > 0 {
-		pids["commentd"] = e.serverPID
+		pids[e.targetName()] = e.serverPID
 	}
 	if *mongoURI != "" {
 		client, err := openMongo(ctx, *mongoURI)

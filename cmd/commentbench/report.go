@@ -97,13 +97,20 @@ func loadResults(dir string) ([]*Result, error) {
 var headline = map[string]string{
 	"ingest": "confirmedPerSec", "changes": "changesPerSec", "sustained": "confirmedPerSec", "fanout": "deliveriesPerSec",
 	"conns": "kbPerConn", "join": "loadsPerSec", "drain": "drainPerSec", "reactions": "reactionsPerSec", "counts": "requestsPerSec",
+	"hot": "deliveriesPerSec",
 }
 
 // scenarioOrder is the order of the report's sections.
-var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain", "reactions", "counts"}
+var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain", "reactions", "counts", "hot"}
 
 // scenarioText introduces a scenario's section of the report.
 var scenarioText = map[string]string{
+	"hot": "A post gone viral: `-readers` readers of one post in several load-generator processes (at most 8,000 each), " +
+		"`-writers` writers posting `-rate` comments a second (open loop) and `-react-rate` reactions a second on the newest comments. " +
+		"Readers join with `{postId, batch: true}` and count `comment_added` and `comments_added` alike, each comment once; " +
+		"framesPerSec counts frames holding comments (a `comments_added` counts once). Label `centrifugo`: Centrifugo v6, " +
+		"in-memory broker, no history, publishing through its HTTP API (no reactions), the fan-out ceiling. " +
+		"write-through refuses reactions (they need the flusher), so its reactionsConfirmed is 0.",
 	"reactions": "One hot comment, many users (each its own userId) reacting to it over `react`, closed loop; " +
 		"a share `-off` of the reacts take a reaction back, over `-kinds` of the allowed reactions. " +
 		"Readers in the post's room count `comment_reactions` (coalesced to `reactions.push_rate`, 4 per comment per second). " +

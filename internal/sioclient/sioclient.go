@@ -114,20 +114,9 @@ func (c *Conn) Closed() bool { return c.closed.Load() }
 func (c *Conn) ReadLoop(onPacket func(data []byte)) error {
 	buf := make([]byte, 0, 1024)
 	for {
-		_, r, err := c.ws.NextReader()
-		if err != nil {
+		var err error
+		if buf, err = ReadFrame(c.ws, buf[:0]); err != nil {
 			return err
-		}
-		buf = buf[:0]
-		for {
-			if len(buf) == cap(buf) {
-				buf = append(buf, 0)[:len(buf)]
-			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if err != nil {
-				break
-			}
 		}
 		if len(buf) == 0 {
 			continue
@@ -141,6 +130,25 @@ func (c *Conn) ReadLoop(onPacket func(data []byte)) error {
 			return nil
 		case engineio.Message:
 			onPacket(buf[1:])
+		}
+	}
+}
+
+// ReadFrame reads the next WebSocket message of ws, appended to buf (grown
+// as needed), so that a read loop reuses one buffer.
+func ReadFrame(ws *websocket.Conn, buf []byte) ([]byte, error) {
+	_, r, err := ws.NextReader()
+	if err != nil {
+		return buf, err
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			return buf, nil
 		}
 	}
 }
