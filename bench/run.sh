@@ -227,7 +227,7 @@ start_peer_centrifugo() { # run scenario
 	server_pid=$!
 	SAMPLE=(-server-pid "$server_pid")
 	SAMPLE_NOTE="-server-pid \$CENTRIFUGO_PID"
-	wait_port "$HTTP_PORT"
+	wait_port "$HTTP_PORT" "$server_pid" "$OUT/peer-centrifugo.log"
 }
 peer_flags_centrifugo() {
 	echo -target centrifugo -centrifugo-key "${CENTRIFUGO_API_KEY:-commentbench}" \
