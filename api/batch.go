@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"github.com/commentd/commentd/realtime/socketio"
 )
 
 // Coalesced delivery for busy posts. A reader who joins with
@@ -15,9 +17,12 @@ import (
 // every reader its comments that way until it cools down (below half the
 // threshold for a second).
 //
-// Order: everything else sent to a post's room (changes, post_info,
-// comment_persisted) first sends what waits, under the post's lock, so a
-// batching reader gets the post's events in the post's order.
+// Notices of what the post is (comment_persisted, post_info's count and
+// viewers) go with the window too, and a window's events reach each
+// batching reader in one write: a reader costs one write per window, not
+// one per event. Order: a change of a comment (and a lock) first sends
+// what waits, under the post's lock, so a batching reader gets the post's
+// events in the post's order.
 
 // BatchConfig configures coalesced delivery.
 type BatchConfig struct {
@@ -44,6 +49,7 @@ type postBatch struct {
 	lastID    string            // the last waiting comment's id: the frame's offset
 	reactions map[string][]byte // comment id → comment_reactions payload, the latest
 	order     []string          // reactions' comment ids, first come first
+	notices   []socketio.Emit   // comment_persisted and post_info (count, viewers) for batching readers
 	timer     *time.Timer       // ends the window; nil while nothing waits
 	hot       bool              // past hot.threshold: every reader batches
 	rateFrom  time.Time
@@ -207,8 +213,9 @@ func (a *Comments) startWindow(pb *postBatch) {
 	})
 }
 
-// flushLocked sends what waits in pb's window: comments_added, then
-// comments_reactions. pb.mu is held.
+// flushLocked sends what waits in pb's window, each reader's in one
+// write: comments_added, comments_reactions, then the notices. pb.mu is
+// held.
 func (a *Comments) flushLocked(pb *postBatch) {
 	if pb.timer != nil {
 		pb.timer.Stop()
@@ -218,8 +225,9 @@ func (a *Comments) flushLocked(pb *postBatch) {
 	if pb.hot {
 		room = Room(pb.postID)
 	}
+	var events []socketio.Emit
 	if len(pb.comments) > 0 {
-		a.nsp.EmitToRaw(room, nil, "comments_added", a.args(pb.lastID, joinArray(pb.comments))...)
+		events = append(events, socketio.Emit{Event: "comments_added", Args: a.args(pb.lastID, joinArray(pb.comments))})
 		clear(pb.comments)
 		pb.comments = pb.comments[:0]
 	}
@@ -228,10 +236,41 @@ func (a *Comments) flushLocked(pb *postBatch) {
 		for i, id := range pb.order {
 			list[i] = pb.reactions[id]
 		}
-		a.nsp.EmitToRaw(room, nil, "comments_reactions", joinArray(list))
+		events = append(events, socketio.Emit{Event: "comments_reactions", Args: []json.RawMessage{joinArray(list)}})
 		clear(pb.reactions)
 		pb.order = pb.order[:0]
 	}
+	events = append(events, pb.notices...)
+	clear(pb.notices)
+	pb.notices = pb.notices[:0]
+	a.nsp.EmitManyToRaw(room, events)
+}
+
+// notice sends event to the post's room: at once to readers who do not
+// batch, with the window to those who do (a notice of what the post is,
+// not a change of a comment: comment_persisted, post_info's count and
+// viewers), so that a batching reader gets one write a window.
+func (a *Comments) notice(postID, event string, args ...json.RawMessage) {
+	pb := a.batchOf(postID, false)
+	if pb == nil {
+		a.nsp.EmitToRaw(Room(postID), nil, event, args...)
+		return
+	}
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	br := batchRoom(postID)
+	if !pb.hot {
+		switch n := a.nsp.RoomLen(br); {
+		case n == 0:
+			a.flushLocked(pb)
+			a.nsp.EmitToRaw(Room(postID), nil, event, args...)
+			return
+		case n < a.nsp.RoomLen(Room(postID)):
+			a.nsp.EmitToRawOutside(Room(postID), br, event, args...)
+		}
+	}
+	pb.notices = append(pb.notices, socketio.Emit{Event: event, Args: args})
+	a.startWindow(pb)
 }
 
 // inOrder runs emit, an event to the post's room, after what waits in the

@@ -94,7 +94,7 @@ func (a *Comments) emitUpdateRoom(postID, offset string, u comment.Update) {
 // comment_persisted {ids}.
 func (a *Comments) HandlePersisted(postID string, ids []string) {
 	b, _ := json.Marshal(map[string][]string{"ids": ids})
-	a.inOrder(postID, func() { a.nsp.EmitToRaw(Room(postID), nil, "comment_persisted", json.RawMessage(b)) })
+	a.notice(postID, "comment_persisted", json.RawMessage(b))
 }
 
 // args returns an event's arguments: payload, and with recovery on the

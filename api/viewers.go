@@ -105,7 +105,7 @@ func (a *Comments) HandlePostInfo(postID string, info comment.PostInfo) {
 		st.locked, st.slow, st.lockKnown = info.Locked, info.SlowMode, true
 		info.Viewers, info.Count = st.viewers, st.count
 	}
-	a.emitPostInfoLocked(postID, info)
+	a.emitPostInfoLocked(postID, info, false)
 }
 
 // HandleViewers tells the post's room its new number of viewers.
@@ -120,7 +120,7 @@ func (a *Comments) HandleViewers(postID string, viewers int) {
 	if !st.lockKnown {
 		return // the first join is still reading it, and sends both
 	}
-	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Count: st.count, Locked: st.locked, SlowMode: st.slow})
+	a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: &viewers, Count: st.count, Locked: st.locked, SlowMode: st.slow}, true)
 }
 
 // countInterval is the least time between two post_info of a post for its
@@ -165,14 +165,20 @@ func (a *Comments) sendCount(postID string) {
 	}
 	st.count = &n
 	if st.lockKnown {
-		a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: st.viewers, Count: &n, Locked: st.locked, SlowMode: st.slow})
+		a.emitPostInfoLocked(postID, comment.PostInfo{PostID: postID, Viewers: st.viewers, Count: &n, Locked: st.locked, SlowMode: st.slow}, true)
 	}
 }
 
 // emitPostInfoLocked queues post_info on the room's sockets (no I/O: each
 // socket's writer sends it). a.infos.mu must be held, so that post_info
-// messages leave in the order their states were made.
-func (a *Comments) emitPostInfoLocked(postID string, info comment.PostInfo) {
+// messages leave in the order their states were made. A notice (count or
+// viewers: nothing about comments changed) goes with a batching reader's
+// window; a lock or slow-mode change in the post's order.
+func (a *Comments) emitPostInfoLocked(postID string, info comment.PostInfo, notice bool) {
 	b, _ := json.Marshal(info)
+	if notice {
+		a.notice(postID, "post_info", json.RawMessage(b))
+		return
+	}
 	a.inOrder(postID, func() { a.nsp.EmitToRaw(Room(postID), nil, "post_info", json.RawMessage(b)) })
 }

@@ -167,6 +167,53 @@ func (n *Namespace) EmitToRawOutside(room, outside string, event string, args ..
 	}, &Held{room, event, args}, prepareEvent(n.name, event, args))
 }
 
+// Emit is one event of EmitManyToRaw, its arguments already JSON.
+type Emit struct {
+	Event string
+	Args  []json.RawMessage
+}
+
+// EmitManyToRaw sends events, in order, to every socket of room, each
+// encoded once; a receiver queues them at once, so they leave in one write.
+func (n *Namespace) EmitManyToRaw(room string, events []Emit) int {
+	if len(events) == 0 {
+		return 0
+	}
+	ms := make([]*engineio.Prepared, len(events))
+	hs := make([]Held, len(events))
+	for i, e := range events {
+		ms[i], hs[i] = prepareEvent(n.name, e.Event, e.Args), Held{room, e.Event, e.Args}
+	}
+	tp := targets.Get().(*[]*engineio.Conn)
+	conns := (*tp)[:0]
+	n.mu.RLock()
+	for s := range n.rooms[room] {
+		if !s.sifting.Load() {
+			conns = append(conns, s.client.conn)
+			continue
+		}
+		var rest []*engineio.Prepared
+		for i := range ms {
+			if !s.sifted(&hs[i], ms[i]) {
+				rest = append(rest, ms[i])
+			}
+		}
+		if len(rest) > 0 {
+			s.client.conn.SendMany(rest)
+		}
+	}
+	n.mu.RUnlock()
+	for _, c := range conns {
+		c.SendMany(ms)
+	}
+	count := len(conns)
+	n.deliveries.Add(uint64(count * len(ms)))
+	clear(conns)
+	*tp = conns
+	targets.Put(tp)
+	return count
+}
+
 func (n *Namespace) broadcast(room string, except *Socket, event string, args []any) error {
 	raw, err := marshalArgs(args)
 	if err != nil {
