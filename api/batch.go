@@ -132,19 +132,30 @@ func (a *Comments) batchComment(postID, id string, payload []byte) {
 		a.flushLocked(pb) // what waits goes to whom it was kept for
 		pb.hot = hot
 	}
-	if !pb.hot {
-		br := batchRoom(postID)
-		switch n := a.nsp.RoomLen(br); {
-		case n == 0:
-			a.nsp.EmitToRaw(Room(postID), nil, "comment_added", a.args(id, payload)...)
-			return // nobody batches
-		case n < a.nsp.RoomLen(Room(postID)):
-			a.nsp.EmitToRawOutside(Room(postID), br, "comment_added", a.args(id, payload)...)
-		}
+	if !a.plainFirst(pb, "comment_added", a.args(id, payload)...) {
+		a.nsp.EmitToRaw(Room(postID), nil, "comment_added", a.args(id, payload)...)
+		return // nobody batches
 	}
 	pb.comments = append(pb.comments, payload)
 	pb.lastID = id
 	a.startWindow(pb)
+}
+
+// plainFirst sends event at once to the readers of pb's post who do not
+// batch (none while the post is hot). It reports whether any reader
+// batches; if none does, it sent nothing. pb.mu is held.
+func (a *Comments) plainFirst(pb *postBatch, event string, args ...json.RawMessage) bool {
+	if pb.hot {
+		return true
+	}
+	room, br := Room(pb.postID), batchRoom(pb.postID)
+	switch n := a.nsp.RoomLen(br); {
+	case n == 0:
+		return false
+	case n < a.nsp.RoomLen(room):
+		a.nsp.EmitToRawOutside(room, br, event, args...)
+	}
+	return true
 }
 
 // busy counts a comment and reports whether the post is past threshold
@@ -176,14 +187,8 @@ func (a *Comments) batchReactions(postID, commentID string, payload []byte) bool
 	}
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
-	br := batchRoom(postID)
-	if !pb.hot {
-		switch n := a.nsp.RoomLen(br); {
-		case n == 0:
-			return false
-		case n < a.nsp.RoomLen(Room(postID)):
-			a.nsp.EmitToRawOutside(Room(postID), br, "comment_reactions", payload)
-		}
+	if !a.plainFirst(pb, "comment_reactions", payload) {
+		return false
 	}
 	if pb.reactions == nil {
 		pb.reactions = map[string][]byte{}
@@ -258,16 +263,10 @@ func (a *Comments) notice(postID, event string, args ...json.RawMessage) {
 	}
 	pb.mu.Lock()
 	defer pb.mu.Unlock()
-	br := batchRoom(postID)
-	if !pb.hot {
-		switch n := a.nsp.RoomLen(br); {
-		case n == 0:
-			a.flushLocked(pb)
-			a.nsp.EmitToRaw(Room(postID), nil, event, args...)
-			return
-		case n < a.nsp.RoomLen(Room(postID)):
-			a.nsp.EmitToRawOutside(Room(postID), br, event, args...)
-		}
+	if !a.plainFirst(pb, event, args...) {
+		a.flushLocked(pb)
+		a.nsp.EmitToRaw(Room(postID), nil, event, args...)
+		return
 	}
 	pb.notices = append(pb.notices, socketio.Emit{Event: event, Args: args})
 	a.startWindow(pb)
