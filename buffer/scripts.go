@@ -43,6 +43,8 @@ var (
 	countsLua string
 	//go:embed lua/scrub.lua
 	scrubLua string
+	//go:embed lua/mark.lua
+	markLua string
 )
 
 // countsScript seeds the counts of a shard's posts Redis does not count
@@ -206,3 +208,10 @@ var banScript = redis.NewScript(banLua)
 //
 // KEYS: 1 log:<post>. ARGV: pairs of an entry as read and its replacement.
 var scrubScript = redis.NewScript(scrubLua)
+
+// markScript marks posts of one shard stored: they may have comments in
+// the database (stored.go). Flagged allow-oom: the flusher marks a
+// batch's posts before writing it, also when Redis is full.
+//
+//	KEYS[1] stored (the posts' shard's set); ARGV the post ids
+var markScript = redis.NewScript(markLua)

@@ -80,7 +80,7 @@ func join(ctx context.Context, e *env, cfg joinConfig) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- joinLoop(ctx, d, fmt.Sprintf("%s-%d", prefix, i%cfg.Posts), deadline, hist[i], &loads, &failed)
+			errs <- joinLoop(ctx, d, fmt.Sprintf("%s-%d", prefix, i%cfg.Posts), deadline, 0, hist[i], &loads, &failed)
 		}()
 	}
 	wg.Wait()
@@ -117,8 +117,9 @@ func join(ctx context.Context, e *env, cfg joinConfig) (*Result, error) {
 }
 
 // joinLoop joins post again and again on one connection until deadline,
-// one join outstanding at a time.
-func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, h *hdrhistogram.Histogram, loads, failed *atomic.Int64) error {
+// one join outstanding at a time, a join every `every` at most (0: at
+// once).
+func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, every time.Duration, h *hdrhistogram.Histogram, loads, failed *atomic.Int64) error {
 	c, err := d.dial(ctx, nil)
 	if err != nil {
 		return err
@@ -132,6 +133,9 @@ func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, h 
 	})
 	arg := quoted(post)
 	for id := int64(1); time.Now().Before(deadline) && ctx.Err() == nil; id++ {
+		if id > 1 && every > 0 {
+			time.Sleep(every)
+		}
 		sent := time.Now()
 		if err := c.Emit(id, "join_post", arg); err != nil {
 			return fmt.Errorf("join_post: %w", err)

@@ -10,7 +10,8 @@
 // publisher, many subscribers), conns (idle connections, server memory),
 // join (history loads and MongoDB reads), drain (flush a backlog),
 // reactions (one hot comment, many users reacting), counts (comment
-// counts of listing pages).
+// counts of listing pages), coldjoin (readers of new posts during an
+// ingest, with many comments stored).
 // `commentbench SCENARIO -h` lists its flags. Each prints its result and,
 // with -json, writes it; bench/run.sh runs them all.
 package main
@@ -53,6 +54,7 @@ var scenarios = map[string]scenario{
 	"drain":     drainScenario,
 	"reactions": reactionsScenario,
 	"counts":    countsScenario,
+	"coldjoin":  coldJoinScenario,
 }
 
 // env is what every scenario gets: the target and the optional probes.
@@ -75,7 +77,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	sc, ok := scenarios[name]
 	if !ok {
-		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, report)", name)
+		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, coldjoin, report)", name)
 	}
 	fs := flag.NewFlagSet("commentbench "+name, flag.ContinueOnError)
 	e := &env{}
