@@ -7,7 +7,7 @@
 #   BENCH_QUICK=1       small sizes (a minute or two), for trying the script
 #   BENCH_RUNS=3        runs of each scenario and mode (medians are reported)
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
-#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts"
+#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts coldjoin"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
 #   BENCH_MD=BENCHMARKS.md BENCH_REPORT=bench/report: where the report goes
 #     (elsewhere for a run of some scenarios only, e.g. .run/bench/)
@@ -23,7 +23,7 @@ RUNS=${BENCH_RUNS:-3}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 MONGO_PORT=${BENCH_MONGO_PORT:-37017}
 HTTP_PORT=${BENCH_HTTP_PORT:-18099}
-SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts}
+SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts coldjoin}
 MD=${BENCH_MD:-BENCHMARKS.md}
 REPORT=${BENCH_REPORT:-bench/report}
 OUT=.run/bench
@@ -41,6 +41,7 @@ if [ "$QUICK" = 1 ]; then
 	DRAIN=(-n 5000 -clients 16 -posts 16)
 	REACTIONS=(-clients 8 -users 2000 -readers 5 -duration 3s -settle 2m)
 	COUNTS=(-posts 100 -comments 3 -clients 4 -duration 3s -settle 2m)
+	COLDJOIN=(-prefill 5000 -prefill-posts 100 -clients 20 -posts 5 -ingest-clients 20 -ingest-posts 4 -duration 3s)
 else
 	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
 	CHANGES=(-clients 200 -posts 20 -window 4 -duration 20s -max 10000 -warm 10 -settle 10m)
@@ -51,6 +52,7 @@ else
 	DRAIN=(-n 1000000 -clients 64 -posts 64 -window 16)
 	REACTIONS=(-clients 32 -users 50000 -window 4 -readers 50 -duration 20s -settle 5m)
 	COUNTS=(-posts 500 -comments 4 -page 50 -clients 16 -duration 20s -settle 5m)
+	COLDJOIN=(-prefill 500000 -prefill-posts 5000 -clients 200 -posts 50 -ingest-clients 200 -ingest-posts 20 -window 4 -duration 20s)
 fi
 [ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
 [ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
@@ -157,6 +159,7 @@ sizes() {
 	join) echo "${JOIN[@]}" ;;
 	reactions) echo "${REACTIONS[@]}" ;;
 	counts) echo "${COUNTS[@]}" ;;
+	coldjoin) echo "${COLDJOIN[@]}" ;;
 	esac
 }
 
@@ -171,6 +174,23 @@ for scenario in $SCENARIOS; do
 			start_server write-behind "$prefix" "$run" --flush.enabled=false
 			# shellcheck disable=SC2046
 			bench drain write-behind "$run" "${DRAIN[@]}" -database "$prefix" -flush-cmd "bin/commentd flush $(common_flags "$prefix")"
+			stop_server
+			continue
+		fi
+		if [ "$scenario" = coldjoin ]; then
+			# One database for every run: the prefill (500,000 comments,
+			# inserted directly) is made once. commentd marks its sets of
+			# stored posts complete by itself only on an empty database; on
+			# this one it is told which posts have comments, as a deployment
+			# is once after the upgrade.
+			prefix="coldjoin$run"
+			# shellcheck disable=SC2046
+			bin/commentbench coldjoin -url "$URL" -mongo "$MONGO_URI" -database coldjoin -prefill-only $(sizes coldjoin) >&2
+			# shellcheck disable=SC2046
+			bin/commentd stored-posts $(common_flags "$prefix") --mongo.database coldjoin >&2
+			start_server write-behind "$prefix" "$run" --mongo.database coldjoin
+			# shellcheck disable=SC2046
+			bench coldjoin write-behind "$run" -database coldjoin $(sizes coldjoin)
 			stop_server
 			continue
 		fi

@@ -12,6 +12,7 @@ import (
 type coldJoinConfig struct {
 	Prefill      int
 	PrefillPosts int
+	PrefillOnly  bool
 	Database     string
 	Ingest       ingestConfig
 	Clients      int
@@ -24,7 +25,7 @@ type coldJoinConfig struct {
 // brings the comments collection to that many documents, inserted directly
 // (the shape store/ writes, over -prefill-posts posts; commentd is not told
 // of them, as after a restore: `commentd stored-posts` marks them if they
-// are to be read). Then the same ingest runs twice: alone, then while
+// are to be read; -prefill-only stops there). Then the same ingest runs twice: alone, then while
 // -clients clients join -posts new posts (a join every -every each). After
 // each ingest it times until the buffer is empty. Needs -mongo. Values, for
 // the run alone (…Alone) and with joins (…Joins): confirmedPerSec,
@@ -37,6 +38,7 @@ func coldJoinScenario(fs *flag.FlagSet) func(context.Context, *env) (*Result, er
 	var cfg coldJoinConfig
 	fs.IntVar(&cfg.Prefill, "prefill", 0, "bring the stored comments to this many first, inserted directly into MongoDB")
 	fs.IntVar(&cfg.PrefillPosts, "prefill-posts", 5000, "posts the prefilled comments spread over")
+	fs.BoolVar(&cfg.PrefillOnly, "prefill-only", false, "prefill, then stop (no commentd needed)")
 	fs.StringVar(&cfg.Database, "database", "commentd", "MongoDB database of the comments")
 	fs.IntVar(&cfg.Ingest.Clients, "ingest-clients", 32, "ingest: concurrent posting clients")
 	fs.IntVar(&cfg.Ingest.Posts, "ingest-posts", 8, "ingest: posts they spread over")
@@ -69,6 +71,9 @@ func coldJoin(ctx context.Context, e *env, cfg coldJoinConfig) (*Result, error) 
 		return nil, err
 	}
 	res.Values["stored"] = float64(stored)
+	if cfg.PrefillOnly {
+		return res, nil
+	}
 
 	alone, err := coldPhase(ctx, e, cfg, false, res)
 	if err != nil {
