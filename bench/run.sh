@@ -231,6 +231,8 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 	echo ","
 	json_str "changes: write-through stores each edit and delete with its own synchronous MongoDB update before the ack; write-behind counts MongoDB write commands once the buffer is empty again. devmongo is sent a batch's updates 40 per command (FerretDB hangs on ~100), so its update commands are counted as sent; the computed columns are what real MongoDB would be sent for the same batches (one insert and one update command per batch), not measured."
 	echo ","
+	json_str "coldjoin runs in write-behind only, on one database for all its runs: 500,000 comments inserted directly once (-prefill), then \`commentd stored-posts\` before each run (its Redis prefix is new), as after an upgrade. Its ratios compare two ingests of one run, alone and with joins of new posts."
+	echo ","
 	json_str "reactions runs in write-behind only: commentd buffers reactions in both modes, and write-through runs no flusher. Its MongoDB writes are counted once the buffer is empty again; the computed column is what real MongoDB would be sent (devmongo is sent updates 40 per command; a batch holds one update of the hot comment). counts: write-through asks MongoDB for every request (no Redis counts)."
 	echo ']}'
 } >"$OUT/meta.json"
