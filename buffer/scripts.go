@@ -171,6 +171,10 @@ var releaseScript = redis.NewScript(releaseLua)
 // that died), else moves up to ARGV[2] entries from buf to inflight.
 //
 //	KEYS[1] buf, KEYS[2] inflight, KEYS[3] lease; ARGV[1] token, ARGV[2] max
+//
+// Claim then marks the batch's posts stored (markScript) before it returns
+// the batch, so before the flusher can write it: joins skip the database
+// only for posts whose shard's stored set is complete and lacks them.
 var claimScript = redis.NewScript(claimLua)
 
 // ackScript ends a batch: dead letters are kept, the in-flight list goes.
