@@ -101,10 +101,18 @@ func coldJoin(ctx context.Context, e *env, cfg coldJoinConfig) (*Result, error) 
 }
 
 // prefill brings the comments collection to cfg.Prefill documents and
-// returns how many it holds.
+// returns how many it holds (0 without -prefill).
 func prefill(ctx context.Context, e *env, cfg coldJoinConfig) (int64, error) {
+	if cfg.Prefill == 0 {
+		return 0, nil // not counted: a count is a full scan on devmongo
+	}
 	coll := e.mongo.client.Database(cfg.Database).Collection("comments")
-	n, err := coll.EstimatedDocumentCount(ctx)
+	// A deadline of its own: the client's is a minute, and devmongo counts
+	// by reading every document (more than a minute at 600,000 on a busy
+	// machine).
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
+	n, err := coll.EstimatedDocumentCount(cctx)
 	if err != nil {
 		return 0, fmt.Errorf("count stored comments: %w", err)
 	}
