@@ -30,9 +30,11 @@ type coldJoinConfig struct {
 // each ingest it times until the buffer is empty. Needs -mongo. Values, for
 // the run alone (…Alone) and with joins (…Joins): confirmedPerSec,
 // drainSec (from the end of the ingest to an empty buffer), flushedPerSec
-// (flushed comments over ingest and drain), mongoReads; and joins,
-// joinsFailed, readsPerNewPost (read commands of the run with joins,
-// less those of the run alone, per new post), ingestRatio and
+// (flushed comments over ingest and drain), mongoReads (read commands
+// MongoDB finished: serverStatus), historyReads (history reads commentd
+// sent, finished or not); and joins, joinsFailed, readsPerNewPost
+// (historyReads of the run with joins, less those of the run alone, per
+// new post), ingestRatio and
 // drainRatio (with joins / alone). Latency: join (join_post to its ack).
 func coldJoinScenario(fs *flag.FlagSet) func(context.Context, *env) (*Result, error) {
 	var cfg coldJoinConfig
@@ -89,7 +91,7 @@ func coldJoin(ctx context.Context, e *env, cfg coldJoinConfig) (*Result, error) 
 	for name, v := range joins {
 		res.Values[name+"Joins"] = v
 	}
-	res.Values["readsPerNewPost"] = max(0, joins["mongoReads"]-alone["mongoReads"]) / float64(cfg.Posts)
+	res.Values["readsPerNewPost"] = max(0, joins["historyReads"]-alone["historyReads"]) / float64(cfg.Posts)
 	if alone["confirmedPerSec"] > 0 {
 		res.Values["ingestRatio"] = joins["confirmedPerSec"] / alone["confirmedPerSec"]
 	}
@@ -198,6 +200,7 @@ func coldPhase(ctx context.Context, e *env, cfg coldJoinConfig, joins bool, res 
 		"drainSec":        end.Sub(ingestEnd).Seconds(),
 		"flushedPerSec":   (m1[mFlushed] - m0[mFlushed]) / end.Sub(start).Seconds(),
 		"mongoReads":      reads,
+		"historyReads":    m1[mHistory] - m0[mHistory],
 		"elapsed":         end.Sub(start).Seconds(),
 	}
 	if joins {
@@ -206,7 +209,7 @@ func coldPhase(ctx context.Context, e *env, cfg coldJoinConfig, joins bool, res 
 		res.Latency["join"] = percentiles(hist)
 		res.Latency["confirm"] = ing.Latency["confirm"]
 	}
-	fmt.Printf("coldjoin %s: %.0f confirmed/s, drain %.2fs after the ingest, %.0f flushed/s, %.0f read commands\n",
-		map[bool]string{false: "alone", true: "with joins"}[joins], v["confirmedPerSec"], v["drainSec"], v["flushedPerSec"], reads)
+	fmt.Printf("coldjoin %s: %.0f confirmed/s, drain %.2fs after the ingest, %.0f flushed/s, %.0f read commands, %.0f history reads sent\n",
+		map[bool]string{false: "alone", true: "with joins"}[joins], v["confirmedPerSec"], v["drainSec"], v["flushedPerSec"], reads, v["historyReads"])
 	return v, nil
 }

@@ -27,6 +27,7 @@ const (
 	mBatchSum  = "commentd_flush_batch_size_sum"
 	mBatchN    = "commentd_flush_batch_size_count"
 	mMongoErr  = "commentd_mongo_errors_total"
+	mHistory   = "commentd_history_reads_total"
 	mRSS       = "process_resident_memory_bytes"
 	maxMetrics = "commentd_buffer_oldest_age_seconds" // kept as a maximum over shards
 )

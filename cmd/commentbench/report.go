@@ -107,8 +107,8 @@ var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns"
 var scenarioText = map[string]string{
 	"coldjoin": "Many comments stored (`-prefill`, inserted directly, then `commentd stored-posts`), then the same ingest twice: " +
 		"alone, and while `-clients` clients join `-posts` new posts (a join a second each). Values …Alone and …Joins: " +
-		"confirmed/s, drainSec (end of the ingest to an empty buffer), flushed/s over ingest and drain, MongoDB read commands; " +
-		"readsPerNewPost is the run with joins' reads less the run alone's, per new post.",
+		"confirmed/s, drainSec (end of the ingest to an empty buffer), flushed/s over ingest and drain, MongoDB read commands finished, " +
+		"history reads commentd sent; readsPerNewPost is the run with joins' history reads less the run alone's, per new post.",
 	"reactions": "One hot comment, many users (each its own userId) reacting to it over `react`, closed loop; " +
 		"a share `-off` of the reacts take a reaction back, over `-kinds` of the allowed reactions. " +
 		"Readers in the post's room count `comment_reactions` (coalesced to `reactions.push_rate`, 4 per comment per second). " +

@@ -123,7 +123,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		}
 		hk = a.hook
 	}
-	svc := comment.NewService(a.buf, a.buf, a.store, comment.ServiceConfig{
+	svc := comment.NewService(a.buf, a.buf, countedHistory{a.store, a.metrics.historyReads}, comment.ServiceConfig{
 		HistoryLimit: cfg.History.Limit,
 		MaxRunes:     cfg.Limits.CommentMaxRunes,
 		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
