@@ -54,3 +54,24 @@ func TestNeverStored(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, never, "sets of another shard count are not trusted")
 }
+
+// Counts of posts known never written take no database count.
+func TestCountsOfNeverStoredPosts(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 2})
+	ctx := context.Background()
+	require.NoError(t, b.MarkStoredReady(ctx))
+	require.NoError(t, b.MarkStored(ctx, []string{"old"}))
+	var asked []string
+	stored := func(_ context.Context, posts []string) (map[string]int, error) {
+		asked = append(asked, posts...)
+		out := map[string]int{}
+		for _, p := range posts {
+			out[p] = 7
+		}
+		return out, nil
+	}
+	got, err := b.Counts(ctx, []string{"new-1", "old", "new-2"}, stored)
+	require.NoError(t, err)
+	require.Equal(t, map[string]int{"new-1": 0, "old": 7, "new-2": 0}, got)
+	require.Equal(t, []string{"old"}, asked)
+}
