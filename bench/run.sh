@@ -11,7 +11,7 @@
 #   BENCH_REDIS_PORT=16379 BENCH_MONGO_PORT=37017 BENCH_HTTP_PORT=18099
 #     (below 32768: ports in Linux's ephemeral range can be taken by any
 #     outgoing connection, on a machine busy with other load tests too)
-#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts hot"
+#   BENCH_SCENARIOS="ingest changes sustained fanout conns join drain reactions counts hot coldjoin"
 #   BENCH_DRAIN_N, BENCH_SUSTAINED_DURATION: override those two sizes
 #   BENCH_HOT_BATCH=false: hot's readers join without batch: true
 #   BENCH_PEERS="node centrifugo": the peers to run beside commentd ("" for
@@ -34,7 +34,7 @@ RUNS=${BENCH_RUNS:-3}
 REDIS_PORT=${BENCH_REDIS_PORT:-16379}
 MONGO_PORT=${BENCH_MONGO_PORT:-37017}
 HTTP_PORT=${BENCH_HTTP_PORT:-18099}
-SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts hot}
+SCENARIOS=${BENCH_SCENARIOS:-ingest changes sustained fanout conns join drain reactions counts hot coldjoin}
 MD=${BENCH_MD:-BENCHMARKS.md}
 REPORT=${BENCH_REPORT:-bench/report}
 PEERS=${BENCH_PEERS-node centrifugo}
@@ -54,6 +54,7 @@ if [ "$QUICK" = 1 ]; then
 	REACTIONS=(-clients 8 -users 2000 -readers 5 -duration 3s -settle 2m)
 	COUNTS=(-posts 100 -comments 3 -clients 4 -duration 3s -settle 2m)
 	HOT=(-readers 500 -per-worker 250 -rate 20 -duration 3s)
+	COLDJOIN=(-prefill 5000 -prefill-posts 100 -clients 20 -posts 5 -ingest-clients 20 -ingest-posts 4 -duration 3s)
 else
 	INGEST=(-clients 200 -posts 20 -window 4 -duration 20s)
 	CHANGES=(-clients 200 -posts 20 -window 4 -duration 20s -max 10000 -warm 10 -settle 10m)
@@ -65,6 +66,7 @@ else
 	REACTIONS=(-clients 32 -users 50000 -window 4 -readers 50 -duration 20s -settle 5m)
 	COUNTS=(-posts 500 -comments 4 -page 50 -clients 16 -duration 20s -settle 5m)
 	HOT=(-readers 10000 -per-worker 5000 -rate 100 -duration 20s)
+	COLDJOIN=(-prefill 500000 -prefill-posts 5000 -clients 200 -posts 50 -ingest-clients 200 -ingest-posts 20 -window 4 -duration 20s)
 fi
 [ -n "${BENCH_DRAIN_N:-}" ] && DRAIN+=(-n "$BENCH_DRAIN_N")
 [ -n "${BENCH_SUSTAINED_DURATION:-}" ] && SUSTAINED+=(-duration "$BENCH_SUSTAINED_DURATION")
@@ -188,6 +190,7 @@ sizes() {
 	reactions) echo "${REACTIONS[@]}" ;;
 	counts) echo "${COUNTS[@]}" ;;
 	hot) echo "${HOT[@]}" ;;
+	coldjoin) echo "${COLDJOIN[@]}" ;;
 	esac
 }
 
@@ -275,6 +278,23 @@ for scenario in $SCENARIOS; do
 			stop_server
 			continue
 		fi
+		if [ "$scenario" = coldjoin ]; then
+			# One database for every run: the prefill (500,000 comments,
+			# inserted directly) is made once. commentd marks its sets of
+			# stored posts complete by itself only on an empty database; on
+			# this one it is told which posts have comments, as a deployment
+			# is once after the upgrade.
+			prefix="coldjoin$run"
+			# shellcheck disable=SC2046
+			bin/commentbench coldjoin -url "$URL" -mongo "$MONGO_URI" -database coldjoin -prefill-only $(sizes coldjoin) >&2
+			# shellcheck disable=SC2046
+			bin/commentd stored-posts $(common_flags "$prefix") --mongo.database coldjoin >&2
+			start_server write-behind "$prefix" "$run" --mongo.database coldjoin
+			# shellcheck disable=SC2046
+			bench coldjoin write-behind "$run" -database coldjoin $(sizes coldjoin)
+			stop_server
+			continue
+		fi
 		modes="write-behind write-through"
 		# Reactions go through the buffer in both modes, and write-through
 		# runs no flusher: there they would never reach MongoDB.
@@ -314,6 +334,8 @@ json_str() { local s=${1//\\/\\\\}; s=${s//\"/\\\"}; printf '"%s"' "$s"; }
 	json_str "Regenerate with \`make bench\` (BENCH_QUICK=1 for small sizes). Medians of $RUNS runs; one fresh commentd per run. drain runs in write-behind only: write-through keeps no buffer."
 	echo ","
 	json_str "changes: write-through stores each edit and delete with its own synchronous MongoDB update before the ack; write-behind counts MongoDB write commands once the buffer is empty again. devmongo is sent a batch's updates 40 per command (FerretDB hangs on ~100), so its update commands are counted as sent; the computed columns are what real MongoDB would be sent for the same batches (one insert and one update command per batch), not measured."
+	echo ","
+	json_str "coldjoin runs in write-behind only, on one database for all its runs: 500,000 comments inserted directly once (-prefill), then \`commentd stored-posts\` before each run (its Redis prefix is new), as after an upgrade. Its ratios compare two ingests of one run, alone and with joins of new posts."
 	echo ","
 	json_str "reactions runs in write-behind only: commentd buffers reactions in both modes, and write-through runs no flusher. Its MongoDB writes are counted once the buffer is empty again; the computed column is what real MongoDB would be sent (devmongo is sent updates 40 per command; a batch holds one update of the hot comment). counts: write-through asks MongoDB for every request (no Redis counts)."
 	for n in "${PEER_NOTES[@]}"; do

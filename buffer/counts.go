@@ -36,7 +36,7 @@ func (b *Buffer) Counts(ctx context.Context, posts []string, stored StoredCounts
 		return out, err
 	}
 	select {
-	case <-b.cold.count(cold, func(ctx context.Context, posts []string) { b.seedAll(ctx, posts, stored) }):
+	case <-b.cold.count(cold, func(ctx context.Context, posts []string) { b.seedAll(ctx, posts, b.unlessNeverStored(stored)) }):
 	case <-ctx.Done():
 		return nil, ErrCountsBusy
 	}
@@ -245,4 +245,32 @@ func (b *Buffer) DropCounts(ctx context.Context, posts []string) error {
 		}
 	}
 	return nil
+}
+
+// unlessNeverStored is stored, asked only of the posts that may have
+// comments in the database: a post known never written (NeverStored)
+// counts 0 there, without a scan. The seed's guard holds as for a database
+// answer: the shard's acks were read before, so a batch of the post
+// claimed (marked) and acked meanwhile makes the seed refused.
+func (b *Buffer) unlessNeverStored(stored StoredCounts) StoredCounts {
+	return func(ctx context.Context, posts []string) (map[string]int, error) {
+		var maybe []string
+		out := map[string]int{}
+		for _, p := range posts {
+			if never, err := b.NeverStored(ctx, p); err == nil && never {
+				out[p] = 0
+			} else {
+				maybe = append(maybe, p)
+			}
+		}
+		if len(maybe) == 0 {
+			return out, nil
+		}
+		db, err := stored(ctx, maybe)
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, db)
+		return out, nil
+	}
 }

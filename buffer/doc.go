@@ -30,6 +30,9 @@
 //	<prefix>:{n}:commit:<token>     string  one commit's results, for a resent pipeline     append
 //	<prefix>:{n}:recent:<postId>    list    the post's latest comments, current state      append, seed, publish
 //	<prefix>:{n}:complete:<postId>  string  set when recent holds the post's whole history  seed, Invalidate (deletes)
+//	<prefix>:{n}:stored             set     posts that may have comments in the database,  mark (Claim,
+//	                                        and "#ready:shards=<shards>" once it is known   MarkStored),
+//	                                        complete (stored.go), no expiry                 MarkStoredReady
 //	<prefix>:{n}:chg:<postId>       hash    comment id → state, of comments changed lately append
 //	                                        or pushed out of recent (the last ChangedLen)
 //	<prefix>:{n}:chgt:<postId>      zset    chg's ids by time of their last change (ms)    append

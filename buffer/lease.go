@@ -90,6 +90,7 @@ func (b *Buffer) Depth(ctx context.Context, shard int) (int64, time.Time, error)
 // in-flight batch if a previous holder left one, else up to max entries
 // (new comments and changes) moved from the shard's list to its in-flight
 // list, oldest first. An entry that cannot be decoded is dead-lettered.
+// The batch's posts are marked stored (MarkStored) before it is returned.
 func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([]comment.Change, error) {
 	raw, err := claimScript.Run(ctx, b.rdb,
 		[]string{b.key(shard, "buf"), b.key(shard, "inflight"), b.key(shard, "lease")}, token, max).StringSlice()
@@ -111,6 +112,10 @@ func (b *Buffer) Claim(ctx context.Context, shard int, token string, max int) ([
 		if err := b.rdb.RPush(ctx, b.key(shard, "dead"), toAny(deadRaw(bad))...).Err(); err != nil {
 			return nil, fmt.Errorf("claim from shard %d: dead-letter undecodable: %w", shard, classify(err))
 		}
+	}
+	// Before the batch can be written: see stored.go.
+	if err := b.markBatch(ctx, out); err != nil {
+		return nil, fmt.Errorf("claim from shard %d: %w", shard, err)
 	}
 	return out, nil
 }

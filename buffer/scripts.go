@@ -47,6 +47,8 @@ var (
 	slowLua string
 	//go:embed lua/slow_pass.lua
 	slowPassLua string
+	//go:embed lua/mark.lua
+	markLua string
 )
 
 // countsScript seeds the counts of a shard's posts Redis does not count
@@ -173,6 +175,10 @@ var releaseScript = redis.NewScript(releaseLua)
 // that died), else moves up to ARGV[2] entries from buf to inflight.
 //
 //	KEYS[1] buf, KEYS[2] inflight, KEYS[3] lease; ARGV[1] token, ARGV[2] max
+//
+// Claim then marks the batch's posts stored (markScript) before it returns
+// the batch, so before the flusher can write it: joins skip the database
+// only for posts whose shard's stored set is complete and lacks them.
 var claimScript = redis.NewScript(claimLua)
 
 // ackScript ends a batch: dead letters are kept, the in-flight list goes.
@@ -228,3 +234,10 @@ var banScript = redis.NewScript(banLua)
 //
 // KEYS: 1 log:<post>. ARGV: pairs of an entry as read and its replacement.
 var scrubScript = redis.NewScript(scrubLua)
+
+// markScript marks posts of one shard stored: they may have comments in
+// the database (stored.go). Flagged allow-oom: the flusher marks a
+// batch's posts before writing it, also when Redis is full.
+//
+//	KEYS[1] stored (the posts' shard's set); ARGV the post ids
+var markScript = redis.NewScript(markLua)

@@ -41,6 +41,12 @@ type Buffer interface {
 	// Seed puts older comments (newest first) from the Store in front of
 	// the post's recent ones, if the oldest is still headID.
 	Seed(ctx context.Context, postID, headID string, older []Comment, complete bool) error
+	// NeverStored reports whether the post is known to have nothing in
+	// the Store, so that its joins and history need no Store read.
+	// MarkStored records that posts may have comments in the Store: it
+	// must return before any of their comments is written there.
+	NeverStored(ctx context.Context, postID string) (bool, error)
+	MarkStored(ctx context.Context, postIDs []string) error
 
 	// State returns a comment's current state if Redis holds it: changed
 	// lately, or among the post's recent comments.
@@ -129,7 +135,7 @@ type Service struct {
 	cfg   ServiceConfig
 
 	mu      sync.Mutex
-	reading map[string]*historyRead // joins' Store reads in progress, by post and cursor
+	reading map[string]*historyRead // joins' Store reads in progress, by post, size and viewer class
 	failed  map[string]time.Time    // joins' Store reads that failed lately, by key: until when to skip them
 	slow    map[string]slowEntry    // posts' slow mode as read lately
 	trusted map[string]bool         // users known trusted (ModerateFirst): trust is never withdrawn
@@ -140,9 +146,10 @@ type Service struct {
 
 // historyRead is one Store read that concurrent joins of a cold post share.
 type historyRead struct {
-	done  chan struct{}
-	older []Comment
-	err   error
+	done   chan struct{}
+	before string // the read's cursor: comments older than this ("" none)
+	older  []Comment
+	err    error
 }
 
 // NewService returns a Service. pub is needed only with WriteThrough.
@@ -354,6 +361,11 @@ func (s *Service) Queue(ctx context.Context, viewer Actor, limit int) ([]Comment
 
 // writeThrough inserts c, then publishes it.
 func (s *Service) writeThrough(ctx context.Context, c Comment) (Comment, error) {
+	// Marked before it is stored: a post must not look never written
+	// (NeverStored) while it has comments.
+	if err := s.buf.MarkStored(ctx, []string{c.PostID}); err != nil {
+		return Comment{}, s.clientError(err)
+	}
 	rej, err := s.store.InsertMany(ctx, []Comment{c})
 	if err == nil && len(rej) > 0 {
 		err = errors.New(rej[0].Reason)
@@ -406,7 +418,7 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 	if err != nil {
 		return nil, s.clientError(err)
 	}
-	if len(recent) < limit && !complete && s.store != nil && !s.reachesSince(recent, since) {
+	if len(recent) < limit && !complete && s.store != nil && !s.reachesSince(recent, since) && !s.neverStored(ctx, postID) {
 		before := ""
 		if len(recent) > 0 {
 			before = recent[0].ID
@@ -414,14 +426,14 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 		// A whole page is read whatever this join lacks, so that joins
 		// arriving while comments come share the read.
 		want := limit
-		older, err := s.readHistory(ctx, viewer, postID, before, want)
+		older, complete, err := s.readHistory(ctx, viewer, postID, before, want)
 		switch {
 		case errors.Is(err, errReadFailedLately): // said once, when it failed
 		case err != nil:
 			s.cfg.Logger.Warn("history from the database failed; joining with the buffer's", "post", postID, "err", err)
 		default:
 			// Keep them in Redis, so the next join needs no database read.
-			if err := s.buf.Seed(ctx, postID, before, older, len(older) < want); err != nil {
+			if err := s.buf.Seed(ctx, postID, before, older, complete); err != nil {
 				s.cfg.Logger.Warn("seeding recent comments failed", "post", postID, "err", err)
 			}
 			if ov, err := s.buf.Overrides(ctx, postID, ids(older)); err == nil {
@@ -696,25 +708,49 @@ const failedReadMemory = 5 * time.Second
 // errReadFailedLately is a Store read skipped because it failed lately.
 var errReadFailedLately = errors.New("the database read failed lately; not tried again yet")
 
-// readHistory reads older comments of a post from the Store for a join.
-// Joins that need the same read at once share it: many readers arriving on
-// a cold post cost one database read, not one each. A read that failed is
-// not tried again for failedReadMemory. The result is the caller's own
-// copy.
-func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before string, want int) ([]Comment, error) {
-	key := postID + "\x00" + before + "\x00" + strconv.Itoa(want) + "\x00" + strconv.FormatBool(viewer.Moderator)
+// neverStored reports whether the buffer knows the post has nothing in
+// the Store. A buffer that cannot tell means it may have.
+func (s *Service) neverStored(ctx context.Context, postID string) bool {
+	never, err := s.buf.NeverStored(ctx, postID)
+	return err == nil && never
+}
+
+// readHistory reads older comments of a post from the Store for a join:
+// up to want of those older than before ("" for the newest), newest first,
+// and whether that is all the Store has (complete).
+//
+// Joins of the same post (and viewer class) share a read in progress: many
+// readers arriving on a cold post cost one database read, not one each. A
+// read is shared even when the joins' buffers began at different comments
+// (before moves while comments arrive: "" on an empty buffer, then the
+// first new comment): a read older than r.before serves any join whose
+// before is not newer than r.before, cut to the comments older than its
+// own before. What it cuts off is in that join's buffer already (the
+// buffer holds every comment from its head on), and every comment among
+// the post's latest that is older than before is among the read's. A join
+// whose before is newer (the buffer's head trimmed meanwhile) reads on its
+// own. A read that failed is not tried again for failedReadMemory. The
+// result is the caller's own copy.
+func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before string, want int) (older []Comment, complete bool, err error) {
+	key := postID + "\x00" + strconv.Itoa(want) + "\x00" + strconv.FormatBool(viewer.Moderator)
 	s.mu.Lock()
 	if until, ok := s.failed[key]; ok {
 		if time.Now().Before(until) {
 			s.mu.Unlock()
-			return nil, errReadFailedLately
+			return nil, false, errReadFailedLately
 		}
 		delete(s.failed, key)
 	}
 	r, shared := s.reading[key]
+	if shared && r.before != "" && (before == "" || before > r.before) {
+		shared = false
+		r = nil // a read of our own, not registered: rare
+	}
 	if !shared {
-		r = &historyRead{done: make(chan struct{})}
-		s.reading[key] = r
+		r = &historyRead{done: make(chan struct{}), before: before}
+		if _, busy := s.reading[key]; !busy {
+			s.reading[key] = r
+		}
 	}
 	s.mu.Unlock()
 	if !shared {
@@ -722,7 +758,9 @@ func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before 
 		r.older, r.err = s.storeHistory(sctx, viewer, postID, before, want)
 		cancel()
 		s.mu.Lock()
-		delete(s.reading, key)
+		if s.reading[key] == r {
+			delete(s.reading, key)
+		}
 		if r.err != nil {
 			if len(s.failed) >= 10_000 {
 				clear(s.failed) // a bound: forgetting costs a read
@@ -735,9 +773,19 @@ func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before 
 	select {
 	case <-r.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
-	return slices.Clone(r.older), r.err
+	if r.err != nil {
+		return nil, false, r.err
+	}
+	complete = len(r.older) < want
+	older = make([]Comment, 0, len(r.older))
+	for _, c := range r.older { // newest first
+		if before == "" || c.ID < before {
+			older = append(older, c)
+		}
+	}
+	return older, complete, nil
 }
 
 // reachesSince reports whether cs already holds since or something older,
@@ -810,7 +858,7 @@ func (s *Service) page(ctx context.Context, viewer Actor, postID, parentID, befo
 	}
 	var stored []Comment
 	more := false
-	if s.store != nil {
+	if s.store != nil && !s.neverStored(ctx, postID) {
 		// One more than asked tells whether an older page exists.
 		if parentID != "" {
 			stored, err = s.store.Replies(ctx, postID, parentID, before, limit+1, viewer.Moderator)

@@ -36,6 +36,8 @@ func (coldBuffer) Queue(context.Context, int) ([]Comment, error)     { return ni
 func (coldBuffer) Trusted(context.Context, string) (bool, error)     { return false, nil }
 func (coldBuffer) Trust(context.Context, string) error               { return nil }
 func (coldBuffer) React(context.Context, Reaction) (Comment, error)  { return Comment{}, ErrStale }
+func (coldBuffer) NeverStored(context.Context, string) (bool, error) { return false, nil }
+func (coldBuffer) MarkStored(context.Context, []string) error        { return nil }
 
 // slowStore answers History slowly and counts the reads.
 type slowStore struct {
@@ -190,5 +192,67 @@ func TestFailedHistoryReadRemembered(t *testing.T) {
 	}
 	if n := st.reads.Load(); n != 1 {
 		t.Fatalf("%d database reads for 20 joins after a failure, want 1", n)
+	}
+}
+
+// arrivingBuffer is a cold post whose first comment arrives after the
+// first join: later joins see it at the head of the buffer.
+type arrivingBuffer struct {
+	coldBuffer
+	first   Comment
+	arrived atomic.Bool
+}
+
+func (b *arrivingBuffer) Recent(context.Context, string, int) ([]Comment, bool, error) {
+	if b.arrived.Load() {
+		return []Comment{b.first}, false, nil
+	}
+	return nil, false, nil
+}
+
+// Joins of a cold post share one read although a comment arrived between
+// them (the buffer's head, the read's cursor, moved from none to it), and
+// each gets the stored comments and the new one once.
+func TestJoinsShareReadWhileCommentsArrive(t *testing.T) {
+	st := &slowStore{}
+	for i := 3; i > 0; i-- {
+		st.docs = append(st.docs, Comment{ID: fmt.Sprintf("%024x", i), PostID: "p"})
+	}
+	buf := &arrivingBuffer{first: Comment{ID: fmt.Sprintf("%024x", 9), PostID: "p"}}
+	svc := NewService(buf, nil, st, ServiceConfig{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	join := func() {
+		defer wg.Done()
+		cs, err := svc.Join(context.Background(), Actor{}, "p", "")
+		if err == nil && len(cs) != 3 && len(cs) != 4 {
+			err = fmt.Errorf("join got %d comments, want the 3 stored (and the new one)", len(cs))
+		}
+		seen := map[string]bool{}
+		for _, c := range cs {
+			if seen[c.ID] {
+				err = fmt.Errorf("comment %s twice", c.ID)
+			}
+			seen[c.ID] = true
+		}
+		errs <- err
+	}
+	wg.Add(1)
+	go join()
+	time.Sleep(20 * time.Millisecond) // the first read is under way
+	buf.arrived.Store(true)
+	for range 19 {
+		wg.Add(1)
+		go join()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := st.reads.Load(); n != 1 {
+		t.Fatalf("%d database reads, want 1 shared", n)
 	}
 }

@@ -2,12 +2,14 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/commentd/commentd/comment"
 	"go.mongodb.org/mongo-driver/bson"
 	"go.mongodb.org/mongo-driver/bson/primitive"
+	"go.mongodb.org/mongo-driver/mongo"
 	"go.mongodb.org/mongo-driver/mongo/options"
 )
 
@@ -71,6 +73,35 @@ func (s *Store) find(ctx context.Context, what string, filter bson.D, opts *opti
 	out := make([]comment.Comment, len(docs))
 	for i, d := range docs {
 		out[i] = d.comment()
+	}
+	return out, nil
+}
+
+// Empty reports whether the collection holds no comment: one document
+// fetched at most.
+func (s *Store) Empty(ctx context.Context) (bool, error) {
+	err := s.coll.FindOne(ctx, bson.D{}, options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: empty: %w", err)
+	}
+	return false, nil
+}
+
+// PostIDs returns the id of every post with a stored comment (distinct:
+// one pass over the collection, or over the postId index on MongoDB).
+func (s *Store) PostIDs(ctx context.Context) ([]string, error) {
+	vals, err := s.coll.Distinct(ctx, "postId", bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("store: post ids: %w", err)
+	}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		if p, ok := v.(string); ok {
+			out = append(out, p)
+		}
 	}
 	return out, nil
 }

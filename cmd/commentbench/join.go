@@ -82,7 +82,7 @@ func join(ctx context.Context, e *env, cfg joinConfig) (*Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs <- joinLoop(ctx, d, fmt.Sprintf("%s-%d", prefix, i%cfg.Posts), deadline, hist[i], &loads, &failed)
+			errs <- joinLoop(ctx, d, fmt.Sprintf("%s-%d", prefix, i%cfg.Posts), deadline, 0, hist[i], &loads, &failed)
 		}()
 	}
 	wg.Wait()
@@ -129,8 +129,9 @@ const joinAckTimeout = 10 * time.Second
 var errNoJoinAck = errors.New("no ack in 10s")
 
 // joinLoop joins post again and again on one connection until deadline,
-// one join outstanding at a time.
-func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, h *hdrhistogram.Histogram, loads, failed *atomic.Int64) error {
+// one join outstanding at a time, a join every `every` at most (0: at
+// once).
+func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, every time.Duration, h *hdrhistogram.Histogram, loads, failed *atomic.Int64) error {
 	c, err := d.dial(ctx, nil)
 	if err != nil {
 		return err
@@ -144,6 +145,9 @@ func joinLoop(ctx context.Context, d dialer, post string, deadline time.Time, h 
 	})
 	arg := quoted(post)
 	for id := int64(1); time.Now().Before(deadline) && ctx.Err() == nil; id++ {
+		if id > 1 && every > 0 {
+			time.Sleep(every)
+		}
 		sent := time.Now()
 		if err := c.Emit(id, "join_post", arg); err != nil {
 			return fmt.Errorf("join_post: %w", err)

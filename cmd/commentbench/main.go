@@ -11,7 +11,8 @@
 // join (history loads and MongoDB reads), drain (flush a backlog),
 // reactions (one hot comment, many users reacting), counts (comment
 // counts of listing pages), hot (a viral post: readers in several
-// processes, writers and reactions). fanout and hot also measure
+// processes, writers and reactions), coldjoin (readers of new posts during
+// an ingest, with many comments stored). fanout and hot also measure
 // Centrifugo (-target centrifugo), the fan-out ceiling.
 // `commentbench SCENARIO -h` lists its flags. Each prints its result and,
 // with -json, writes it; bench/run.sh runs them all.
@@ -56,6 +57,7 @@ var scenarios = map[string]scenario{
 	"reactions": reactionsScenario,
 	"counts":    countsScenario,
 	"hot":       hotScenario,
+	"coldjoin":  coldJoinScenario,
 }
 
 // env is what every scenario gets: the target and the optional probes.
@@ -85,7 +87,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	sc, ok := scenarios[name]
 	if !ok {
-		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, hot, report)", name)
+		return fmt.Errorf("unknown scenario %q (ingest, changes, sustained, fanout, conns, join, drain, reactions, counts, hot, coldjoin, report)", name)
 	}
 	fs := flag.NewFlagSet("commentbench "+name, flag.ContinueOnError)
 	e := &env{}

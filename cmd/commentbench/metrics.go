@@ -27,6 +27,7 @@ const (
 	mBatchSum  = "commentd_flush_batch_size_sum"
 	mBatchN    = "commentd_flush_batch_size_count"
 	mMongoErr  = "commentd_mongo_errors_total"
+	mHistory   = "commentd_history_reads_total"
 	mRSS       = "process_resident_memory_bytes"
 	maxMetrics = "commentd_buffer_oldest_age_seconds" // kept as a maximum over shards
 )
@@ -81,8 +82,9 @@ func scrape(ctx context.Context, base string) (serverMetrics, error) {
 func waitDepth(ctx context.Context, base string, want float64, every time.Duration) (float64, error) {
 	for {
 		m, err := scrape(ctx, base)
-		if err == nil && m[mDepth] <= want {
-			return m[mDepth], nil
+		// A scrape over commentd's budget leaves the depth out: not 0.
+		if d, ok := m[mDepth]; err == nil && ok && d <= want {
+			return d, nil
 		}
 		select {
 		case <-ctx.Done():

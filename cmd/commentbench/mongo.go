@@ -91,6 +91,17 @@ func (e *env) mongoCommands(ctx context.Context) (map[string]float64, error) {
 	return e.mongo.commands(ctx)
 }
 
+// counters reads commentd's metrics and the server's command counters
+// (nil without -mongo): a scenario's starting point.
+func (e *env) counters(ctx context.Context) (serverMetrics, map[string]float64, error) {
+	m, err := scrape(ctx, e.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	before, err := e.mongoCommands(ctx)
+	return m, before, err
+}
+
 // mongoDelta returns how many times each command ran since before (from
 // mongoCommands); ok is false without -mongo.
 func (e *env) mongoDelta(ctx context.Context, before map[string]float64) (delta map[string]float64, ok bool, err error) {
@@ -142,29 +153,39 @@ func rawInsert(ctx context.Context, client *mongo.Client, db, like string, n, ba
 	if err := copyIndexes(ctx, d.Collection(like), coll); err != nil {
 		return 0, err
 	}
+	start := time.Now()
+	if err := insertComments(ctx, coll, n, batch, func(i int) string { return fmt.Sprintf("raw-%d", i%64) }, tick); err != nil {
+		return 0, fmt.Errorf("raw insert: %w", err)
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+// insertComments inserts n comment-shaped documents (the fields store/
+// writes for a new comment) into coll with unordered InsertMany of batch;
+// post names the post of the i-th, tick is told how many are in.
+func insertComments(ctx context.Context, coll *mongo.Collection, n, batch int, post func(i int) string, tick func(done int)) error {
 	docs := make([]any, 0, batch)
 	now := time.Now().UTC()
-	start := time.Now()
 	for done := 0; done < n; {
 		docs = docs[:0]
 		for i := 0; i < batch && done+i < n; i++ {
 			docs = append(docs, bson.D{
 				{Key: "_id", Value: primitive.NewObjectID()},
-				{Key: "postId", Value: fmt.Sprintf("raw-%d", (done+i)%64)},
+				{Key: "postId", Value: post(done + i)},
 				{Key: "userId", Value: "bench"},
 				{Key: "content", Value: benchContent},
 				{Key: "createdAt", Value: now},
 			})
 		}
 		if _, err := coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil {
-			return 0, fmt.Errorf("raw insert: %w", err)
+			return err
 		}
 		done += len(docs)
 		if tick != nil {
 			tick(done)
 		}
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return nil
 }
 
 // copyIndexes creates on dst the secondary indexes of src.

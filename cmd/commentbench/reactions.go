@@ -124,11 +124,7 @@ func reactions(ctx context.Context, e *env, cfg reactionsConfig) (*Result, error
 		users[i] = fmt.Sprintf("rx%d-%d", nonce, i)
 	}
 	// Dialing reactors (they do not join) costs MongoDB nothing.
-	m0, err := scrape(ctx, e.url)
-	if err != nil {
-		return nil, err
-	}
-	before, err := e.mongoCommands(ctx)
+	m0, before, err := e.counters(ctx)
 	if err != nil {
 		return nil, err
 	}

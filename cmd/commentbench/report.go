@@ -98,10 +98,11 @@ var headline = map[string]string{
 	"ingest": "confirmedPerSec", "changes": "changesPerSec", "sustained": "confirmedPerSec", "fanout": "deliveriesPerSec",
 	"conns": "kbPerConn", "join": "loadsPerSec", "drain": "drainPerSec", "reactions": "reactionsPerSec", "counts": "requestsPerSec",
 	"hot": "deliveriesPerSec",
+	"coldjoin": "ingestRatio",
 }
 
 // scenarioOrder is the order of the report's sections.
-var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain", "reactions", "counts", "hot"}
+var scenarioOrder = []string{"ingest", "changes", "sustained", "fanout", "conns", "join", "drain", "reactions", "counts", "hot", "coldjoin"}
 
 // scenarioText introduces a scenario's section of the report.
 var scenarioText = map[string]string{
@@ -111,6 +112,10 @@ var scenarioText = map[string]string{
 		"framesPerSec counts frames holding comments (a `comments_added` counts once). Label `centrifugo`: Centrifugo v6, " +
 		"in-memory broker, no history, publishing through its HTTP API (no reactions), the fan-out ceiling. " +
 		"write-through refuses reactions (they need the flusher), so its reactionsConfirmed is 0.",
+	"coldjoin": "Many comments stored (`-prefill`, inserted directly, then `commentd stored-posts`), then the same ingest twice: " +
+		"alone, and while `-clients` clients join `-posts` new posts (a join a second each). Values …Alone and …Joins: " +
+		"confirmed/s, drainSec (end of the ingest to an empty buffer), flushed/s over ingest and drain, MongoDB read commands finished, " +
+		"history reads commentd sent; readsPerNewPost is the run with joins' history reads less the run alone's, per new post.",
 	"reactions": "One hot comment, many users (each its own userId) reacting to it over `react`, closed loop; " +
 		"a share `-off` of the reacts take a reaction back, over `-kinds` of the allowed reactions. " +
 		"Readers in the post's room count `comment_reactions` (coalesced to `reactions.push_rate`, 4 per comment per second). " +

@@ -214,6 +214,12 @@ func (rep *report) conversationTargets(add func(name, a, b, goal, res string)) {
 	v, ok = rep.value("counts", wb, "mongoReadsPer1000Requests")
 	add(name, rep.cell("counts", wt, "mongoReadsPer1000Requests"),
 		rep.cell("counts", wb, "mongoReadsPer1000Requests"), "0 once warm", verdict(v == 0, ok))
+	v, ok = rep.value("coldjoin", wb, "ingestRatio")
+	add("coldjoin: ingest confirmed/s with joins of new posts / alone", "–", rep.cell("coldjoin", wb, "ingestRatio"), "≥ 0.9", verdict(v >= 0.9, ok))
+	v, ok = rep.value("coldjoin", wb, "drainRatio")
+	add("coldjoin: flushed/s with joins of new posts / alone", "–", rep.cell("coldjoin", wb, "drainRatio"), "≥ 0.9", verdict(v >= 0.9, ok))
+	v, ok = rep.value("coldjoin", wb, "readsPerNewPost")
+	add("coldjoin: MongoDB reads per new post joined", "–", rep.cell("coldjoin", wb, "readsPerNewPost"), "≤ 1", verdict(v <= 1, ok))
 }
 
 // changesBesideIngest compares the changes scenario with ingest of the

@@ -47,10 +47,7 @@ func sustainedScenario(fs *flag.FlagSet) func(context.Context, *env) (*Result, e
 func sustained(ctx context.Context, e *env, cfg sustainedConfig) (*Result, error) {
 	res := newResult("sustained", e.label, map[string]any{"rate": cfg.Rate, "clients": cfg.Clients,
 		"posts": cfg.Posts, "window": cfg.Window, "duration": cfg.Duration.String()})
-	if _, err := scrape(ctx, e.url); err != nil {
-		return nil, err
-	}
-	before, err := e.mongoCommands(ctx)
+	_, before, err := e.counters(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -124,7 +124,7 @@ func NewApp(cfg *config.Config, log *slog.Logger) (*App, error) {
 		}
 		hk = a.hook
 	}
-	svc := comment.NewService(a.buf, a.buf, a.store, comment.ServiceConfig{
+	svc := comment.NewService(a.buf, a.buf, countedHistory{a.store, a.metrics.historyReads}, comment.ServiceConfig{
 		HistoryLimit: cfg.History.Limit,
 		MaxRunes:     cfg.Limits.CommentMaxRunes,
 		WriteThrough: cfg.Flush.Mode == config.ModeWriteThrough,
@@ -261,6 +261,7 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		a.ensureIndexes(ctx)
+		a.storedReady(ctx)
 	}()
 	// Webhooks are delivered until the end: the drain publishes events too.
 	whCtx, stopWebhooks := context.WithCancel(context.Background())
@@ -328,6 +329,30 @@ func (a *App) ensureIndexes(ctx context.Context) {
 			return
 		case <-time.After(wait):
 		}
+	}
+}
+
+// storedReady lets joins trust Redis's sets of stored posts (buffer's
+// stored.go) when the database is empty: every comment written from now
+// on is marked first. A database with comments needs the sets built from
+// it once: `commentd stored-posts`; until then every cold join reads.
+func (a *App) storedReady(ctx context.Context) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ready, err := a.buf.StoredReady(cctx)
+	if err != nil || ready {
+		return // not known: joins read, as before
+	}
+	empty, err := a.store.Empty(cctx)
+	switch {
+	case err != nil:
+		a.log.Warn("stored posts: the database could not be asked whether it is empty", "err", err)
+	case empty:
+		if err := a.buf.MarkStoredReady(cctx); err != nil {
+			a.log.Warn("stored posts: sets not marked complete", "err", err)
+		}
+	default:
+		a.log.Info("joins of new posts read the database until `commentd stored-posts` has run once")
 	}
 }
 

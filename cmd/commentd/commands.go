@@ -90,6 +90,44 @@ func flush(ctx context.Context, loader *config.Loader, once bool, timeout time.D
 	return nil
 }
 
+// storedPosts runs `commentd stored-posts`: it adds every post with a
+// stored comment to Redis's sets of stored posts, then marks the sets
+// complete, so that joins of posts never written skip the database
+// (buffer/stored.go). One pass over the collection; run it once after
+// upgrading a deployment that has comments, when every node marks what it
+// writes (this version). Comments written meanwhile are marked by their
+// writers.
+func storedPosts(ctx context.Context, loader *config.Loader, stdout io.Writer) error {
+	cfg, err := loader.Load()
+	if err != nil {
+		return err
+	}
+	rdb := newRedis(cfg)
+	defer rdb.Close()
+	st, err := openStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close(context.Background())
+	buf := newBuffer(cfg, rdb, newLogger(cfg, os.Stderr))
+	defer buf.Close()
+	start := time.Now()
+	posts, err := st.PostIDs(ctx)
+	if err != nil {
+		return err
+	}
+	for i := 0; i < len(posts); i += 10_000 {
+		if err := buf.MarkStored(ctx, posts[i:min(i+10_000, len(posts))]); err != nil {
+			return err
+		}
+	}
+	if err := buf.MarkStoredReady(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d posts with stored comments marked in %s\n", len(posts), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
 // displayAddr turns ":8080" or "[::]:8080" into "localhost:8080".
 func displayAddr(addr string) string {
 	for _, p := range []string{"[::]", "0.0.0.0", ""} {

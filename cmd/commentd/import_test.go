@@ -209,14 +209,18 @@ func TestImportJoinAfterComplete(t *testing.T) {
 	require.Equal(t, "Hello & welcome\nsecond line\n\npara 2", got[0].Content)
 }
 
-// Redis down: the import succeeds and says joins may not show it.
+// Redis down: the import writes nothing. Joins of a post Redis knows
+// never written skip MongoDB (buffer/stored.go), so Redis must mark the
+// posts before their comments are written.
 func TestImportRedisDown(t *testing.T) {
 	e := newEnv(t, 4)
 	e.redis.Stop()
 	out, err := e.runCmd(t, "import", "testdata/wordpress.xml", "--format", "wordpress")
-	require.NoError(t, err, out)
-	require.Contains(t, out, "imported 5")
-	require.Contains(t, out, "warning: Redis not told")
+	require.ErrorContains(t, err, "redis must know the imported posts", out)
+	require.Contains(t, out, "imported 0")
+	n, err := e.store.Count(context.Background(), "")
+	require.NoError(t, err)
+	require.Zero(t, n)
 }
 
 // importSize is the size of TestImportMany: IMPORT_N=100000 for the

@@ -42,6 +42,8 @@ const usage = `usage:
   commentd import FILE --format F [--map-post RE] [--dry-run] [...]
                                                        import comments: F is disqus, wordpress or jsonl
   commentd export [--post P] [--since T] [...]         JSON lines of stored comments to stdout
+  commentd stored-posts [...]                          tell Redis which posts have stored comments (once,
+                                                       after an upgrade): new posts' joins then skip MongoDB
   commentd version                                     print the version
 Every configuration key is also a flag, e.g. --flush.batch_size 500; see config.example.yaml.`
 
@@ -71,6 +73,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return flush(ctx, loader, once, timeout, stdout)
+	case "stored-posts":
+		_, loader, err := parseFlags(cmd, rest, nil)
+		if err != nil {
+			return err
+		}
+		return storedPosts(ctx, loader, stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, versionString())
 		return nil

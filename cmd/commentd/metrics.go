@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/commentd/commentd/comment"
+	"github.com/commentd/commentd/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -23,6 +24,7 @@ type metrics struct {
 	flushed      prometheus.Counter
 	deadLetters  prometheus.Counter
 	mongoErrors  prometheus.Counter
+	historyReads prometheus.Counter
 	whDelivered  *prometheus.CounterVec
 	whFailed     *prometheus.CounterVec
 	whDead       *prometheus.CounterVec
@@ -48,6 +50,8 @@ func newMetrics() *metrics {
 			Name: "commentd_dead_letters_total", Help: "Comments MongoDB kept refusing, moved to the dead-letter list."}),
 		mongoErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "commentd_mongo_errors_total", Help: "Failed MongoDB inserts of a batch (retried)."}),
+		historyReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "commentd_history_reads_total", Help: "Post history reads sent to MongoDB (joins and history pages), finished or not."}),
 		whDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "commentd_webhook_delivered_events_total", Help: "Webhook events delivered (2xx), by endpoint."}, []string{"endpoint"}),
 		whFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -56,7 +60,7 @@ func newMetrics() *metrics {
 			Name: "commentd_webhook_dead_events_total", Help: "Webhook events given up after webhooks.max_attempts, by endpoint."}, []string{"endpoint"}),
 		scrapeBudget: 2 * time.Second,
 	}
-	m.reg.MustRegister(m.accepted, m.rejected, m.batchSize, m.flushTime, m.flushed, m.deadLetters, m.mongoErrors,
+	m.reg.MustRegister(m.accepted, m.rejected, m.batchSize, m.flushTime, m.flushed, m.deadLetters, m.mongoErrors, m.historyReads,
 		m.whDelivered, m.whFailed, m.whDead,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -154,4 +158,23 @@ func (c *appCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 		ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age, label)
 	}
+}
+
+// countedHistory is the store as the Service reads it, counting the
+// history reads it sends (commentd_history_reads_total): MongoDB's own
+// counters (serverStatus) count a command when it finishes, and a read
+// that a join gave up on may never finish.
+type countedHistory struct {
+	*store.Store
+	reads prometheus.Counter
+}
+
+func (c countedHistory) History(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
+	c.reads.Inc()
+	return c.Store.History(ctx, postID, before, limit)
+}
+
+func (c countedHistory) HistoryAll(ctx context.Context, postID, before string, limit int) ([]comment.Comment, error) {
+	c.reads.Inc()
+	return c.Store.HistoryAll(ctx, postID, before, limit)
 }

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/commentd/commentd/buffer"
+	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/transfer"
 	"github.com/spf13/pflag"
 )
@@ -71,11 +73,11 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := st.EnsureIndexes(pctx); err != nil {
 			return err
 		}
-		w = st
 		rdb := newRedis(cfg)
 		defer rdb.Close()
 		buf := newBuffer(cfg, rdb, newLogger(cfg, os.Stderr))
 		defer buf.Close()
+		w = markingWriter{w: st, buf: buf}
 		inv = timedInvalidator{buf}
 	}
 	sum, err := transfer.Import(ctx, f, tcfg, w, inv)
@@ -87,6 +89,30 @@ func importCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("import %s: %w", fs.Arg(0), err)
 	}
 	return nil
+}
+
+// markingWriter marks a batch's posts stored in Redis before it writes the
+// batch (buffer/stored.go): joins of a post Redis knows never written skip
+// the database, so an import that Redis was not told of would stay hidden.
+// No mark, no write.
+type markingWriter struct {
+	w   transfer.Writer
+	buf *buffer.Buffer
+}
+
+func (m markingWriter) Import(ctx context.Context, cs []comment.Comment) (int, []comment.Rejected, error) {
+	posts := make([]string, 0, 8)
+	for _, c := range cs {
+		if len(posts) == 0 || posts[len(posts)-1] != c.PostID {
+			posts = append(posts, c.PostID)
+		}
+	}
+	mctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := m.buf.MarkStored(mctx, posts); err != nil {
+		return 0, nil, fmt.Errorf("redis must know the imported posts before they are written: %w", err)
+	}
+	return m.w.Import(ctx, cs)
 }
 
 // timedInvalidator gives Redis a few seconds: an import does not wait for

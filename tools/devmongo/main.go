@@ -1,10 +1,13 @@
 // Command devmongo serves the MongoDB wire protocol on loopback for development
 // and tests. It embeds FerretDB (github.com/FerretDB/FerretDB/ferretdb) with its
-// SQLite handler, so it needs neither a real MongoDB nor any other service.
+// SQLite handler, so it needs neither a real MongoDB nor any other service;
+// or, with -backend postgresql, its PostgreSQL handler (filter, sort and
+// limit pushed down to PostgreSQL, real indexes) on a PostgreSQL server.
 //
 // Usage:
 //
 //	devmongo [-listen 127.0.0.1:27017] [-data ./.devmongo] [-log-level warn]
+//	devmongo -backend postgresql -postgresql-url postgres://127.0.0.1:5432/ferretdb
 //
 // Once the port accepts connections it prints one line to stdout:
 //
@@ -37,6 +40,8 @@ func run() int {
 	dataDir := flag.String("data", "./.devmongo", "folder for the SQLite files (created if missing)")
 	syncMode := flag.String("synchronous", "normal", "SQLite synchronous mode: normal (WAL, no fsync per commit: survives a crash of the process, not of the machine) or full (fsync per commit)")
 	logLevel := flag.String("log-level", "warn", "log level: debug, info, warn or error")
+	backend := flag.String("backend", "sqlite", "FerretDB handler: sqlite (files under -data) or postgresql (-postgresql-url)")
+	pgURL := flag.String("postgresql-url", "", "with -backend postgresql: the database's URL, e.g. postgres://127.0.0.1:5432/ferretdb")
 	flag.Parse()
 
 	var level slog.Level
@@ -49,6 +54,14 @@ func run() int {
 
 	if *syncMode != "normal" && *syncMode != "full" {
 		fmt.Fprintf(os.Stderr, "devmongo: -synchronous must be normal or full, not %q\n", *syncMode)
+		return 2
+	}
+	if *backend != "sqlite" && *backend != "postgresql" {
+		fmt.Fprintf(os.Stderr, "devmongo: -backend must be sqlite or postgresql, not %q\n", *backend)
+		return 2
+	}
+	if (*backend == "postgresql") != (*pgURL != "") {
+		fmt.Fprintln(os.Stderr, "devmongo: -postgresql-url is needed with -backend postgresql, and only then")
 		return 2
 	}
 	if flag.NArg() > 0 {
@@ -82,12 +95,13 @@ func run() int {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *listen},
 		Logger:   logger.With("component", "ferretdb"),
-		Handler:  "sqlite",
+		Handler:  *backend,
 		// parseURI in FerretDB wants "file:" + an existing folder ending in "/".
 		// synchronous(normal) in WAL mode: a commit is a write to the WAL
 		// without fsync. Measured: an update (each is its own commit) took
 		// ~25 ms with full, the fsync; the flusher's changes are updates.
-		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: "_pragma=synchronous(" + *syncMode + ")"}).String(),
+		SQLiteURL:     (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: "_pragma=synchronous(" + *syncMode + ")"}).String(),
+		PostgreSQLURL: *pgURL,
 	})
 	if err != nil {
 		logger.Error("start FerretDB", "err", err)
