@@ -97,7 +97,7 @@ func loadResults(dir string) ([]*Result, error) {
 var headline = map[string]string{
 	"ingest": "confirmedPerSec", "changes": "changesPerSec", "sustained": "confirmedPerSec", "fanout": "deliveriesPerSec",
 	"conns": "kbPerConn", "join": "loadsPerSec", "drain": "drainPerSec", "reactions": "reactionsPerSec", "counts": "requestsPerSec",
-	"hot": "deliveriesPerSec",
+	"hot":      "deliveriesPerSec",
 	"coldjoin": "ingestRatio",
 }
 
