@@ -92,7 +92,9 @@ func (s *keySet) close() {
 	s.transport.CloseIdleConnections()
 }
 
-// run fetches the set at once, then every s.every after the previous fetch.
+// run fetches the set at once, then every s.every after the previous fetch
+// (one for an unknown kid counts: a token checked before run's first tick
+// has the set fetched already).
 func (s *keySet) run() {
 	defer s.wg.Done()
 	t := time.NewTimer(0)
@@ -102,6 +104,13 @@ func (s *keySet) run() {
 		case <-t.C:
 		case <-s.ctx.Done():
 			return
+		}
+		s.mu.Lock()
+		last, asked := s.last, s.fetching != nil
+		s.mu.Unlock()
+		if since := time.Since(last); !asked && !last.IsZero() && since < s.every {
+			t.Reset(s.every - since)
+			continue
 		}
 		select {
 		case <-s.refresh():
