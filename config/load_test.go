@@ -121,6 +121,8 @@ var keyCases = []keyCase{
 	{key: "webhooks.max_backoff", value: "5s", want: 5 * time.Second, get: func(c *Config) any { return c.Webhooks.MaxBackoff }},
 	{key: "webhooks.lease_ttl", value: "1s", want: time.Second, get: func(c *Config) any { return c.Webhooks.LeaseTTL }},
 	{key: "webhooks.max_len", value: "5000", want: int64(5000), get: func(c *Config) any { return c.Webhooks.MaxLen }},
+	{key: "hot.window", value: "250ms", want: 250 * time.Millisecond, get: func(c *Config) any { return c.Hot.Window }},
+	{key: "hot.threshold", value: "50", want: 50.0, get: func(c *Config) any { return c.Hot.Threshold }},
 }
 
 // keys returns every key of Config.
