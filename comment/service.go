@@ -374,12 +374,20 @@ func (s *Service) writeThrough(ctx context.Context, c Comment) (Comment, error) 
 		s.cfg.Logger.Warn("write-through insert failed", "err", err)
 		return Comment{}, Errorf(CodeUnavailable, "the database is unavailable, try again")
 	}
-	if err := s.pub.Publish(ctx, c); err != nil {
+	// Stored: the publish gets time of its own, not what the insert left
+	// of the request's (under load a slow insert left too little, and
+	// readers were not told of a stored comment).
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), publishTimeout)
+	defer cancel()
+	if err := s.pub.Publish(pctx, c); err != nil {
 		// Stored, but readers were not told; the next join shows it.
 		s.cfg.Logger.Warn("write-through publish failed", "err", err)
 	}
 	return c, nil
 }
+
+// publishTimeout bounds write-through's publish of a stored comment.
+const publishTimeout = 5 * time.Second
 
 // clientError turns an internal error into what a client is told, and logs
 // the cause.

@@ -256,3 +256,40 @@ func TestJoinsShareReadWhileCommentsArrive(t *testing.T) {
 		t.Fatalf("%d database reads, want 1 shared", n)
 	}
 }
+
+// slowInsertStore takes all the time the request has left to insert.
+type slowInsertStore struct{ slowStore }
+
+func (s *slowInsertStore) InsertMany(ctx context.Context, _ []Comment) ([]Rejected, error) {
+	if d, ok := ctx.Deadline(); ok {
+		time.Sleep(time.Until(d) - time.Millisecond)
+	}
+	return nil, nil
+}
+
+// ctxPublisher records how long the context of each publish had left.
+type ctxPublisher struct{ left []time.Duration }
+
+func (p *ctxPublisher) Publish(ctx context.Context, _ Comment) error {
+	d, _ := ctx.Deadline()
+	p.left = append(p.left, time.Until(d))
+	return ctx.Err()
+}
+
+// Write-through: a comment stored by an insert that took nearly all of the
+// request's time is still published, with time of its own (readers were
+// not told of it when the publish shared the request's deadline).
+func TestWriteThroughPublishHasItsOwnTime(t *testing.T) {
+	pub := &ctxPublisher{}
+	svc := NewService(coldBuffer{}, pub, &slowInsertStore{}, ServiceConfig{WriteThrough: true})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	errs := make(chan error, 1)
+	svc.PostAsync(ctx, Input{PostID: "p", UserID: "alice", Content: "hi"}, func(_ Comment, e error) { errs <- e })
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if len(pub.left) != 1 || pub.left[0] < time.Second {
+		t.Fatalf("publishes with time left %v, want one with at least 1s", pub.left)
+	}
+}

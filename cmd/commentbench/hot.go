@@ -58,12 +58,13 @@ type hotConfig struct {
 // comments), allFramesPerSec, commentsPerFrame, workers, loadgenCPUSec and
 // loadgenCPUPercent (workers and this process, while publishing and
 // draining). Latency: delivery (from when the comment was due), sendLag
-// (from due to sent: a writer behind, such as Centrifugo's publish call
-// waiting for its broadcast). Series: deliveries/s (readers in this
+// (from due to sent: a writer behind, such as Centrifugo's 64 publish
+// calls at once all waiting for their broadcasts). Series: deliveries/s (readers in this
 // process only).
 //
 // With -target centrifugo, readers subscribe to a Centrifugo channel and
-// comments are published through its HTTP API (no reactions).
+// comments are published through its HTTP API, 64 requests at once (no
+// reactions).
 func hotScenario(fs *flag.FlagSet) func(context.Context, *env) (*Result, error) {
 	var cfg hotConfig
 	fs.IntVar(&cfg.Readers, "readers", 10000, "readers of the post (at most 60,000)")
@@ -300,25 +301,51 @@ func (w *commentdWriters) close() {
 	w.wg.Wait()
 }
 
-// centrifugoWriters publish through Centrifugo's HTTP API.
+// centrifugoWriters publish through Centrifugo's HTTP API, up to
+// centrifugoInflight requests at once: a publish call returns when the
+// server has queued the publication to every subscriber, so one call at a
+// time per writer would measure the driver's round trips, not Centrifugo's
+// fan-out (commentd's writers do not wait for their acks either).
 type centrifugoWriters struct {
 	pub       *centrifugoPublisher
 	channel   string
+	inflight  chan struct{}
+	wg        sync.WaitGroup
 	confirmed atomic.Int64
+	failed    atomic.Int64
 }
 
+// centrifugoInflight bounds the driver's concurrent publish requests.
+const centrifugoInflight = 64
+
+func newCentrifugoWriters(t centrifugoTarget, channel string) *centrifugoWriters {
+	return &centrifugoWriters{pub: newCentrifugoPublisher(t, centrifugoInflight), channel: channel,
+		inflight: make(chan struct{}, centrifugoInflight)}
+}
+
+// publish waits for a free request slot only; the request runs on.
 func (w *centrifugoWriters) publish(ctx context.Context, _ int, seq int64, due time.Time) error {
 	data, _ := json.Marshal(map[string]string{"content": timedContent(seq, due)})
-	if err := w.pub.publish(ctx, w.channel, data); err != nil {
-		return err
+	select {
+	case w.inflight <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	w.confirmed.Add(1)
+	w.wg.Add(1)
+	go func() {
+		defer func() { <-w.inflight; w.wg.Done() }()
+		if err := w.pub.publish(ctx, w.channel, data); err != nil {
+			w.failed.Add(1)
+			return
+		}
+		w.confirmed.Add(1)
+	}()
 	return nil
 }
 
 func (w *centrifugoWriters) react(int, int64) bool  { return false }
 func (w *centrifugoWriters) counts() (int64, int64) { return w.confirmed.Load(), 0 }
-func (w *centrifugoWriters) close()                 {}
+func (w *centrifugoWriters) close()                 { w.wg.Wait() }
 
 // hot runs the scenario, with its readers in worker processes when procs
 // is true, else in this process; fanout runs it too (one writer, no
@@ -358,7 +385,7 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 
 	var pub hotPublisher
 	if target == targetCentrifugo {
-		pub = &centrifugoWriters{pub: newCentrifugoPublisher(e.centrifugo, cfg.Writers), channel: post}
+		pub = newCentrifugoWriters(e.centrifugo, post)
 	} else {
 		w, err := dialCommentdWriters(ctx, e.url, post, cfg.Writers)
 		if err != nil {
@@ -435,7 +462,11 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	v["readers"] = float64(cfg.Readers)
 	v["workers"] = float64(len(workers))
 	v["published"] = float64(published)
-	v["publishErrors"] = float64(wc.failed)
+	publishErrors := wc.failed
+	if cw, ok := pub.(*centrifugoWriters); ok {
+		publishErrors += cw.failed.Load()
+	}
+	v["publishErrors"] = float64(publishErrors)
 	v["unsent"] = float64(wc.unsent)
 	v["confirmed"] = float64(confirmed)
 	v["reactions"] = float64(wc.reactions)
@@ -470,9 +501,9 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 func runWriters(ctx context.Context, pub hotPublisher, cfg hotConfig, quiet bool, name string, lag *hdrhistogram.Histogram) writerCounts {
 	var sent, failed, unsent, reacts atomic.Int64
 	var lagMu sync.Mutex
-	// A writer that is behind (Centrifugo's publish call waits for its
-	// broadcast: ~3 a second at 10,000 readers here) drains its queue for
-	// the grace at most, so that the run stays bounded.
+	// A writer that is behind (Centrifugo's publish calls wait for their
+	// broadcasts) drains its queue for the grace at most, so that the run
+	// stays bounded.
 	drainEnd := time.Now().Add(cfg.Duration + cfg.Grace)
 	type job struct {
 		seq int64
