@@ -434,7 +434,7 @@ func (s *Service) Join(ctx context.Context, viewer Actor, postID, since string) 
 		// A whole page is read whatever this join lacks, so that joins
 		// arriving while comments come share the read.
 		want := limit
-		older, complete, err := s.readHistory(ctx, viewer, postID, before, want)
+		older, complete, err := s.readHistory(ctx, postID, before, want)
 		switch {
 		case errors.Is(err, errReadFailedLately): // said once, when it failed
 		case err != nil:
@@ -727,20 +727,23 @@ func (s *Service) neverStored(ctx context.Context, postID string) bool {
 // up to want of those older than before ("" for the newest), newest first,
 // and whether that is all the Store has (complete).
 //
-// Joins of the same post (and viewer class) share a read in progress: many
-// readers arriving on a cold post cost one database read, not one each. A
-// read is shared even when the joins' buffers began at different comments
-// (before moves while comments arrive: "" on an empty buffer, then the
-// first new comment): a read older than r.before serves any join whose
-// before is not newer than r.before, cut to the comments older than its
-// own before. What it cuts off is in that join's buffer already (the
-// buffer holds every comment from its head on), and every comment among
-// the post's latest that is older than before is among the read's. A join
-// whose before is newer (the buffer's head trimmed meanwhile) reads on its
-// own. A read that failed is not tried again for failedReadMemory. The
-// result is the caller's own copy.
-func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before string, want int) (older []Comment, complete bool, err error) {
-	key := postID + "\x00" + strconv.Itoa(want) + "\x00" + strconv.FormatBool(viewer.Moderator)
+// The read holds the hidden and held comments too, whoever joins: it is
+// seeded into the buffer, which holds every comment from its head on, and
+// later joins (a moderator's too) are answered from there, each showing
+// what its viewer may see. So all joins of a post share a read in
+// progress: many readers arriving on a cold post cost one database read,
+// not one each. A read is shared even when the joins' buffers began at
+// different comments (before moves while comments arrive: "" on an empty
+// buffer, then the first new comment): a read older than r.before serves
+// any join whose before is not newer than r.before, cut to the comments
+// older than its own before. What it cuts off is in that join's buffer
+// already (the buffer holds every comment from its head on), and every
+// comment among the post's latest that is older than before is among the
+// read's. A join whose before is newer (the buffer's head trimmed
+// meanwhile) reads on its own. A read that failed is not tried again for
+// failedReadMemory. The result is the caller's own copy.
+func (s *Service) readHistory(ctx context.Context, postID, before string, want int) (older []Comment, complete bool, err error) {
+	key := postID + "\x00" + strconv.Itoa(want)
 	s.mu.Lock()
 	if until, ok := s.failed[key]; ok {
 		if time.Now().Before(until) {
@@ -763,7 +766,7 @@ func (s *Service) readHistory(ctx context.Context, viewer Actor, postID, before 
 	s.mu.Unlock()
 	if !shared {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.StoreTimeout)
-		r.older, r.err = s.storeHistory(sctx, viewer, postID, before, want)
+		r.older, r.err = s.store.HistoryAll(sctx, postID, before, want)
 		cancel()
 		s.mu.Lock()
 		if s.reading[key] == r {

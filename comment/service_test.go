@@ -179,6 +179,10 @@ func (s *failingStore) History(context.Context, string, string, int) ([]Comment,
 	return nil, errors.New("database timed out")
 }
 
+func (s *failingStore) HistoryAll(ctx context.Context, postID, before string, limit int) ([]Comment, error) {
+	return s.History(ctx, postID, before, limit)
+}
+
 // A join's database read that failed is not tried again by the next joins
 // for a while: they join with the buffer's comments at once.
 func TestFailedHistoryReadRemembered(t *testing.T) {

@@ -169,3 +169,37 @@ func TestColdJoinAfterFlusherCrash(t *testing.T) {
 	}
 	require.EqualValues(t, 17, st.reads.Load())
 }
+
+// A reader's cold join seeds Redis with the hidden and held comments too:
+// a moderator joining after it is answered from Redis and still sees them
+// (the seed once held only what the first joiner could see), the reader
+// does not, and the two joins cost one database read.
+func TestColdJoinSeedKeepsHiddenForModerators(t *testing.T) {
+	e := newEnv(t, 1)
+	ctx := context.Background()
+	svc, st := e.coldService(false)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	var stored []comment.Comment
+	for i, status := range []string{"", comment.StatusHidden, comment.StatusPending, ""} {
+		stored = append(stored, comment.Comment{ID: comment.NewID(now.Add(time.Duration(i) * time.Millisecond)),
+			PostID: "mixed", UserID: "u", Content: fmt.Sprintf("c%d", i), Status: status, CreatedAt: now})
+	}
+	_, _, err := e.store.Import(ctx, stored)
+	require.NoError(t, err)
+
+	got, err := svc.Join(ctx, comment.Actor{UserID: "reader"}, "mixed", "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"c0", "c3"}, contents(got), "a reader sees the visible ones")
+	got, err = svc.Join(ctx, comment.Actor{UserID: "mod", Moderator: true}, "mixed", "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"c0", "c1", "c2", "c3"}, contents(got), "a moderator after the reader's seed")
+	require.EqualValues(t, 1, st.reads.Load(), "database reads of both joins")
+}
+
+func contents(cs []comment.Comment) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Content
+	}
+	return out
+}
