@@ -13,6 +13,7 @@ import (
 	"github.com/commentd/commentd/comment"
 	"github.com/commentd/commentd/internal/testsvc"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
@@ -371,5 +372,42 @@ func TestAppendNotRepeatedWhenTheClientResends(t *testing.T) {
 		recent, _, err := b.Recent(ctx, "p", 10)
 		require.NoError(t, err)
 		require.Len(t, recent, 2+i)
+	}
+}
+
+// Comments pushed out of the recent list stay findable among the changed
+// ones (the flusher may not have stored them yet), the newest ChangedLen
+// of them, whether pushed out one per append or many in one.
+func TestPushedOutOfRecentStayFindable(t *testing.T) {
+	b, _, _ := newBuffer(t, buffer.Config{Shards: 1, RecentLen: 3, ChangedLen: 4})
+	ctx := context.Background()
+	var cs []comment.Comment
+	for i := range 12 {
+		c := mk(t, "p", fmt.Sprintf("c%d", i))
+		cs = append(cs, c)
+	}
+	// Twelve at once: one script run, most of them in one batch.
+	var wg sync.WaitGroup
+	for _, c := range cs[:8] {
+		wg.Add(1)
+		b.AppendOnceAsync(ctx, c, "", nil, func(_ comment.Comment, _ bool, err error) {
+			assert.NoError(t, err)
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	for _, c := range cs[8:] {
+		require.NoError(t, b.Append(ctx, c))
+	}
+	recent, _, err := b.Recent(ctx, "p", 10)
+	require.NoError(t, err)
+	require.Equal(t, cs[9:], recent)
+	for i, c := range cs[:9] {
+		got, found, err := b.State(ctx, "p", c.ID)
+		require.NoError(t, err)
+		require.Equal(t, i >= 5, found, "comment %d of the 9 pushed out (the newest 4 are kept)", i)
+		if found {
+			require.Equal(t, c, got)
+		}
 	}
 }

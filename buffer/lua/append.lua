@@ -56,6 +56,32 @@ local function keepChanged(chg, chgt, id, state, at, nx)
   redis.call('PEXPIRE', chg, ttl)
   redis.call('PEXPIRE', chgt, ttl)
 end
+-- keepManyChanged is keepChanged with nx of many comments at once (the
+-- ones pushed out of a post's recent list): states holds id, state pairs,
+-- times at, id pairs. A sorted set cut to its changedLen highest is the
+-- same whether cut after each add or once after all.
+local function keepManyChanged(chg, chgt, states, times)
+  if #states == 0 then
+    return
+  end
+  for j = 1, #states, 1000 do
+    redis.call('HSET', chg, unpack(states, j, math.min(j + 999, #states)))
+    redis.call('ZADD', chgt, 'NX', unpack(times, j, math.min(j + 999, #times)))
+  end
+  local over = redis.call('ZCARD', chgt) - changedLen
+  if over > 0 then
+    local gone = redis.call('ZPOPMIN', chgt, over)
+    local ids = {}
+    for j = 1, #gone, 2 do
+      ids[#ids + 1] = gone[j]
+    end
+    for j = 1, #ids, 1000 do
+      redis.call('HDEL', chg, unpack(ids, j, math.min(j + 999, #ids)))
+    end
+  end
+  redis.call('PEXPIRE', chg, ttl)
+  redis.call('PEXPIRE', chgt, ttl)
+end
 local function replaceRecent(rk, post, id, state)
   local needle = '"_id":"' .. id .. '"'
   for j = #post.pending, 1, -1 do
@@ -123,10 +149,16 @@ local function setState(k, a, rk, id, v, state, at, p, buffered, audit)
   end
 end
 -- count adds delta to the post's number of visible comments, if Redis
--- counts it (CountPosts seeds it).
+-- counts it (CountPosts seeds it): summed per post, applied at the end.
+local deltas, deltaOrder = {}, {}
 local function count(k, delta)
-  if delta ~= '0' and delta ~= '' and redis.call('EXISTS', KEYS[k + 9]) == 1 then
-    redis.call('INCRBY', KEYS[k + 9], delta)
+  if delta ~= '0' and delta ~= '' then
+    local key = KEYS[k + 9]
+    if not deltas[key] then
+      deltas[key] = 0
+      deltaOrder[#deltaOrder + 1] = key
+    end
+    deltas[key] = deltas[key] + tonumber(delta)
   end
 end
 -- current returns a comment's current state, decoded, and its version:
@@ -265,6 +297,14 @@ local function react(k, a, rk)
   setState(k, a, rk, id, st.v, state, ARGV[a + 7], record(op, ARGV[a + 14], ARGV[a + 15], st, user, reaction), true, '')
   return state
 end
+-- Whether a post is locked, asked once a run (only lock.lua changes it).
+local locks = {}
+local function isLocked(key)
+  if locks[key] == nil then
+    locks[key] = redis.call('EXISTS', key) == 1
+  end
+  return locks[key]
+end
 for i = 1, n do
   local k = KH + KPER * (i - 1)
   local a = AH + APER * (i - 1)
@@ -273,7 +313,7 @@ for i = 1, n do
   local rk = KEYS[k + 1]
   -- A locked post takes no new comment and no edit; its lock key is in
   -- the post's shard, so the check and the append are one step.
-  local locked = ARGV[a + 8] == '1' and redis.call('EXISTS', KEYS[k + 7]) == 1
+  local locked = ARGV[a + 8] == '1' and isLocked(KEYS[k + 7])
   if kind == 'c' then
     local dk = KEYS[k + 2]
     local first = false
@@ -348,12 +388,17 @@ for _, rk in ipairs(order) do
     local over = redis.call('LLEN', rk) - recentLen
     if over > 0 then
       local gone = redis.call('LRANGE', rk, 0, over - 1)
+      local states, times = {}, {}
       for j = 1, #gone do
         local id = string.match(gone[j], '"_id":"(%x+)"')
         if id then
-          keepChanged(post.chg, post.chgt, id, gone[j], tonumber(string.sub(id, 1, 8), 16) * 1000, true)
+          states[#states + 1] = id
+          states[#states + 1] = gone[j]
+          times[#times + 1] = tonumber(string.sub(id, 1, 8), 16) * 1000
+          times[#times + 1] = id
         end
       end
+      keepManyChanged(post.chg, post.chgt, states, times)
       redis.call('LTRIM', rk, -recentLen, -1)
     end
   end
@@ -368,6 +413,11 @@ for _, rk in ipairs(order) do
     push(post.log, post.pub)
     redis.call('LTRIM', post.log, -logLen, -1)
     redis.call('PEXPIRE', post.log, ttl)
+  end
+end
+for _, key in ipairs(deltaOrder) do
+  if deltas[key] ~= 0 and redis.call('EXISTS', key) == 1 then
+    redis.call('INCRBY', key, deltas[key])
   end
 end
 redis.call('SET', KEYS[3], cjson.encode(res), 'PX', ARGV[5])
