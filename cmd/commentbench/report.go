@@ -110,7 +110,9 @@ var scenarioText = map[string]string{
 		"`-writers` writers posting `-rate` comments a second (open loop) and `-react-rate` reactions a second on the newest comments. " +
 		"Readers join with `{postId, batch: true}` and count `comment_added` and `comments_added` alike, each comment once; " +
 		"framesPerSec counts frames holding comments (a `comments_added` counts once). Label `centrifugo`: Centrifugo v6, " +
-		"in-memory broker, no history, publishing through its HTTP API (no reactions), the fan-out ceiling. " +
+		"in-memory broker, no history, published to through its HTTP API with up to 64 requests at once (no reactions; " +
+		"a publish returns once the broadcast is queued), the fan-out ceiling; Centrifugo OSS writes publications as they come, " +
+		"combining only what is queued already (a write delay that batches is a PRO feature). " +
 		"write-through refuses reactions (they need the flusher), so its reactionsConfirmed is 0.",
 	"coldjoin": "Many comments stored (`-prefill`, inserted directly, then `commentd stored-posts`), then the same ingest twice: " +
 		"alone, and while `-clients` clients join `-posts` new posts (a join a second each). Values …Alone and …Joins: " +
