@@ -102,8 +102,10 @@ func (rep *report) latencyCharts(dir string) ([]chart, error) {
 		p.Y.Label.Text = "ms (log)"
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, plot.LogTicks{Prec: -1}
 		p.X.Tick.Marker = plot.ConstantTicks(ticks)
-		p.X.Min, p.X.Max = -0.2, 3.2
-		p.Legend.Top, p.Legend.Left = true, true
+		// The right of the chart is left empty for the legend: on a log
+		// scale the slowest lines run along the top.
+		p.X.Min, p.X.Max = -0.2, 5.4
+		p.Legend.Top, p.Legend.Left, p.Legend.XOffs = true, true, 3.9*vg.Inch
 		n := 0
 		for _, label := range rep.labels {
 			g := rep.get(scenario, label)
@@ -135,7 +137,7 @@ func (rep *report) latencyCharts(dir string) ([]chart, error) {
 		}
 		p.Add(plotter.NewGrid())
 		file := scenario + "-latency.svg"
-		if err := p.Save(6*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, file)); err != nil {
+		if err := p.Save(7*vg.Inch, 3.5*vg.Inch, filepath.Join(dir, file)); err != nil {
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		out = append(out, chart{file, p.Title.Text})
