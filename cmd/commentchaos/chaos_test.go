@@ -46,7 +46,10 @@ func TestChaosShort(t *testing.T) {
 	for _, kind := range allFaults {
 		require.GreaterOrEqual(t, rep.FaultCounts[kind], 1, "fault %s injected", kind)
 	}
-	require.Greater(t, rep.Verdict.Confirmed, 1000)
+	// Enough load to mean something, not a rate: on a busy CI machine the
+	// MongoDB outages keep the buffer full (BUSY) for much of the run, and
+	// 930 were confirmed in one run where 1,820 were in another.
+	require.Greater(t, rep.Verdict.Confirmed, 500)
 	require.Greater(t, rep.Verdict.ChangesApplied, 300)
 	require.Positive(t, rep.Verdict.Tombstones, "deletes after a flush leave tombstones")
 	for _, rb := range rep.ReadBack {
