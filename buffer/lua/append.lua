@@ -32,41 +32,24 @@ local function postOf(rk, channel, chg, chgt, log)
   end
   return post
 end
--- replaceRecent puts state in the place of comment id in the post's recent
--- comments: those of this batch not yet pushed, else the list, newest
--- first, a chunk at a time (most changes are to recent comments).
--- keepChanged records state as the comment's among the post's changed
--- ones, at time at (ms), dropping the oldest beyond changedLen. With nx, a
--- time recorded already stays: a comment pushed out of the recent list
--- keeps the time of its last change, or gets the time it was created.
-local function keepChanged(chg, chgt, id, state, at, nx)
-  redis.call('HSET', chg, id, state)
-  if nx then
-    redis.call('ZADD', chgt, 'NX', at, id)
-  else
-    redis.call('ZADD', chgt, at, id)
-  end
-  local over = redis.call('ZCARD', chgt) - changedLen
-  if over > 0 then
-    local gone = redis.call('ZPOPMIN', chgt, over)
-    for j = 1, #gone, 2 do
-      redis.call('HDEL', chg, gone[j])
-    end
-  end
-  redis.call('PEXPIRE', chg, ttl)
-  redis.call('PEXPIRE', chgt, ttl)
-end
--- keepManyChanged is keepChanged with nx of many comments at once (the
--- ones pushed out of a post's recent list): states holds id, state pairs,
--- times at, id pairs. A sorted set cut to its changedLen highest is the
--- same whether cut after each add or once after all.
-local function keepManyChanged(chg, chgt, states, times)
+-- keepChanged records states as their comments' among the post's changed
+-- ones, dropping the oldest beyond changedLen: states holds id, state
+-- pairs, times at (ms), id pairs. With nx, a time recorded already stays:
+-- a comment pushed out of the recent list keeps the time of its last
+-- change, or gets the time it was created. A sorted set cut to its
+-- changedLen highest is the same whether cut after each add or once after
+-- all, so the comments pushed out in one run are kept in one step.
+local function keepChanged(chg, chgt, states, times, nx)
   if #states == 0 then
     return
   end
   for j = 1, #states, 1000 do
     redis.call('HSET', chg, unpack(states, j, math.min(j + 999, #states)))
-    redis.call('ZADD', chgt, 'NX', unpack(times, j, math.min(j + 999, #times)))
+    if nx then
+      redis.call('ZADD', chgt, 'NX', unpack(times, j, math.min(j + 999, #times)))
+    else
+      redis.call('ZADD', chgt, unpack(times, j, math.min(j + 999, #times)))
+    end
   end
   local over = redis.call('ZCARD', chgt) - changedLen
   if over > 0 then
@@ -82,6 +65,9 @@ local function keepManyChanged(chg, chgt, states, times)
   redis.call('PEXPIRE', chg, ttl)
   redis.call('PEXPIRE', chgt, ttl)
 end
+-- replaceRecent puts state in the place of comment id in the post's recent
+-- comments: those of this batch not yet pushed, else the list, newest
+-- first, a chunk at a time (most changes are to recent comments).
 local function replaceRecent(rk, post, id, state)
   local needle = '"_id":"' .. id .. '"'
   for j = #post.pending, 1, -1 do
@@ -127,7 +113,7 @@ local function setState(k, a, rk, id, v, state, at, p, buffered, audit)
   local chg, chgt, ver = KEYS[k + 3], KEYS[k + 4], KEYS[k + 5]
   redis.call('HSET', ver, id, v)
   redis.call('PEXPIRE', ver, ttl)
-  keepChanged(chg, chgt, id, state, at, false)
+  keepChanged(chg, chgt, {id, state}, {at, id}, false)
   local post = postOf(rk, ARGV[a + 3], chg, chgt, KEYS[k + 6])
   replaceRecent(rk, post, id, state)
   queue(id, state, p)
@@ -398,7 +384,7 @@ for _, rk in ipairs(order) do
           times[#times + 1] = id
         end
       end
-      keepManyChanged(post.chg, post.chgt, states, times)
+      keepChanged(post.chg, post.chgt, states, times, true)
       redis.call('LTRIM', rk, -recentLen, -1)
     end
   end
