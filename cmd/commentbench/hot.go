@@ -53,14 +53,14 @@ type hotConfig struct {
 // comment_added and comments_added alike, each comment once.
 // Values: offeredDeliveriesPerSec (S×R), deliveriesPerSec, deliveries,
 // expected, misses, missedReaders, disconnected, duplicates, published,
-// unsent (still queued when the grace ran out), publishErrors,
-// confirmed, reactions, reactionsConfirmed, framesPerSec (frames holding
-// comments), allFramesPerSec, commentsPerFrame, workers, loadgenCPUSec and
+// unsent (still queued when the grace ran out), publishErrors (not sent,
+// or answered with an error), confirmed, reactions, reactionsConfirmed,
+// framesPerSec (frames holding comments), allFramesPerSec, commentsPerFrame, workers, loadgenCPUSec and
 // loadgenCPUPercent (workers and this process, while publishing and
 // draining). Latency: delivery (from when the comment was due), sendLag
 // (from due to sent: a writer behind, such as Centrifugo's 64 publish
-// calls at once all waiting for their broadcasts). Series: deliveries/s (readers in this
-// process only).
+// calls at once all waiting for their broadcasts). Series: deliveries/s
+// (readers in this process only).
 //
 // With -target centrifugo, readers subscribe to a Centrifugo channel and
 // comments are published through its HTTP API, 64 requests at once (no
@@ -211,6 +211,9 @@ type hotPublisher interface {
 	react(writer int, n int64) bool
 	// counts returns the comments and reactions the target confirmed.
 	counts() (comments, reactions int64)
+	// refused returns the comments sent that the target answered with an
+	// error (publish returned before the answer).
+	refused() int64
 	close()
 }
 
@@ -229,6 +232,7 @@ type commentdWriters struct {
 	conns     []*sioclient.Conn
 	confirmed atomic.Int64
 	reacted   atomic.Int64
+	failed    atomic.Int64 // comments acked with an error
 	mu        sync.Mutex
 	newest    []string // ids of the newest confirmed comments, at most hotReactWindow
 	wg        sync.WaitGroup
@@ -256,7 +260,13 @@ func dialCommentdWriters(ctx context.Context, base, post string, n int) (*commen
 
 func (w *commentdWriters) onAck(data []byte) {
 	id, payload, ok := decodeAck(data)
-	if !ok || !ackOK(payload) {
+	if !ok {
+		return
+	}
+	if !ackOK(payload) {
+		if id < reactAckBase {
+			w.failed.Add(1)
+		}
 		return
 	}
 	if id >= reactAckBase {
@@ -293,6 +303,7 @@ func (w *commentdWriters) react(i int, n int64) bool {
 }
 
 func (w *commentdWriters) counts() (int64, int64) { return w.confirmed.Load(), w.reacted.Load() }
+func (w *commentdWriters) refused() int64         { return w.failed.Load() }
 
 func (w *commentdWriters) close() {
 	for _, c := range w.conns {
@@ -345,6 +356,7 @@ func (w *centrifugoWriters) publish(ctx context.Context, _ int, seq int64, due t
 
 func (w *centrifugoWriters) react(int, int64) bool  { return false }
 func (w *centrifugoWriters) counts() (int64, int64) { return w.confirmed.Load(), 0 }
+func (w *centrifugoWriters) refused() int64         { return w.failed.Load() }
 func (w *centrifugoWriters) close()                 { w.wg.Wait() }
 
 // hot runs the scenario, with its readers in worker processes when procs
@@ -462,11 +474,7 @@ func hot(ctx context.Context, e *env, name string, cfg hotConfig, procs bool) (*
 	v["readers"] = float64(cfg.Readers)
 	v["workers"] = float64(len(workers))
 	v["published"] = float64(published)
-	publishErrors := wc.failed
-	if cw, ok := pub.(*centrifugoWriters); ok {
-		publishErrors += cw.failed.Load()
-	}
-	v["publishErrors"] = float64(publishErrors)
+	v["publishErrors"] = float64(wc.failed + pub.refused())
 	v["unsent"] = float64(wc.unsent)
 	v["confirmed"] = float64(confirmed)
 	v["reactions"] = float64(wc.reactions)

@@ -248,6 +248,7 @@ func (p *slowPublisher) publish(context.Context, int, int64, time.Time) error {
 }
 func (p *slowPublisher) react(int, int64) bool  { return false }
 func (p *slowPublisher) counts() (int64, int64) { return p.published.Load(), 0 }
+func (p *slowPublisher) refused() int64         { return 0 }
 func (p *slowPublisher) close()                 {}
 
 // A writer that falls behind drains its queue for the grace at most; what
