@@ -194,6 +194,14 @@ func TestColdJoinSeedKeepsHiddenForModerators(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"c0", "c1", "c2", "c3"}, contents(got), "a moderator after the reader's seed")
 	require.EqualValues(t, 1, st.reads.Load(), "database reads of both joins")
+
+	// Redis now holds the hidden and held ones: readers still do not see them.
+	got, err = svc.Join(ctx, comment.Actor{UserID: "reader"}, "mixed", "")
+	require.NoError(t, err)
+	require.Equal(t, []string{"c0", "c3"}, contents(got), "a reader's join from the seeded list")
+	page, err := svc.History(ctx, comment.Actor{UserID: "reader"}, "mixed", "", 10)
+	require.NoError(t, err)
+	require.Equal(t, []string{"c0", "c3"}, contents(page.Comments), "a reader's history page")
 }
 
 func contents(cs []comment.Comment) []string {
